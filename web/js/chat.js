@@ -1,0 +1,458 @@
+// The chat panel: conversation list, message bubbles, composer, streaming,
+// Stop/Regenerate/Copy and error notices. Talks to the server through api.js
+// and persists through store.js; never builds HTML from text (XSS-safe).
+
+import { ApiError, buildChatRequest, streamChat } from './api.js';
+import { describeError } from './notice.js';
+
+const ICONS = {
+  copy: 'M9 9h10v10H9zM5 15V5h10',
+  regenerate: 'M4 12a8 8 0 0 1 13.7-5.6M20 4v5h-5M20 12a8 8 0 0 1-13.7 5.6M4 20v-5h5',
+  trash: 'M5 7h14M10 7V5h4v2M7 7l1 12h8l1-12',
+};
+
+function icon(name) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', ICONS[name]);
+  path.setAttribute('fill', 'none');
+  path.setAttribute('stroke', 'currentColor');
+  path.setAttribute('stroke-width', '2');
+  path.setAttribute('stroke-linecap', 'round');
+  path.setAttribute('stroke-linejoin', 'round');
+  svg.append(path);
+  return svg;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function relativeTime(ts, now = Date.now()) {
+  const s = Math.round((now - ts) / 1000);
+  if (s < 60) return 'just now';
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return new Date(ts).toLocaleDateString();
+}
+
+async function copyText(text) {
+  if (navigator.clipboard?.writeText) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // Permission denied: fall through to the selection-based copy.
+    }
+  }
+  const area = el('textarea');
+  area.value = text;
+  area.setAttribute('readonly', '');
+  area.style.position = 'fixed';
+  area.style.opacity = '0';
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  return ok;
+}
+
+export class ChatController {
+  /**
+   * @param {{ store: import('./store.js').ConversationStore, getSettings: () => object,
+   *   getModel: () => string, onActivity?: (active: boolean) => void, onToken?: () => void,
+   *   onFinished?: () => void, onNetworkError?: () => void }} deps
+   */
+  constructor(deps) {
+    this.deps = deps;
+    this.store = deps.store;
+    this.controller = null; // AbortController of the running request
+    this.retry = null;
+    this.countdown = 0;
+    const $ = (id) => document.getElementById(id);
+    this.dom = {
+      list: $('conversation-list'),
+      listEmpty: $('conversation-empty'),
+      messages: $('messages'),
+      empty: $('empty-state'),
+      title: $('active-title'),
+      form: $('composer'),
+      prompt: $('prompt'),
+      send: $('send'),
+      stop: $('stop'),
+      newChat: $('new-chat'),
+      notice: $('notice'),
+      noticeTitle: $('notice-title'),
+      noticeText: $('notice-text'),
+      noticeRetry: $('notice-retry'),
+      noticeDismiss: $('notice-dismiss'),
+      status: $('chat-status'),
+    };
+    this.#bind();
+    this.renderList();
+    this.renderMessages();
+  }
+
+  get generating() {
+    return this.controller !== null;
+  }
+
+  #bind() {
+    const d = this.dom;
+    d.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.send();
+    });
+    d.prompt.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.send();
+      } else if (e.key === 'Escape' && this.generating) {
+        this.stop();
+      }
+    });
+    d.prompt.addEventListener('input', () => this.#autosize());
+    d.stop.addEventListener('click', () => this.stop());
+    d.newChat.addEventListener('click', () => this.newChat());
+    d.noticeRetry.addEventListener('click', () => {
+      const retry = this.retry;
+      this.hideNotice();
+      if (retry) retry();
+    });
+    d.noticeDismiss.addEventListener('click', () => this.hideNotice());
+    for (const button of d.empty.querySelectorAll('.suggestion')) {
+      button.addEventListener('click', () => {
+        d.prompt.value = button.textContent.trim();
+        this.#autosize();
+        d.prompt.focus();
+        d.prompt.setSelectionRange(d.prompt.value.length, d.prompt.value.length);
+      });
+    }
+  }
+
+  #autosize() {
+    const p = this.dom.prompt;
+    p.style.height = 'auto';
+    p.style.height = `${Math.min(p.scrollHeight, 200)}px`;
+  }
+
+  announce(text) {
+    this.dom.status.textContent = text;
+  }
+
+  // ---- conversation list ----------------------------------------------------
+
+  renderList() {
+    const { list, listEmpty } = this.dom;
+    const conversations = this.store.list();
+    list.replaceChildren(
+      ...conversations.map((conv) => {
+        const item = el('li', 'conversation');
+        const open = el('button', 'conversation-open');
+        open.type = 'button';
+        open.dataset.id = conv.id;
+        if (conv.id === this.store.activeId) open.setAttribute('aria-current', 'true');
+        open.append(el('span', 'conversation-title', conv.title), el('span', 'conversation-time', relativeTime(conv.updatedAt)));
+        open.addEventListener('click', () => this.open(conv.id));
+        const del = el('button', 'icon-btn conversation-delete');
+        del.type = 'button';
+        del.setAttribute('aria-label', `Delete story “${conv.title}”`);
+        del.title = 'Delete story';
+        del.append(icon('trash'));
+        del.addEventListener('click', () => this.remove(conv.id));
+        item.append(open, del);
+        return item;
+      }),
+    );
+    listEmpty.hidden = conversations.length > 0;
+  }
+
+  open(id) {
+    if (this.generating) this.stop();
+    this.hideNotice();
+    this.store.setActive(id);
+    this.renderList();
+    this.renderMessages();
+    this.dom.prompt.focus();
+  }
+
+  newChat() {
+    if (this.generating) this.stop();
+    this.hideNotice();
+    this.store.setActive(null);
+    this.renderList();
+    this.renderMessages();
+    this.dom.prompt.focus();
+  }
+
+  remove(id) {
+    const wasActive = this.store.activeId === id;
+    if (wasActive && this.generating) this.stop();
+    const conv = this.store.get(id);
+    if (!this.store.remove(id)) return;
+    this.renderList();
+    if (wasActive) {
+      this.hideNotice();
+      this.renderMessages();
+    }
+    this.announce(`Deleted “${conv.title}”.`);
+    // Keep keyboard focus somewhere sensible after its button disappears.
+    (this.dom.list.querySelector('.conversation-open') ?? this.dom.newChat).focus();
+  }
+
+  // ---- messages ---------------------------------------------------------------
+
+  renderMessages() {
+    const conv = this.store.active();
+    const { messages, empty, title } = this.dom;
+    for (const node of [...messages.querySelectorAll('.msg')]) node.remove();
+    empty.hidden = Boolean(conv && conv.messages.length);
+    title.textContent = conv ? conv.title : 'New story';
+    if (!conv) return;
+    conv.messages.forEach((m, i) => {
+      const bubble = this.#bubble(m.role, i);
+      this.#setText(bubble, m.content);
+      this.#setState(bubble, m.role === 'user' ? 'done' : m.finish === 'stopped' || m.finish === 'error' ? m.finish : 'done');
+      messages.append(bubble);
+    });
+    this.#updateActions();
+    messages.scrollTop = messages.scrollHeight;
+  }
+
+  #bubble(role, index) {
+    const article = el('article', `msg msg-${role}`);
+    article.dataset.index = String(index);
+    article.setAttribute('aria-label', role === 'user' ? 'Your opening' : 'Model continuation');
+    const avatar = el('div', 'msg-avatar', role === 'user' ? 'You' : 'slm');
+    avatar.setAttribute('aria-hidden', 'true');
+    const body = el('div', 'msg-body');
+    const text = el('p', 'msg-text');
+    text.append(document.createTextNode(''));
+    body.append(text);
+    if (role === 'assistant') {
+      const typing = el('div', 'typing');
+      typing.setAttribute('role', 'status');
+      typing.append(el('span', 'dot'), el('span', 'dot'), el('span', 'dot'), el('span', 'visually-hidden', 'The model is writing…'));
+      body.prepend(typing);
+      const meta = el('p', 'msg-meta');
+      const actions = el('div', 'msg-actions');
+      const copy = el('button', 'chip-btn msg-copy');
+      copy.type = 'button';
+      copy.append(icon('copy'), el('span', '', 'Copy'));
+      copy.setAttribute('aria-label', 'Copy this continuation');
+      copy.addEventListener('click', async () => {
+        const ok = await copyText(text.textContent);
+        copy.querySelector('span').textContent = ok ? 'Copied' : 'Copy failed';
+        this.announce(ok ? 'Copied to the clipboard.' : 'Could not copy to the clipboard.');
+        setTimeout(() => {
+          copy.querySelector('span').textContent = 'Copy';
+        }, 1500);
+      });
+      const regen = el('button', 'chip-btn msg-regenerate');
+      regen.type = 'button';
+      regen.append(icon('regenerate'), el('span', '', 'Regenerate'));
+      regen.setAttribute('aria-label', 'Regenerate this continuation');
+      regen.addEventListener('click', () => this.regenerate());
+      actions.append(copy, regen);
+      body.append(meta, actions);
+    }
+    article.append(avatar, body);
+    return article;
+  }
+
+  #setText(bubble, content) {
+    bubble.querySelector('.msg-text').firstChild.data = content;
+  }
+
+  #setState(bubble, state) {
+    bubble.dataset.state = state;
+    bubble.setAttribute('aria-busy', state === 'waiting' || state === 'streaming' ? 'true' : 'false');
+    const meta = bubble.querySelector('.msg-meta');
+    if (meta) meta.textContent = state === 'stopped' ? 'Stopped' : state === 'error' ? 'Interrupted' : '';
+  }
+
+  /** Only the last model reply offers Regenerate, and not while writing. */
+  #updateActions() {
+    const bubbles = [...this.dom.messages.querySelectorAll('.msg-assistant')];
+    bubbles.forEach((b, i) => {
+      const regen = b.querySelector('.msg-regenerate');
+      regen.hidden = i !== bubbles.length - 1 || this.generating;
+    });
+  }
+
+  #nearBottom() {
+    const m = this.dom.messages;
+    return m.scrollHeight - m.scrollTop - m.clientHeight < 80;
+  }
+
+  #scrollSoon() {
+    if (this.scrollQueued) return;
+    this.scrollQueued = true;
+    requestAnimationFrame(() => {
+      this.scrollQueued = false;
+      const m = this.dom.messages;
+      m.scrollTop = m.scrollHeight;
+    });
+  }
+
+  // ---- sending ---------------------------------------------------------------
+
+  send() {
+    const text = this.dom.prompt.value.trim();
+    if (!text || this.generating) return;
+    this.hideNotice();
+    const active = this.store.active();
+    if (active) {
+      this.store.append(active.id, { role: 'user', content: text });
+    } else {
+      this.store.create(text);
+    }
+    this.dom.prompt.value = '';
+    this.#autosize();
+    this.renderList();
+    this.renderMessages();
+    this.generate();
+  }
+
+  regenerate() {
+    const conv = this.store.active();
+    if (!conv || this.generating) return;
+    const last = conv.messages.length - 1;
+    if (last >= 0 && conv.messages[last].role === 'assistant') {
+      this.store.truncate(conv.id, last);
+      this.renderMessages();
+    }
+    this.generate();
+  }
+
+  stop() {
+    if (this.controller) this.controller.abort();
+  }
+
+  /** Streams a reply to the active conversation, whose last message is the user's. */
+  async generate() {
+    const conv = this.store.active();
+    if (!conv || this.generating) return;
+    const history = conv.messages.filter((m) => m.content.length > 0);
+    if (!history.length || history[history.length - 1].role !== 'user') return;
+
+    const index = this.store.append(conv.id, { role: 'assistant', content: '' });
+    const bubble = this.#bubble('assistant', index);
+    this.#setState(bubble, 'waiting');
+    this.dom.messages.append(bubble);
+    this.dom.empty.hidden = true;
+    this.#scrollSoon();
+
+    const controller = new AbortController();
+    this.controller = controller;
+    this.#setGenerating(true);
+    this.announce('The model is writing…');
+
+    const textNode = bubble.querySelector('.msg-text').firstChild;
+    let content = '';
+    let lastSave = performance.now();
+    const body = buildChatRequest(this.deps.getModel(), history, this.deps.getSettings());
+    try {
+      const result = await streamChat({
+        body,
+        signal: controller.signal,
+        onDelta: (delta) => {
+          if (!content) this.#setState(bubble, 'streaming');
+          const follow = this.#nearBottom();
+          content += delta;
+          textNode.appendData(delta);
+          this.deps.onToken?.();
+          if (follow) this.#scrollSoon();
+          // Save now and then so a closed tab keeps most of the story.
+          if (performance.now() - lastSave > 1000) {
+            lastSave = performance.now();
+            this.store.update(conv.id, index, { content });
+          }
+        },
+      });
+      this.store.update(conv.id, index, { content, finish: result.finishReason ?? 'stop' });
+      this.#setState(bubble, 'done');
+      if (!content) bubble.querySelector('.msg-meta').textContent = 'The model ended the story straight away.';
+      this.announce(result.finishReason === 'length' ? 'Reached the length limit.' : 'The model finished the story.');
+      this.deps.onFinished?.();
+    } catch (err) {
+      if (controller.signal.aborted) {
+        this.store.update(conv.id, index, { content, finish: 'stopped' });
+        this.#setState(bubble, 'stopped');
+        this.announce('Stopped.');
+      } else {
+        const error = err instanceof ApiError ? err : new ApiError('server', String(err?.message ?? err));
+        if (content) {
+          this.store.update(conv.id, index, { content, finish: 'error' });
+          this.#setState(bubble, 'error');
+          this.showNotice(error, () => this.regenerate());
+        } else {
+          // Nothing was written: drop the empty reply so Retry starts clean.
+          this.store.truncate(conv.id, index);
+          bubble.remove();
+          this.showNotice(error, () => this.generate());
+        }
+        if (error.kind === 'down') this.deps.onNetworkError?.();
+      }
+    } finally {
+      if (this.controller === controller) this.controller = null;
+      this.#setGenerating(false);
+      this.renderList();
+      this.#updateActions();
+    }
+  }
+
+  #setGenerating(on) {
+    const d = this.dom;
+    d.send.hidden = on;
+    d.stop.hidden = !on;
+    d.form.dataset.busy = on ? 'true' : 'false';
+    const focusWasOnButton = document.activeElement === d.send || document.activeElement === d.stop;
+    if (focusWasOnButton) (on ? d.stop : d.send).focus();
+    this.#updateActions();
+    this.deps.onActivity?.(on);
+  }
+
+  // ---- notices ---------------------------------------------------------------
+
+  showNotice(error, retry) {
+    const d = this.dom;
+    const { title, text, retryAfter } = describeError(error);
+    d.notice.dataset.kind = error.kind;
+    d.noticeTitle.textContent = title;
+    d.noticeText.textContent = text;
+    d.notice.hidden = false;
+    this.retry = retry;
+    clearInterval(this.countdownTimer);
+    if (retryAfter) {
+      this.countdown = retryAfter;
+      this.countdownTimer = setInterval(() => {
+        this.countdown -= 1;
+        if (this.countdown <= 0) {
+          clearInterval(this.countdownTimer);
+          d.noticeText.textContent = 'Lots of stories are being written right now. You can try again now.';
+        } else {
+          d.noticeText.textContent = `Lots of stories are being written right now. Try again in ${this.countdown} s.`;
+        }
+      }, 1000);
+    }
+  }
+
+  hideNotice() {
+    clearInterval(this.countdownTimer);
+    this.dom.notice.hidden = true;
+    this.retry = null;
+  }
+}

@@ -1,0 +1,142 @@
+// Page entry point: wires the background, the live model numbers, the
+// settings panel and the chat together. No framework and no build step.
+
+import { checkReady, fetchInfo } from './api.js';
+import { createBackground } from './background.js';
+import { ChatController } from './chat.js';
+import { describeInfo } from './format.js';
+import { DEFAULT_SETTINGS, LIMITS, loadSettings, normalizeSettings, saveSettings } from './settings.js';
+import { ConversationStore } from './store.js';
+
+const FALLBACK_MODEL = 'slm';
+
+function memoryStorage() {
+  // Private modes can throw on localStorage access; keep the page working.
+  const map = new Map();
+  return {
+    getItem: (k) => (map.has(k) ? map.get(k) : null),
+    setItem: (k, v) => map.set(k, String(v)),
+    removeItem: (k) => map.delete(k),
+  };
+}
+
+function pickStorage() {
+  try {
+    const probe = '__slm_probe__';
+    window.localStorage.setItem(probe, '1');
+    window.localStorage.removeItem(probe);
+    return window.localStorage;
+  } catch {
+    return memoryStorage();
+  }
+}
+
+const storage = pickStorage();
+let info = null;
+
+// ---- background -------------------------------------------------------------
+
+const background = createBackground(document.getElementById('bg'), {
+  reducedMotion: window.matchMedia('(prefers-reduced-motion: reduce)'),
+});
+
+// ---- server status and live numbers ------------------------------------------
+
+const statusEl = document.getElementById('server-status');
+function setStatus(state, label) {
+  statusEl.dataset.state = state;
+  statusEl.textContent = label;
+  statusEl.setAttribute('aria-label', `Server status: ${label}`);
+}
+
+async function refreshStatus() {
+  const ready = await checkReady();
+  setStatus(ready ? 'ready' : 'down', ready ? 'model ready' : 'server unavailable');
+  return ready;
+}
+
+function renderInfo(data) {
+  const text = describeInfo(data);
+  for (const node of document.querySelectorAll('[data-info]')) {
+    const key = node.dataset.info;
+    if (key in text) node.textContent = text[key];
+    if (key in data && data[key] !== null) node.dataset.raw = String(data[key]);
+  }
+  for (const node of document.querySelectorAll('[data-info-note="model"]')) node.textContent = text.model;
+}
+
+async function refreshInfo() {
+  const stats = document.getElementById('stats');
+  const errorEl = document.getElementById('info-error');
+  try {
+    info = await fetchInfo();
+    renderInfo(info);
+    errorEl.hidden = true;
+  } catch (err) {
+    errorEl.textContent = `Live numbers are unavailable right now (${err.message}).`;
+    errorEl.hidden = false;
+  } finally {
+    stats.setAttribute('aria-busy', 'false');
+  }
+}
+
+// ---- settings panel ------------------------------------------------------------
+
+let settings = loadSettings(storage);
+const settingsForm = document.getElementById('settings');
+const settingsToggle = document.getElementById('settings-toggle');
+
+function showSettings() {
+  for (const name of Object.keys(LIMITS)) {
+    document.getElementById(`set-${name}`).value = String(settings[name]);
+    document.getElementById(`out-${name}`).textContent =
+      name === 'top_k' && settings.top_k === 0 ? 'off' : String(settings[name]);
+  }
+  document.getElementById('set-seed').value = settings.seed === null ? '' : String(settings.seed);
+}
+
+settingsForm.addEventListener('input', () => {
+  const raw = Object.fromEntries(new FormData(settingsForm));
+  settings = normalizeSettings(raw);
+  saveSettings(storage, settings);
+  for (const name of Object.keys(LIMITS)) {
+    document.getElementById(`out-${name}`).textContent =
+      name === 'top_k' && settings.top_k === 0 ? 'off' : String(settings[name]);
+  }
+});
+settingsForm.addEventListener('submit', (e) => e.preventDefault());
+document.getElementById('settings-reset').addEventListener('click', () => {
+  settings = normalizeSettings(DEFAULT_SETTINGS);
+  saveSettings(storage, settings);
+  showSettings();
+});
+settingsToggle.addEventListener('click', () => {
+  const open = settingsForm.hidden;
+  settingsForm.hidden = !open;
+  settingsToggle.setAttribute('aria-expanded', String(open));
+  if (open) document.getElementById('set-temperature').focus();
+});
+showSettings();
+
+// ---- chat --------------------------------------------------------------------
+
+const store = new ConversationStore(storage, {
+  onError: (message) => {
+    document.getElementById('chat-status').textContent = message;
+  },
+});
+
+new ChatController({
+  store,
+  getSettings: () => settings,
+  getModel: () => info?.model ?? FALLBACK_MODEL,
+  onActivity: (active) => background.setActive(active),
+  onToken: () => background.pulse(),
+  // Speed and latency are measured by the server as it serves; show fresh ones.
+  onFinished: () => refreshInfo(),
+  onNetworkError: () => refreshStatus(),
+});
+
+// Independent: /api/info may answer while the model is still loading.
+refreshStatus();
+refreshInfo();

@@ -1,0 +1,33 @@
+// Friendly wording for failed requests. Kept apart from the DOM code so the
+// mapping from error kind to message is easy to read and to test.
+
+/**
+ * @param {{kind: string, message: string, retryAfter?: number|null}} error
+ * @returns {{ title: string, text: string, retryAfter: number|null }}
+ */
+export function describeError(error) {
+  const retryAfter = typeof error.retryAfter === 'number' && error.retryAfter >= 0 ? error.retryAfter : null;
+  switch (error.kind) {
+    case 'busy':
+      return {
+        title: 'The story writer is busy',
+        text:
+          retryAfter !== null
+            ? `Lots of stories are being written right now. Try again in ${retryAfter} s.`
+            : 'Lots of stories are being written right now. Try again in a moment.',
+        retryAfter,
+      };
+    case 'down':
+      return {
+        title: 'Can’t reach the server',
+        text: `${error.message} Check that slm-server is running, then retry.`,
+        retryAfter: null,
+      };
+    case 'auth':
+      return { title: 'The server needs an API key', text: error.message, retryAfter: null };
+    case 'invalid':
+      return { title: 'The server did not accept that request', text: error.message, retryAfter: null };
+    default:
+      return { title: 'Something went wrong while writing', text: error.message, retryAfter: null };
+  }
+}

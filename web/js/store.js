@@ -1,0 +1,163 @@
+// Conversations kept in localStorage so a visitor can come back to a story.
+// Storage is injected (localStorage in the page, a Map-backed fake in tests).
+// A corrupt entry is moved aside instead of being silently overwritten.
+
+export const STORE_KEY = 'slm.conversations.v1';
+const TITLE_LENGTH = 48;
+const MAX_CONVERSATIONS = 50;
+
+let counter = 0;
+function newId(now) {
+  counter += 1;
+  return `c${now.toString(36)}${counter.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export function titleFor(text) {
+  const flat = String(text).replace(/\s+/g, ' ').trim();
+  if (!flat) return 'Untitled story';
+  return flat.length > TITLE_LENGTH ? `${flat.slice(0, TITLE_LENGTH - 1).trimEnd()}…` : flat;
+}
+
+function isMessage(m) {
+  return m && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string';
+}
+
+function isConversation(c) {
+  return c && typeof c.id === 'string' && Array.isArray(c.messages) && c.messages.every(isMessage);
+}
+
+export class ConversationStore {
+  /**
+   * @param {Storage} storage
+   * @param {{ now?: () => number, onError?: (message: string) => void }} [opts]
+   */
+  constructor(storage, opts = {}) {
+    this.storage = storage;
+    this.now = opts.now ?? (() => Date.now());
+    this.onError = opts.onError ?? (() => {});
+    this.conversations = [];
+    this.activeId = null;
+    this.#load();
+  }
+
+  #load() {
+    let raw = null;
+    try {
+      raw = this.storage.getItem(STORE_KEY);
+    } catch {
+      this.onError('Saved stories are unavailable: browser storage is disabled.');
+      return;
+    }
+    if (!raw) return;
+    try {
+      const parsed = JSON.parse(raw);
+      if (!parsed || !Array.isArray(parsed.conversations)) throw new Error('missing conversations');
+      this.conversations = parsed.conversations.filter(isConversation).map((c) => ({
+        id: c.id,
+        title: typeof c.title === 'string' ? c.title : titleFor(c.messages[0]?.content ?? ''),
+        createdAt: Number(c.createdAt) || 0,
+        updatedAt: Number(c.updatedAt) || 0,
+        messages: c.messages.map(({ role, content, finish }) => ({ role, content, finish: finish ?? null })),
+      }));
+      this.activeId = this.get(parsed.activeId) ? parsed.activeId : null;
+    } catch {
+      try {
+        this.storage.setItem(`${STORE_KEY}.corrupt`, raw);
+      } catch {
+        // Nothing more we can do; starting fresh is still better than crashing.
+      }
+      this.onError('Your saved stories could not be read, so a fresh list was started.');
+    }
+  }
+
+  save() {
+    const payload = JSON.stringify({ version: 1, activeId: this.activeId, conversations: this.conversations });
+    try {
+      this.storage.setItem(STORE_KEY, payload);
+      return true;
+    } catch {
+      this.onError('Browser storage is full, so this story was not saved.');
+      return false;
+    }
+  }
+
+  /** Most recently updated first. */
+  list() {
+    return [...this.conversations].sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  get(id) {
+    return this.conversations.find((c) => c.id === id) ?? null;
+  }
+
+  active() {
+    return this.get(this.activeId);
+  }
+
+  /** Starts a conversation with its first user message and makes it active. */
+  create(firstMessage) {
+    const now = this.now();
+    const conv = {
+      id: newId(now),
+      title: titleFor(firstMessage),
+      createdAt: now,
+      updatedAt: now,
+      messages: [{ role: 'user', content: firstMessage, finish: null }],
+    };
+    this.conversations.push(conv);
+    // Keep storage bounded: drop the least recently used stories.
+    if (this.conversations.length > MAX_CONVERSATIONS) {
+      const keep = this.list().slice(0, MAX_CONVERSATIONS);
+      this.conversations = this.conversations.filter((c) => keep.includes(c));
+    }
+    this.activeId = conv.id;
+    this.save();
+    return conv;
+  }
+
+  /** Appends a message and returns its index. */
+  append(id, message) {
+    const conv = this.#require(id);
+    conv.messages.push({ role: message.role, content: message.content, finish: message.finish ?? null });
+    conv.updatedAt = this.now();
+    this.save();
+    return conv.messages.length - 1;
+  }
+
+  update(id, index, patch) {
+    const conv = this.#require(id);
+    const msg = conv.messages[index];
+    if (!msg) throw new RangeError(`conversation ${id} has no message ${index}`);
+    Object.assign(msg, patch);
+    conv.updatedAt = this.now();
+    this.save();
+  }
+
+  /** Removes messages from `index` on (used by Regenerate). */
+  truncate(id, index) {
+    const conv = this.#require(id);
+    conv.messages.length = Math.max(0, Math.min(index, conv.messages.length));
+    conv.updatedAt = this.now();
+    this.save();
+  }
+
+  setActive(id) {
+    this.activeId = id === null ? null : this.#require(id).id;
+    this.save();
+  }
+
+  remove(id) {
+    const before = this.conversations.length;
+    this.conversations = this.conversations.filter((c) => c.id !== id);
+    if (this.conversations.length === before) return false;
+    if (this.activeId === id) this.activeId = null;
+    this.save();
+    return true;
+  }
+
+  #require(id) {
+    const conv = this.get(id);
+    if (!conv) throw new RangeError(`no conversation with id ${id}`);
+    return conv;
+  }
+}
