@@ -1,0 +1,282 @@
+// The chat against the real slm-server (tiny random model, so only behaviour
+// is asserted, never the words): streaming, Stop, history, settings, errors.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { ARTIFACTS, BASE_URL, FAST_SETTINGS, eventually, launch, openPage, sendPrompt, sleep, waitForReply } from './harness.mjs';
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+const CHAT = '**/v1/chat/completions';
+
+/**
+ * Records, from inside the page, how the newest reply bubble changes: its
+ * state transitions (with whether the typing indicator was displayed) and each
+ * text append. Installed before the page's own scripts run.
+ */
+function recordTimeline(page) {
+  return page.addInitScript(() => {
+    window.__timeline = [];
+    document.addEventListener('DOMContentLoaded', () => {
+      const root = document.getElementById('messages');
+      new MutationObserver((records) => {
+        const stateOf = (bubble) => {
+          const typing = bubble.querySelector('.typing');
+          window.__timeline.push({
+            kind: 'state',
+            state: bubble.dataset.state,
+            typingShown: typing ? getComputedStyle(typing).display !== 'none' : false,
+          });
+        };
+        for (const r of records) {
+          if (r.type === 'childList') {
+            for (const added of r.addedNodes) {
+              if (added.classList?.contains('msg-assistant')) stateOf(added);
+            }
+            continue;
+          }
+          const node = r.target.nodeType === Node.TEXT_NODE ? r.target.parentElement : r.target;
+          const bubble = node?.closest?.('.msg-assistant');
+          if (!bubble) continue;
+          if (r.type === 'attributes') {
+            stateOf(bubble);
+          } else if (r.type === 'characterData') {
+            window.__timeline.push({ kind: 'text', before: r.oldValue.length, after: r.target.data.length });
+          }
+        }
+      }).observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'], characterData: true, characterDataOldValue: true });
+    });
+  });
+}
+
+describe('chat', () => {
+  test('sending shows the typing indicator, then text streams in piece by piece', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await recordTimeline(page);
+      await page.goto(BASE_URL + '/');
+      const requestSeen = page.waitForRequest(CHAT);
+      await sendPrompt(page, 'Once upon a time, there was a little dragon');
+      const request = await requestSeen;
+      const body = request.postDataJSON();
+      assert.equal(body.stream, true);
+      assert.deepEqual(body.messages, [{ role: 'user', content: 'Once upon a time, there was a little dragon' }]);
+
+      const reply = await waitForReply(page);
+      const timeline = await page.evaluate(() => window.__timeline);
+      const firstText = timeline.findIndex((e) => e.kind === 'text');
+      const waiting = timeline.findIndex((e) => e.kind === 'state' && e.state === 'waiting');
+      assert.ok(waiting >= 0 && timeline[waiting].typingShown, 'typing indicator shown while waiting');
+      assert.ok(firstText > waiting, 'indicator appears before the first text');
+      const texts = timeline.filter((e) => e.kind === 'text');
+      assert.ok(texts.length >= 2, `text arrived in several pieces (got ${texts.length})`);
+      for (const t of texts) assert.ok(t.after > t.before, 'each piece makes the text longer');
+      assert.equal(await reply.locator('.typing').isVisible(), false, 'indicator gone after the first token');
+      assert.ok((await reply.locator('.msg-text').innerText()).length > 0);
+      assert.equal(await reply.getAttribute('aria-busy'), 'false');
+      assert.ok(await page.locator('#send').isVisible(), 'Send is back');
+      assert.equal(await page.locator('#stop').isVisible(), false);
+
+      // Copy puts the reply on the clipboard.
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE_URL });
+      await reply.locator('.msg-copy').click();
+      await eventually(async () => (await reply.locator('.msg-copy').innerText()).includes('Copied'), { message: 'copied label' });
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), await reply.locator('.msg-text').innerText());
+
+      // Regenerate replaces the last reply with a new request for the same history.
+      const again = page.waitForRequest(CHAT);
+      await reply.locator('.msg-regenerate').click();
+      assert.deepEqual((await again).postDataJSON().messages, body.messages);
+      await waitForReply(page);
+      assert.equal(await page.locator('.msg-assistant').count(), 1, 'still one reply after regenerating');
+
+      await page.locator('#chat').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(ARTIFACTS, 'desktop-chat.png') });
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('Stop cancels the request and keeps what was written', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: { ...FAST_SETTINGS, max_tokens: 512 } });
+    try {
+      await page.goto(BASE_URL + '/');
+      const failed = [];
+      page.on('requestfailed', (r) => {
+        if (r.url().endsWith('/v1/chat/completions')) failed.push(r.failure()?.errorText);
+      });
+      const requestSeen = page.waitForRequest(CHAT);
+      await sendPrompt(page, 'Tom and his dog went to the park. Suddenly,');
+      await requestSeen;
+      assert.ok(await page.locator('#stop').isVisible(), 'Stop offered while writing');
+      await page.locator('#stop').click();
+
+      const reply = await waitForReply(page, ['stopped']);
+      assert.equal(await reply.locator('.msg-meta').innerText(), 'Stopped');
+      await eventually(() => failed.length > 0, { message: 'the request to be aborted' });
+      assert.match(failed[0], /ABORTED/i);
+      const length = (await reply.locator('.msg-text').innerText()).length;
+      await sleep(500);
+      assert.equal((await reply.locator('.msg-text').innerText()).length, length, 'no text after Stop');
+      assert.ok(await page.locator('#send').isVisible());
+      assert.ok(await reply.locator('.msg-regenerate').isVisible(), 'Regenerate offered after Stop');
+
+      // The server is still serving after the cancel.
+      await page.evaluate(() => {
+        const s = JSON.parse(localStorage.getItem('slm.settings.v1'));
+        localStorage.setItem('slm.settings.v1', JSON.stringify({ ...s, max_tokens: 32 }));
+      });
+      await page.reload();
+      await sendPrompt(page, 'The end came quickly.');
+      await waitForReply(page);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('history survives a reload; new story and delete work', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      assert.ok(await page.locator('#conversation-empty').isVisible());
+      await sendPrompt(page, 'Lily found a shiny red key under her bed.');
+      const reply = await waitForReply(page);
+      const replyText = await reply.locator('.msg-text').innerText();
+
+      await page.reload();
+      const items = page.locator('.conversation-open');
+      assert.equal(await items.count(), 1);
+      assert.equal(await items.first().locator('.conversation-title').innerText(), 'Lily found a shiny red key under her bed.');
+      assert.equal(await items.first().getAttribute('aria-current'), 'true');
+      assert.equal(await page.locator('.msg-user .msg-text').innerText(), 'Lily found a shiny red key under her bed.');
+      assert.equal(await page.locator('.msg-assistant .msg-text').innerText(), replyText);
+
+      await page.locator('#new-chat').click();
+      assert.ok(await page.locator('#empty-state').isVisible(), 'new story starts empty');
+      assert.equal(await page.locator('.msg').count(), 0);
+      assert.equal(await items.first().getAttribute('aria-current'), null);
+      await sendPrompt(page, 'A big bear lived in the woods.');
+      await waitForReply(page);
+      assert.equal(await items.count(), 2);
+      assert.equal(await items.first().locator('.conversation-title').innerText(), 'A big bear lived in the woods.', 'newest first');
+
+      // Going back to the first story shows it again.
+      await items.nth(1).click();
+      assert.equal(await page.locator('.msg-user .msg-text').innerText(), 'Lily found a shiny red key under her bed.');
+
+      await page.locator('.conversation-delete').first().click();
+      assert.equal(await items.count(), 1);
+      await page.reload();
+      assert.equal(await items.count(), 1, 'delete persisted');
+      assert.equal(await items.first().locator('.conversation-title').innerText(), 'Lily found a shiny red key under her bed.');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('settings change the request body and persist', async () => {
+    const { context, page, errors } = await openPage(browser);
+    try {
+      await page.goto(BASE_URL + '/');
+      await page.locator('#settings-toggle').click();
+      assert.equal(await page.locator('#settings-toggle').getAttribute('aria-expanded'), 'true');
+      // Temperature by keyboard, the rest by value.
+      const temperature = page.locator('#set-temperature');
+      await temperature.focus();
+      const start = Number(await temperature.inputValue());
+      for (let i = 0; i < 4; i++) await page.keyboard.press('ArrowRight');
+      const expectedTemp = Number((start + 0.2).toFixed(2));
+      assert.equal(await page.locator('#out-temperature').innerText(), String(expectedTemp));
+      await page.locator('#set-top_k').fill('12');
+      await page.locator('#set-top_p').fill('0.5');
+      await page.locator('#set-max_tokens').fill('32');
+      await page.locator('#set-seed').fill('1234');
+
+      const requestSeen = page.waitForRequest(CHAT);
+      await sendPrompt(page, 'Sam had a red ball.');
+      const body = (await requestSeen).postDataJSON();
+      assert.equal(body.temperature, expectedTemp);
+      assert.equal(body.top_k, 12);
+      assert.equal(body.top_p, 0.5);
+      assert.equal(body.max_tokens, 32);
+      assert.equal(body.seed, 1234);
+      await waitForReply(page, ['done']);
+
+      await page.reload();
+      assert.equal(await page.locator('#set-top_k').inputValue(), '12', 'settings persisted');
+      await page.locator('#settings-toggle').click();
+      await page.locator('#settings-reset').click();
+      await page.locator('#settings-toggle').click();
+      const next = page.waitForRequest(CHAT);
+      await sendPrompt(page, 'Sam had a blue ball.');
+      const reset = (await next).postDataJSON();
+      assert.equal(reset.top_k, 40);
+      assert.equal('seed' in reset, false, 'no seed after reset');
+      await waitForReply(page);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a 429 shows the friendly busy message; Retry then succeeds', async () => {
+    const { context, page } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      await page.route(CHAT, (route) =>
+        route.fulfill({
+          status: 429,
+          headers: { 'Retry-After': '3', 'Content-Type': 'application/json' },
+          body: JSON.stringify({ error: { message: 'Too many requests are waiting.', type: 'rate_limit_error', param: null, code: 'queue_full' } }),
+        }),
+      );
+      await sendPrompt(page, 'Once upon a time');
+      const notice = page.locator('#notice');
+      await notice.waitFor({ state: 'visible' });
+      assert.equal(await notice.getAttribute('role'), 'alert');
+      assert.equal(await notice.getAttribute('data-kind'), 'busy');
+      assert.match(await notice.innerText(), /busy/i);
+      assert.match(await page.locator('#notice-text').innerText(), /Try again in [1-3] s/);
+      assert.equal(await page.locator('.msg-assistant').count(), 0, 'no empty reply left behind');
+      assert.equal(await page.locator('.msg-user').count(), 1, 'the opening is kept');
+      await page.locator('#chat').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(ARTIFACTS, 'desktop-busy.png') });
+
+      await page.unroute(CHAT);
+      await page.locator('#notice-retry').click();
+      assert.equal(await notice.isVisible(), false);
+      await waitForReply(page);
+      assert.equal(await page.locator('.msg-user').count(), 1, 'retry did not duplicate the opening');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('server down: a clear message with Retry', async () => {
+    const { context, page } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      await page.route(CHAT, (route) => route.abort('connectionrefused'));
+      await sendPrompt(page, 'Once upon a time');
+      const notice = page.locator('#notice');
+      await notice.waitFor({ state: 'visible' });
+      assert.equal(await notice.getAttribute('data-kind'), 'down');
+      assert.match(await notice.innerText(), /reach the server/i);
+      await page.unroute(CHAT);
+      await page.locator('#notice-retry').click();
+      await waitForReply(page);
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,91 @@
+// Shared setup for the browser tests: Debian's Chromium through
+// playwright-core, a server URL from the environment, console-error capture
+// and a place for screenshots. scripts/web-test.sh starts the real slm-server
+// and sets SLM_BASE_URL.
+
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const BASE_URL = (() => {
+  const url = process.env.SLM_BASE_URL;
+  if (!url) {
+    throw new Error('SLM_BASE_URL is not set: run scripts/web-test.sh, or start slm-server and export SLM_BASE_URL=http://127.0.0.1:PORT');
+  }
+  return url.replace(/\/$/, '');
+})();
+
+export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Each launch gets a fresh temporary profile (user-data-dir) from Playwright. */
+export function launch() {
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}
+
+/**
+ * A fresh context and page. `errors` collects console errors and uncaught
+ * exceptions so tests can assert the page stayed clean.
+ */
+export async function openPage(browser, { viewport = { width: 1366, height: 860 }, settings, ...contextOptions } = {}) {
+  const context = await browser.newContext({ viewport, ...contextOptions });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  if (settings) {
+    // Preload sampling settings (seeded, short) the way the UI stores them.
+    await page.addInitScript((s) => {
+      if (!localStorage.getItem('slm.settings.v1')) localStorage.setItem('slm.settings.v1', JSON.stringify(s));
+    }, settings);
+  }
+  return { context, page, errors };
+}
+
+/** Seeded, short generations keep the tiny model's runs quick and repeatable. */
+export const FAST_SETTINGS = { temperature: 1, top_k: 0, top_p: 1, max_tokens: 48, seed: 11 };
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns a truthy value or the timeout passes. */
+export async function eventually(fn, { timeout = 15_000, interval = 50, message = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await sleep(interval);
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for ${message} (last value: ${JSON.stringify(last)})`);
+}
+
+/** Types a story opening and sends it with Enter, as a visitor would. */
+export async function sendPrompt(page, text) {
+  await page.locator('#prompt').fill(text);
+  await page.locator('#prompt').press('Enter');
+}
+
+/** Waits until the latest model reply has finished (or stopped / failed). */
+export async function waitForReply(page, states = ['done']) {
+  const last = page.locator('.msg-assistant').last();
+  await eventually(async () => states.includes(await last.getAttribute('data-state')), {
+    message: `reply state in ${states.join('/')}`,
+    timeout: 30_000,
+  });
+  return last;
+}

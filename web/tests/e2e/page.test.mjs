@@ -1,0 +1,203 @@
+// Page-level behaviour in a real browser: sections and live numbers, layout at
+// phone width, keyboard access, and the background's motion modes.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describeInfo } from '../../js/format.js';
+import { ARTIFACTS, BASE_URL, FAST_SETTINGS, eventually, launch, openPage, sendPrompt, sleep, waitForReply } from './harness.mjs';
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+const frames = (page) => page.locator('#bg').getAttribute('data-frames').then(Number);
+
+describe('page', () => {
+  test('loads with every section, live numbers from /api/info and no console errors', async () => {
+    const { context, page, errors } = await openPage(browser);
+    try {
+      const info = await (await page.request.get(`${BASE_URL}/api/info`)).json();
+      await page.goto(BASE_URL + '/');
+      for (const id of ['#hero-title', '#about', '#how', '#chat']) {
+        assert.ok(await page.locator(id).isVisible(), `${id} is visible`);
+      }
+      const nav = await page.locator('.site-nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+      assert.deepEqual(nav, ['#about', '#how', '#chat']);
+      assert.match(await page.locator('h1').innerText(), /story writer/i);
+      assert.equal(await page.locator('.pipeline .stage h3').allInnerTexts().then((t) => t.join(',')), 'Tokenizer,Transformer,Sampling');
+
+      // The about numbers are the server's, formatted; nulls read "measuring…".
+      const expected = describeInfo(info);
+      const stat = page.locator('#about [data-info="parameters"]');
+      await eventually(async () => (await stat.getAttribute('data-raw')) === String(info.parameters), { message: 'parameters from /api/info' });
+      assert.equal(await stat.innerText(), expected.parameters);
+      assert.equal(await page.locator('#about [data-info="weights_bytes"]').innerText(), expected.weights_bytes);
+      assert.equal(await page.locator('#about [data-info="architecture"]').innerText(), expected.architecture);
+      assert.equal(await page.locator('#about [data-info="context_length"]').innerText(), expected.context_length);
+      const speed = await page.locator('#about [data-info="decode_tokens_per_s"]').innerText();
+      assert.equal(speed, info.decode_tokens_per_s === null ? 'measuring…' : expected.decode_tokens_per_s);
+      await eventually(async () => (await page.locator('#server-status').getAttribute('data-state')) === 'ready', { message: 'server status ready' });
+
+      await page.screenshot({ path: join(ARTIFACTS, 'desktop-home.png') });
+      await page.screenshot({ path: join(ARTIFACTS, 'desktop-full.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('360 px wide phone: no horizontal scroll, chat usable', async () => {
+    const { context, page, errors } = await openPage(browser, {
+      viewport: { width: 360, height: 740 },
+      isMobile: true,
+      hasTouch: true,
+      deviceScaleFactor: 2,
+      settings: FAST_SETTINGS,
+    });
+    try {
+      await page.goto(BASE_URL + '/');
+      const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.equal(await overflow(), 0, 'page is not wider than the screen');
+      await page.screenshot({ path: join(ARTIFACTS, 'mobile-home.png') });
+
+      // A long unbroken opening must wrap inside its bubble, not widen the page.
+      await sendPrompt(page, `Once upon a time ${'wonderful'.repeat(30)}`);
+      await waitForReply(page);
+      await page.locator('#settings-toggle').click();
+      assert.equal(await overflow(), 0, 'still no horizontal scroll with messages and settings open');
+      for (const sel of ['#prompt', '#send', '#new-chat', '#settings-toggle']) {
+        const box = await page.locator(sel).boundingBox();
+        assert.ok(box && box.x >= 0 && box.x + box.width <= 360, `${sel} fits on screen`);
+      }
+      await page.locator('#settings-toggle').click();
+      await page.locator('#chat').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(ARTIFACTS, 'mobile-chat.png') });
+      await page.screenshot({ path: join(ARTIFACTS, 'mobile-full.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('keyboard: skip link, visible focus, Shift+Enter adds a line, Enter sends', async () => {
+    const { context, page } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      await page.keyboard.press('Tab');
+      const skip = page.locator('.skip-link');
+      assert.equal(await skip.evaluate((el) => el === document.activeElement), true, 'first Tab reaches the skip link');
+      const box = await skip.boundingBox();
+      assert.ok(box && box.y >= 0, 'skip link is on screen when focused');
+
+      await page.keyboard.press('Tab');
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+      assert.notEqual(outline, 'none', 'focused element shows an outline');
+
+      let requests = 0;
+      page.on('request', (r) => {
+        if (r.url().endsWith('/v1/chat/completions')) requests += 1;
+      });
+      const prompt = page.locator('#prompt');
+      await prompt.focus();
+      await page.keyboard.type('The cat sat.');
+      await page.keyboard.press('Shift+Enter');
+      await page.keyboard.type('Then it ran.');
+      assert.equal(await prompt.inputValue(), 'The cat sat.\nThen it ran.');
+      await sleep(200);
+      assert.equal(requests, 0, 'Shift+Enter does not send');
+      await page.keyboard.press('Enter');
+      await waitForReply(page);
+      assert.equal(requests, 1, 'Enter sends once');
+      assert.equal(await page.locator('.msg-user .msg-text').innerText(), 'The cat sat.\nThen it ran.');
+      assert.equal(await prompt.inputValue(), '');
+      // Live region for replies and a labelled log.
+      assert.equal(await page.locator('#messages').getAttribute('role'), 'log');
+      assert.equal(await page.locator('#messages').getAttribute('aria-live'), 'polite');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('background animates, pauses when the tab is hidden', async () => {
+    const { context, page, errors } = await openPage(browser);
+    try {
+      await page.goto(BASE_URL + '/');
+      const bg = page.locator('#bg');
+      assert.equal(await bg.getAttribute('data-renderer'), 'webgl');
+      assert.equal(await bg.getAttribute('data-motion'), 'on');
+      const first = await eventually(() => frames(page), { message: 'first frames' });
+      await eventually(async () => (await frames(page)) > first, { message: 'frame count to grow' });
+
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+      assert.equal(await bg.getAttribute('data-motion'), 'paused');
+      const paused = await frames(page);
+      await sleep(400);
+      assert.equal(await frames(page), paused, 'no frames drawn while hidden');
+
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+      assert.equal(await bg.getAttribute('data-motion'), 'on');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('prefers-reduced-motion: one still frame, no animation', async () => {
+    const { context, page, errors } = await openPage(browser, { reducedMotion: 'reduce' });
+    try {
+      await page.goto(BASE_URL + '/');
+      const bg = page.locator('#bg');
+      assert.equal(await bg.getAttribute('data-motion'), 'off');
+      assert.equal(await bg.getAttribute('data-renderer'), 'webgl');
+      const still = await frames(page);
+      assert.equal(still, 1, 'exactly one still frame drawn');
+      await sleep(500);
+      assert.equal(await frames(page), still, 'no further frames');
+
+      // Switching the preference off at run time starts the animation.
+      await page.emulateMedia({ reducedMotion: 'no-preference' });
+      await eventually(async () => (await bg.getAttribute('data-motion')) === 'on', { message: 'motion back on' });
+      await eventually(async () => (await frames(page)) > still, { message: 'frames to grow' });
+      await page.emulateMedia({ reducedMotion: 'reduce' });
+      await eventually(async () => (await bg.getAttribute('data-motion')) === 'off', { message: 'motion off again' });
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('without WebGL the still fallback shows and nothing breaks', async () => {
+    const { context, page, errors } = await openPage(browser);
+    try {
+      await page.addInitScript(() => {
+        const original = HTMLCanvasElement.prototype.getContext;
+        HTMLCanvasElement.prototype.getContext = function (type, ...rest) {
+          return /webgl/i.test(type) ? null : original.call(this, type, ...rest);
+        };
+      });
+      await page.goto(BASE_URL + '/');
+      const bg = page.locator('#bg');
+      assert.equal(await bg.getAttribute('data-renderer'), 'fallback');
+      assert.equal(await bg.getAttribute('data-motion'), 'off');
+      assert.equal(await bg.isVisible(), false, 'canvas hidden');
+      const still = await page.locator('.backdrop-still').evaluate((el) => getComputedStyle(el).backgroundImage);
+      assert.match(still, /radial-gradient/);
+      assert.ok(await page.locator('#chat').isVisible());
+      await page.screenshot({ path: join(ARTIFACTS, 'desktop-no-webgl.png') });
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConversationStore, STORE_KEY, titleFor } from '../../js/store.js';
+
+function memory(initial = {}) {
+  const map = new Map(Object.entries(initial));
+  return { getItem: (k) => (map.has(k) ? map.get(k) : null), setItem: (k, v) => map.set(k, String(v)), map };
+}
+
+function clock(start = 1000) {
+  let t = start;
+  return () => (t += 1);
+}
+
+test('conversations persist across store instances (a page reload)', () => {
+  const storage = memory();
+  const a = new ConversationStore(storage, { now: clock() });
+  const conv = a.create('Once upon a time');
+  const i = a.append(conv.id, { role: 'assistant', content: '' });
+  a.update(conv.id, i, { content: 'there was a cat.', finish: 'stop' });
+
+  const b = new ConversationStore(storage);
+  assert.equal(b.activeId, conv.id);
+  assert.deepEqual(b.active().messages, [
+    { role: 'user', content: 'Once upon a time', finish: null },
+    { role: 'assistant', content: 'there was a cat.', finish: 'stop' },
+  ]);
+});
+
+test('list is most recently updated first; remove clears the active one', () => {
+  const s = new ConversationStore(memory(), { now: clock() });
+  const first = s.create('first');
+  const second = s.create('second');
+  assert.deepEqual(s.list().map((c) => c.title), ['second', 'first']);
+  s.append(first.id, { role: 'assistant', content: 'x' });
+  assert.deepEqual(s.list().map((c) => c.title), ['first', 'second']);
+  s.setActive(first.id);
+  assert.equal(s.remove(first.id), true);
+  assert.equal(s.activeId, null);
+  assert.equal(s.remove(first.id), false);
+  assert.deepEqual(s.list().map((c) => c.id), [second.id]);
+});
+
+test('truncate drops the last reply for Regenerate', () => {
+  const s = new ConversationStore(memory(), { now: clock() });
+  const c = s.create('x');
+  s.append(c.id, { role: 'assistant', content: 'y' });
+  s.truncate(c.id, 1);
+  assert.deepEqual(s.get(c.id).messages.map((m) => m.role), ['user']);
+});
+
+test('unknown ids are errors, not silent no-ops', () => {
+  const s = new ConversationStore(memory());
+  assert.throws(() => s.append('nope', { role: 'user', content: 'x' }), /no conversation with id nope/);
+  assert.throws(() => s.setActive('nope'), RangeError);
+});
+
+test('corrupt storage is moved aside and reported, and the store starts empty', () => {
+  const storage = memory({ [STORE_KEY]: '{"conversations": 5' });
+  const errors = [];
+  const s = new ConversationStore(storage, { onError: (m) => errors.push(m) });
+  assert.equal(s.list().length, 0);
+  assert.equal(storage.map.get(`${STORE_KEY}.corrupt`), '{"conversations": 5');
+  assert.equal(errors.length, 1);
+});
+
+test('malformed entries are skipped, valid ones kept', () => {
+  const payload = {
+    activeId: 'gone',
+    conversations: [
+      { id: 'ok', title: 'Fine', createdAt: 1, updatedAt: 2, messages: [{ role: 'user', content: 'hi' }] },
+      { id: 'bad', messages: [{ role: 'system', content: 'x' }] },
+      { id: 3, messages: [] },
+    ],
+  };
+  const s = new ConversationStore(memory({ [STORE_KEY]: JSON.stringify(payload) }));
+  assert.deepEqual(s.list().map((c) => c.id), ['ok']);
+  assert.equal(s.activeId, null);
+});
+
+test('a full storage reports an error instead of throwing', () => {
+  const errors = [];
+  const storage = { getItem: () => null, setItem: () => { throw new Error('QuotaExceededError'); } };
+  const s = new ConversationStore(storage, { onError: (m) => errors.push(m) });
+  s.create('x');
+  assert.match(errors[0], /storage is full/);
+});
+
+test('titles are flattened and shortened', () => {
+  assert.equal(titleFor('  a\n\nb  '), 'a b');
+  assert.equal(titleFor(''), 'Untitled story');
+  const long = titleFor('x'.repeat(100));
+  assert.equal(long.length, 48);
+  assert.ok(long.endsWith('…'));
+});
