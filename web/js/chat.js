@@ -407,10 +407,13 @@ export class ChatController {
         if (error.kind === 'down') this.deps.onNetworkError?.();
       }
     } finally {
+      const follow = this.#nearBottom();
       if (this.controller === controller) this.controller = null;
       this.#setGenerating(false);
       this.renderList();
       this.#updateActions();
+      // The action row appears only now; keep it in view if the reader was following.
+      if (follow) this.#scrollSoon();
     }
   }
 

@@ -97,8 +97,7 @@ describe('chat', () => {
       await waitForReply(page);
       assert.equal(await page.locator('.msg-assistant').count(), 1, 'still one reply after regenerating');
 
-      await page.locator('#chat').scrollIntoViewIfNeeded();
-      await page.screenshot({ path: join(ARTIFACTS, 'desktop-chat.png') });
+      await page.locator('.chat-shell').screenshot({ path: join(ARTIFACTS, 'desktop-chat.png') });
       assert.deepEqual(errors, []);
     } finally {
       await context.close();
@@ -249,8 +248,7 @@ describe('chat', () => {
       assert.match(await page.locator('#notice-text').innerText(), /Try again in [1-3] s/);
       assert.equal(await page.locator('.msg-assistant').count(), 0, 'no empty reply left behind');
       assert.equal(await page.locator('.msg-user').count(), 1, 'the opening is kept');
-      await page.locator('#chat').scrollIntoViewIfNeeded();
-      await page.screenshot({ path: join(ARTIFACTS, 'desktop-busy.png') });
+      await page.locator('.chat-shell').screenshot({ path: join(ARTIFACTS, 'desktop-busy.png') });
 
       await page.unroute(CHAT);
       await page.locator('#notice-retry').click();

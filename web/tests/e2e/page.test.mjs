@@ -75,8 +75,7 @@ describe('page', () => {
         assert.ok(box && box.x >= 0 && box.x + box.width <= 360, `${sel} fits on screen`);
       }
       await page.locator('#settings-toggle').click();
-      await page.locator('#chat').scrollIntoViewIfNeeded();
-      await page.screenshot({ path: join(ARTIFACTS, 'mobile-chat.png') });
+      await page.locator('.chat-shell').screenshot({ path: join(ARTIFACTS, 'mobile-chat.png') });
       await page.screenshot({ path: join(ARTIFACTS, 'mobile-full.png'), fullPage: true });
       assert.deepEqual(errors, []);
     } finally {
