@@ -7,8 +7,11 @@
 // tests and styles can see what it is doing.
 
 const POINTS = 2600;
-const FRAME_MS = 1000 / 40;
-const MAX_DPR = 1.25;
+// ~30 fps is plenty for slow ambient motion; without a GPU (software WebGL)
+// every frame is composited on the CPU, so drop to ~15 fps there.
+const FRAME_MS = { full: 1000 / 30 - 2, low: 1000 / 15 - 2 };
+const MAX_DPR = 1;
+const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software/i;
 
 const VERTEX = `
 attribute vec4 aPoint; // radius, angle, height, seed
@@ -34,8 +37,8 @@ void main() {
   clip.x /= max(uAspect, 0.6);
   gl_Position = vec4(clip + uShift, 0.0, 1.0);
   float twinkle = 0.75 + 0.25 * sin(uTime * (0.6 + aPoint.w * 1.7) + aPoint.w * 40.0);
-  gl_PointSize = (1.4 + 2.4 * aPoint.w) * (1.0 + 0.35 * uActivity) * uDpr * (3.2 / depth);
-  vAlpha = twinkle * (0.35 + 0.4 * uActivity) * (1.0 - smoothstep(1.1, 1.6, r));
+  gl_PointSize = (1.6 + 2.8 * aPoint.w) * (1.0 + 0.35 * uActivity) * uDpr * (3.2 / depth);
+  vAlpha = twinkle * (0.5 + 0.4 * uActivity) * (1.0 - smoothstep(1.1, 1.6, r));
   vColor = mix(vec3(0.66, 0.55, 0.98), vec3(0.18, 0.83, 0.75), smoothstep(0.15, 1.2, r));
   vColor = mix(vColor, vec3(1.0, 0.85, 0.6), 0.25 * uActivity * (1.0 - smoothstep(0.0, 0.5, r)));
 }`;
@@ -77,6 +80,11 @@ function buildPoints() {
   return data;
 }
 
+function rendererName(gl) {
+  const ext = gl.getExtension('WEBGL_debug_renderer_info');
+  return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');
+}
+
 function tryWebGL(canvas) {
   const options = { alpha: true, antialias: false, depth: false, powerPreference: 'low-power', premultipliedAlpha: true };
   try {
@@ -94,6 +102,7 @@ export function createBackground(canvas, { reducedMotion }) {
   const state = { activity: 0, target: 0, tilt: [0, 0], tiltTarget: [0, 0], frames: 0, raf: 0, last: 0, time: 0 };
   let gl = tryWebGL(canvas);
   let uniforms = null;
+  let frameMs = FRAME_MS.full;
 
   const setMotion = (m) => {
     canvas.dataset.motion = m;
@@ -163,7 +172,7 @@ export function createBackground(canvas, { reducedMotion }) {
   function tick(now) {
     state.raf = requestAnimationFrame(tick);
     const dt = now - state.last;
-    if (dt < FRAME_MS) return;
+    if (dt < frameMs) return;
     state.last = now;
     const step = Math.min(dt, 100) / 1000;
     state.time += step * (1 + state.activity * 0.8);
@@ -208,6 +217,9 @@ export function createBackground(canvas, { reducedMotion }) {
     try {
       setup();
       canvas.dataset.renderer = 'webgl';
+      const quality = SOFTWARE_RENDERER.test(rendererName(gl)) ? 'low' : 'full';
+      frameMs = FRAME_MS[quality];
+      canvas.dataset.quality = quality;
     } catch (err) {
       console.warn(err.message);
       fallback();
