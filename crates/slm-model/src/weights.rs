@@ -1,0 +1,320 @@
+//! Safetensors import/export with Llama-style tensor names, and the model directory.
+//!
+//! Burn's `Linear` stores weights as `[in, out]`; the file holds `[out, in]` like PyTorch,
+//! so linear weights are transposed on the way in and out.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::module::Param;
+use burn::nn::{Linear, RmsNorm};
+use burn::prelude::*;
+use half::{bf16, f16};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+use crate::{ModelConfig, ModelError, Transformer};
+
+/// Storage precision of `model.safetensors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightDtype {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl std::str::FromStr for WeightDtype {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            "bf16" => Ok(Self::Bf16),
+            other => Err(format!(
+                "unknown weight dtype `{other}` (use f32, f16 or bf16)"
+            )),
+        }
+    }
+}
+
+/// How a tensor is laid out in the file relative to Burn.
+#[derive(Clone, Copy)]
+enum Layout {
+    /// Same layout (embeddings, norm gains).
+    Plain,
+    /// Burn `[in, out]` ↔ file `[out, in]`.
+    Transposed,
+}
+
+/// Every tensor of the model with its file name, in a fixed order.
+fn named_params(model: &Transformer) -> Vec<(String, Tensor<2>, Layout)> {
+    let mut out = Vec::new();
+    let norm = |n: &RmsNorm| n.gamma.val().unsqueeze::<2>();
+    let lin = |l: &Linear| l.weight.val();
+    out.push((
+        "model.embed_tokens.weight".to_string(),
+        model.embed.weight.val(),
+        Layout::Plain,
+    ));
+    for (i, b) in model.layers.iter().enumerate() {
+        let p = format!("model.layers.{i}");
+        out.push((
+            format!("{p}.input_layernorm.weight"),
+            norm(&b.input_norm),
+            Layout::Plain,
+        ));
+        for (n, l) in [
+            ("q_proj", &b.attn.q_proj),
+            ("k_proj", &b.attn.k_proj),
+            ("v_proj", &b.attn.v_proj),
+            ("o_proj", &b.attn.o_proj),
+        ] {
+            out.push((
+                format!("{p}.self_attn.{n}.weight"),
+                lin(l),
+                Layout::Transposed,
+            ));
+        }
+        out.push((
+            format!("{p}.post_attention_layernorm.weight"),
+            norm(&b.post_attn_norm),
+            Layout::Plain,
+        ));
+        for (n, l) in [
+            ("gate_proj", &b.mlp.gate_proj),
+            ("up_proj", &b.mlp.up_proj),
+            ("down_proj", &b.mlp.down_proj),
+        ] {
+            out.push((format!("{p}.mlp.{n}.weight"), lin(l), Layout::Transposed));
+        }
+    }
+    out.push((
+        "model.norm.weight".to_string(),
+        norm(&model.norm),
+        Layout::Plain,
+    ));
+    if let Some(head) = &model.lm_head {
+        out.push(("lm_head.weight".to_string(), lin(head), Layout::Transposed));
+    }
+    out
+}
+
+fn to_f32_vec(t: Tensor<2>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("converted tensor data is f32")
+}
+
+/// Serializes the weights to safetensors bytes in `dtype`.
+pub fn to_safetensors(model: &Transformer, dtype: WeightDtype) -> Vec<u8> {
+    let tensors: Vec<(String, Vec<u8>, Vec<usize>)> = named_params(model)
+        .into_iter()
+        .map(|(name, t, layout)| {
+            let t = match layout {
+                Layout::Plain => t,
+                Layout::Transposed => t.transpose(),
+            };
+            let mut shape = t.dims().to_vec();
+            if name.ends_with("norm.weight") || name.ends_with("layernorm.weight") {
+                shape.remove(0); // stored 1-D
+            }
+            let values = to_f32_vec(t);
+            let bytes = match dtype {
+                WeightDtype::F32 => bytemuck::cast_slice(&values).to_vec(),
+                WeightDtype::F16 => values
+                    .iter()
+                    .flat_map(|v| f16::from_f32(*v).to_le_bytes())
+                    .collect(),
+                WeightDtype::Bf16 => values
+                    .iter()
+                    .flat_map(|v| bf16::from_f32(*v).to_le_bytes())
+                    .collect(),
+            };
+            (name, bytes, shape)
+        })
+        .collect();
+    let st_dtype = match dtype {
+        WeightDtype::F32 => Dtype::F32,
+        WeightDtype::F16 => Dtype::F16,
+        WeightDtype::Bf16 => Dtype::BF16,
+    };
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, bytes, shape)| {
+            let view = TensorView::new(st_dtype, shape.clone(), bytes)
+                .expect("byte length matches shape by construction");
+            (name.clone(), view)
+        })
+        .collect();
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), "pt".to_string());
+    safetensors::serialize(views, Some(meta)).expect("in-memory serialization cannot fail")
+}
+
+/// Decodes a tensor's bytes to f32, whatever its stored float dtype.
+pub fn view_to_f32(view: &TensorView<'_>) -> Option<Vec<f32>> {
+    let data = view.data();
+    Some(match view.dtype() {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// Builds a model of `config` from safetensors bytes (`path` only names the source in errors).
+/// Every expected tensor must be present with the right shape, and no other tensor may be.
+pub fn from_safetensors(
+    config: &ModelConfig,
+    bytes: &[u8],
+    path: &Path,
+    device: &Device,
+) -> Result<Transformer, ModelError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| ModelError::Safetensors {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut model = config.init(device)?;
+    let expected = named_params(&model);
+    let known: std::collections::HashSet<&str> =
+        expected.iter().map(|(n, _, _)| n.as_str()).collect();
+    if let Some(extra) = st.names().into_iter().find(|n| !known.contains(n)) {
+        return Err(ModelError::UnexpectedTensor {
+            path: path.to_path_buf(),
+            name: extra.to_string(),
+        });
+    }
+    let mut loaded: HashMap<String, Tensor<2>> = HashMap::new();
+    for (name, template, layout) in expected {
+        let view = st.tensor(&name).map_err(|_| ModelError::MissingTensor {
+            path: path.to_path_buf(),
+            name: name.clone(),
+        })?;
+        let [a, b] = template.dims();
+        let (file_shape, burn_shape) = match layout {
+            Layout::Plain if a == 1 => (vec![b], [1, b]),
+            Layout::Plain => (vec![a, b], [a, b]),
+            Layout::Transposed => (vec![b, a], [b, a]),
+        };
+        if view.shape() != file_shape.as_slice() {
+            return Err(ModelError::ShapeMismatch {
+                path: path.to_path_buf(),
+                name,
+                expected: file_shape,
+                found: view.shape().to_vec(),
+            });
+        }
+        let values = view_to_f32(&view).ok_or_else(|| ModelError::UnsupportedDtype {
+            path: path.to_path_buf(),
+            name: name.clone(),
+            dtype: format!("{:?}", view.dtype()),
+        })?;
+        let t = Tensor::<2>::from_data(TensorData::new(values, burn_shape), device);
+        let t = match layout {
+            Layout::Plain => t,
+            Layout::Transposed => t.transpose(),
+        };
+        loaded.insert(name, t);
+    }
+    let mut take = |name: &str| {
+        loaded
+            .remove(name)
+            .expect("all expected tensors were loaded")
+    };
+    let set_norm = |n: &mut RmsNorm, t: Tensor<2>| n.gamma = Param::from_tensor(t.squeeze_dim(0));
+    let set_lin = |l: &mut Linear, t: Tensor<2>| l.weight = Param::from_tensor(t);
+    model.embed.weight = Param::from_tensor(take("model.embed_tokens.weight"));
+    for (i, b) in model.layers.iter_mut().enumerate() {
+        let p = format!("model.layers.{i}");
+        set_norm(
+            &mut b.input_norm,
+            take(&format!("{p}.input_layernorm.weight")),
+        );
+        set_lin(
+            &mut b.attn.q_proj,
+            take(&format!("{p}.self_attn.q_proj.weight")),
+        );
+        set_lin(
+            &mut b.attn.k_proj,
+            take(&format!("{p}.self_attn.k_proj.weight")),
+        );
+        set_lin(
+            &mut b.attn.v_proj,
+            take(&format!("{p}.self_attn.v_proj.weight")),
+        );
+        set_lin(
+            &mut b.attn.o_proj,
+            take(&format!("{p}.self_attn.o_proj.weight")),
+        );
+        set_norm(
+            &mut b.post_attn_norm,
+            take(&format!("{p}.post_attention_layernorm.weight")),
+        );
+        set_lin(
+            &mut b.mlp.gate_proj,
+            take(&format!("{p}.mlp.gate_proj.weight")),
+        );
+        set_lin(&mut b.mlp.up_proj, take(&format!("{p}.mlp.up_proj.weight")));
+        set_lin(
+            &mut b.mlp.down_proj,
+            take(&format!("{p}.mlp.down_proj.weight")),
+        );
+    }
+    set_norm(&mut model.norm, take("model.norm.weight"));
+    if let Some(head) = model.lm_head.as_mut() {
+        set_lin(head, take("lm_head.weight"));
+    }
+    Ok(model)
+}
+
+/// File names inside a model directory.
+pub const CONFIG_FILE: &str = "config.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+
+/// Reads and validates `dir/config.json`.
+pub fn read_config(dir: &Path) -> Result<ModelConfig, ModelError> {
+    let path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
+    ModelConfig::from_json(&text).map_err(|e| match e {
+        ModelError::InvalidConfig(msg) => {
+            ModelError::InvalidConfig(format!("{}: {msg}", path.display()))
+        }
+        other => other,
+    })
+}
+
+/// Writes `config.json` and `model.safetensors` into `dir` (created if needed). Each file is
+/// written to a temporary name and renamed, so readers never see a half-written file.
+pub fn save_model_dir(
+    model: &Transformer,
+    dir: &Path,
+    dtype: WeightDtype,
+) -> Result<(), ModelError> {
+    std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
+    write_atomic(&dir.join(CONFIG_FILE), model.config().to_json().as_bytes())?;
+    write_atomic(&dir.join(WEIGHTS_FILE), &to_safetensors(model, dtype))
+}
+
+/// Loads `config.json` + `model.safetensors` from a model directory onto `device`.
+pub fn load_model_dir(dir: &Path, device: &Device) -> Result<Transformer, ModelError> {
+    let config = read_config(dir)?;
+    let path = dir.join(WEIGHTS_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| ModelError::io(&path, e))?;
+    from_safetensors(&config, &bytes, &path, device)
+}
+
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| ModelError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
+}

@@ -1,0 +1,28 @@
+# Common tasks. `just --list` shows them.
+
+# Run every test (Rust + browser), as CI does.
+test:
+    scripts/test.sh
+
+# Rust tests only.
+test-rust:
+    cargo nextest run --workspace
+
+# Lints: formatting and clippy with warnings as errors.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+    cargo fmt --all
+
+build:
+    cargo build --release --workspace
+
+# Start the API server + web UI with the bundled model on 127.0.0.1:8080.
+serve *ARGS:
+    cargo run --release -p slm-server -- {{ARGS}}
+
+# Full CI script.
+ci:
+    bash .ci/run

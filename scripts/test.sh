@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test of the project: Rust unit/integration tests (nextest), then the web UI's
+# browser tests against a real slm-server. Installs what it needs on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== Rust tests (cargo nextest)"
+cargo nextest run --workspace --no-fail-fast
+
+if [ -x scripts/web-test.sh ]; then
+  echo "== web UI browser tests"
+  scripts/web-test.sh
+fi
