@@ -360,6 +360,11 @@ export class ChatController {
     this.#setGenerating(true);
     this.announce('The model is writing…');
 
+    // The story may be deleted while its reply is still arriving; then there
+    // is nothing left to save into.
+    const persist = (patch) => {
+      if (this.store.get(conv.id)) this.store.update(conv.id, index, patch);
+    };
     const textNode = bubble.querySelector('.msg-text').firstChild;
     let content = '';
     let lastSave = performance.now();
@@ -378,29 +383,29 @@ export class ChatController {
           // Save now and then so a closed tab keeps most of the story.
           if (performance.now() - lastSave > 1000) {
             lastSave = performance.now();
-            this.store.update(conv.id, index, { content });
+            persist({ content });
           }
         },
       });
-      this.store.update(conv.id, index, { content, finish: result.finishReason ?? 'stop' });
+      persist({ content, finish: result.finishReason ?? 'stop' });
       this.#setState(bubble, 'done');
       if (!content) bubble.querySelector('.msg-meta').textContent = 'The model ended the story straight away.';
       this.announce(result.finishReason === 'length' ? 'Reached the length limit.' : 'The model finished the story.');
       this.deps.onFinished?.();
     } catch (err) {
       if (controller.signal.aborted) {
-        this.store.update(conv.id, index, { content, finish: 'stopped' });
+        persist({ content, finish: 'stopped' });
         this.#setState(bubble, 'stopped');
         this.announce('Stopped.');
       } else {
         const error = err instanceof ApiError ? err : new ApiError('server', String(err?.message ?? err));
         if (content) {
-          this.store.update(conv.id, index, { content, finish: 'error' });
+          persist({ content, finish: 'error' });
           this.#setState(bubble, 'error');
           this.showNotice(error, () => this.regenerate());
         } else {
           // Nothing was written: drop the empty reply so Retry starts clean.
-          this.store.truncate(conv.id, index);
+          if (this.store.get(conv.id)) this.store.truncate(conv.id, index);
           bubble.remove();
           this.showNotice(error, () => this.generate());
         }

@@ -183,6 +183,25 @@ describe('chat', () => {
     }
   });
 
+  test('deleting a story while it is being written stops it cleanly', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: { ...FAST_SETTINGS, max_tokens: 512 } });
+    try {
+      await page.goto(BASE_URL + '/');
+      const requestSeen = page.waitForRequest(CHAT);
+      await sendPrompt(page, 'A fox lived under a tree.');
+      await requestSeen;
+      await page.locator('.conversation-delete').first().click();
+      assert.equal(await page.locator('.conversation-open').count(), 0);
+      await eventually(async () => page.locator('#send').isVisible(), { message: 'Send to come back' });
+      assert.ok(await page.locator('#empty-state').isVisible());
+      await sleep(300);
+      assert.equal(await page.evaluate(() => JSON.parse(localStorage.getItem('slm.conversations.v1')).conversations.length), 0);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('settings change the request body and persist', async () => {
     const { context, page, errors } = await openPage(browser);
     try {
