@@ -1,0 +1,324 @@
+//! The load generator behind `slm-loadgen`: N concurrent users, each sending
+//! streaming completion requests back to back for a bounded time, and a JSON
+//! summary of what they saw (throughput, TTFT, inter-token latency, errors,
+//! server peak RSS).
+//!
+//! One OS thread per user with the blocking client: at ≤ a few hundred users
+//! that is simpler than an async client and measures the same thing.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::http_client::{self, HttpUrl, SseEvent, SseReader};
+use crate::metrics::{parse_proc_status, percentile};
+
+/// Story beginnings the users cycle through.
+pub const PROMPTS: &[&str] = &[
+    "Once upon a time, there was a little girl named Lily.",
+    "Tom had a red ball. One day,",
+    "The sun was shining and the birds were singing. A small dog",
+    "Sara and Ben went to the park to play.",
+    "There was a big tree in the garden.",
+];
+
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub base_url: HttpUrl,
+    pub users: usize,
+    pub duration: Duration,
+    pub max_tokens: usize,
+    pub temperature: f32,
+    pub chat: bool,
+    pub api_key: Option<String>,
+    pub request_timeout: Duration,
+}
+
+/// What one request observed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestSample {
+    /// HTTP status, or 0 when the request failed below HTTP.
+    pub status: u16,
+    /// Set when a 200 stream was cut short or carried an error event.
+    pub stream_error: Option<String>,
+    pub ttft: Option<Duration>,
+    pub inter_token: Vec<Duration>,
+    pub completion_tokens: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Percentiles {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+fn pct(v: &[f64]) -> Percentiles {
+    Percentiles {
+        p50: percentile(v, 50.0),
+        p95: percentile(v, 95.0),
+        p99: percentile(v, 99.0),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Summary {
+    pub users: usize,
+    pub duration_s: f64,
+    pub max_tokens: usize,
+    pub requests_ok: usize,
+    pub requests_failed: usize,
+    pub requests_per_s: f64,
+    pub ttft_ms: Percentiles,
+    pub inter_token_ms: Percentiles,
+    pub output_tokens: usize,
+    pub output_tokens_per_s: f64,
+    /// Keyed by HTTP status, `stream_error` or `transport`.
+    pub errors: BTreeMap<String, usize>,
+    pub server_peak_rss_bytes: Option<u64>,
+}
+
+/// Aggregates samples collected over `elapsed`.
+pub fn summarize(
+    samples: &[RequestSample],
+    users: usize,
+    max_tokens: usize,
+    elapsed: Duration,
+    server_peak_rss_bytes: Option<u64>,
+) -> Summary {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let mut errors = BTreeMap::new();
+    let mut ttft = Vec::new();
+    let mut itl = Vec::new();
+    let mut ok = 0;
+    let mut tokens = 0;
+    for s in samples {
+        let key = match (s.status, &s.stream_error) {
+            (200, None) => None,
+            (200, Some(_)) => Some("stream_error".to_string()),
+            (0, _) => Some("transport".to_string()),
+            (code, _) => Some(code.to_string()),
+        };
+        match key {
+            Some(k) => *errors.entry(k).or_insert(0) += 1,
+            None => {
+                ok += 1;
+                tokens += s.completion_tokens;
+                if let Some(t) = s.ttft {
+                    ttft.push(t.as_secs_f64() * 1000.0);
+                }
+                itl.extend(s.inter_token.iter().map(|d| d.as_secs_f64() * 1000.0));
+            }
+        }
+    }
+    let itl_p = pct(&itl);
+    Summary {
+        users,
+        duration_s: secs,
+        max_tokens,
+        requests_ok: ok,
+        requests_failed: samples.len() - ok,
+        requests_per_s: ok as f64 / secs,
+        ttft_ms: pct(&ttft),
+        inter_token_ms: itl_p,
+        output_tokens: tokens,
+        output_tokens_per_s: tokens as f64 / secs,
+        errors,
+        server_peak_rss_bytes,
+    }
+}
+
+/// Sends one streaming request and records its timings.
+pub fn run_one(opts: &LoadOptions, prompt: &str) -> RequestSample {
+    let mut sample = RequestSample::default();
+    let (path, body) = if opts.chat {
+        (
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": opts.max_tokens,
+                   "temperature": opts.temperature, "stream": true,
+                   "stream_options": {"include_usage": true}}),
+        )
+    } else {
+        (
+            "/v1/completions",
+            json!({"prompt": prompt, "max_tokens": opts.max_tokens, "temperature": opts.temperature,
+                   "stream": true, "stream_options": {"include_usage": true}}),
+        )
+    };
+    let body = body.to_string();
+    let auth = opts.api_key.as_ref().map(|k| format!("Bearer {k}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let start = Instant::now();
+    let url = opts.base_url.with_path(path);
+    let (head, reader) = match http_client::send(
+        "POST",
+        &url,
+        &headers,
+        Some(body.as_bytes()),
+        opts.request_timeout,
+    ) {
+        Ok(r) => r,
+        Err(_) => return sample,
+    };
+    sample.status = head.status;
+    if head.status != 200 {
+        return sample;
+    }
+    let mut sse = SseReader::new(reader);
+    let mut last: Option<Instant> = None;
+    loop {
+        match sse.next_event() {
+            Ok(Some(SseEvent::Data(d))) if d == "[DONE]" => return sample,
+            Ok(Some(SseEvent::Data(d))) => {
+                let v: Value = match serde_json::from_str(&d) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        sample.stream_error = Some(format!("bad chunk: {e}"));
+                        return sample;
+                    }
+                };
+                if let Some(err) = v.get("error") {
+                    sample.stream_error = Some(err.to_string());
+                    return sample;
+                }
+                let choice = &v["choices"][0];
+                let text = choice["text"]
+                    .as_str()
+                    .or_else(|| choice["delta"]["content"].as_str())
+                    .unwrap_or("");
+                if !text.is_empty() {
+                    let now = Instant::now();
+                    match last {
+                        None => sample.ttft = Some(now - start),
+                        Some(prev) => sample.inter_token.push(now - prev),
+                    }
+                    last = Some(now);
+                }
+                if let Some(n) = v["usage"]["completion_tokens"].as_u64() {
+                    sample.completion_tokens = n as usize;
+                }
+            }
+            Ok(Some(SseEvent::Comment(_))) => {}
+            Ok(None) => {
+                sample.stream_error = Some("stream ended without [DONE]".into());
+                return sample;
+            }
+            Err(e) => {
+                sample.stream_error = Some(e.to_string());
+                return sample;
+            }
+        }
+    }
+}
+
+/// Peak RSS of `pid` from `/proc`, else the server's own metric.
+pub fn server_peak_rss(pid: Option<u32>, base: &HttpUrl) -> Option<u64> {
+    if let Some(pid) = pid {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        return parse_proc_status(&status).map(|m| m.peak_rss_bytes);
+    }
+    let r = http_client::request(
+        "GET",
+        &base.with_path("/metrics"),
+        &[],
+        None,
+        Duration::from_secs(5),
+    )
+    .ok()?;
+    r.text()
+        .lines()
+        .find_map(|l| l.strip_prefix("slm_process_peak_resident_memory_bytes "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
+/// Runs the whole load test. Users stop starting requests at the deadline
+/// and let the ones in flight finish; elapsed time includes that tail.
+pub fn run(opts: &LoadOptions) -> Vec<RequestSample> {
+    let deadline = Instant::now() + opts.duration;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..opts.users)
+            .map(|user| {
+                scope.spawn(move || {
+                    let mut samples = Vec::new();
+                    let mut i = user;
+                    while Instant::now() < deadline {
+                        let s = run_one(opts, PROMPTS[i % PROMPTS.len()]);
+                        i += 1;
+                        // Back off briefly on rejections, as a polite client
+                        // honouring Retry-After would, instead of spinning.
+                        let backoff = matches!(s.status, 0 | 429 | 503);
+                        samples.push(s);
+                        if backoff {
+                            std::thread::sleep(Duration::from_millis(200));
+                        }
+                    }
+                    samples
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(ttft_ms: u64, gaps_ms: &[u64], tokens: usize) -> RequestSample {
+        RequestSample {
+            status: 200,
+            stream_error: None,
+            ttft: Some(Duration::from_millis(ttft_ms)),
+            inter_token: gaps_ms.iter().map(|&g| Duration::from_millis(g)).collect(),
+            completion_tokens: tokens,
+        }
+    }
+
+    #[test]
+    fn summary_counts_successes_errors_and_rates() {
+        let samples = vec![
+            ok(10, &[5, 5, 5], 4),
+            ok(30, &[7], 2),
+            RequestSample {
+                status: 429,
+                ..Default::default()
+            },
+            RequestSample {
+                status: 200,
+                stream_error: Some("cut".into()),
+                ..Default::default()
+            },
+            RequestSample::default(),
+        ];
+        let s = summarize(&samples, 3, 16, Duration::from_secs(2), Some(42));
+        assert_eq!(s.requests_ok, 2);
+        assert_eq!(s.requests_failed, 3);
+        assert_eq!(s.requests_per_s, 1.0);
+        assert_eq!(s.output_tokens, 6);
+        assert_eq!(s.output_tokens_per_s, 3.0);
+        assert_eq!(s.ttft_ms.p50, Some(10.0));
+        assert_eq!(s.ttft_ms.p99, Some(30.0));
+        assert_eq!(s.inter_token_ms.p50, Some(5.0));
+        assert_eq!(s.inter_token_ms.p95, Some(7.0));
+        assert_eq!(s.errors.get("429"), Some(&1));
+        assert_eq!(s.errors.get("stream_error"), Some(&1));
+        assert_eq!(s.errors.get("transport"), Some(&1));
+        assert_eq!(s.server_peak_rss_bytes, Some(42));
+    }
+
+    #[test]
+    fn empty_run_has_no_percentiles() {
+        let s = summarize(&[], 1, 16, Duration::from_secs(1), None);
+        assert_eq!(s.ttft_ms.p50, None);
+        assert_eq!(s.requests_per_s, 0.0);
+    }
+}

@@ -1,0 +1,4 @@
+//! OpenAI API request and response shapes.
+
+pub mod request;
+pub mod response;

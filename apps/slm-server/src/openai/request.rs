@@ -1,0 +1,95 @@
+//! Request bodies of `/v1/completions` and `/v1/chat/completions` as clients
+//! send them. Numbers are read wide (i64/f64/Value) so that out-of-range
+//! values reach validation and get a message about the range, not a type error;
+//! options we do not implement are kept as raw JSON so we can refuse them
+//! by name unless they hold their neutral value.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The union of both endpoints' fields; each endpoint checks which apply.
+#[derive(Debug, Default, Deserialize)]
+pub struct GenerationBody {
+    pub model: Option<String>,
+    /// `/v1/completions` only.
+    pub prompt: Option<PromptInput>,
+    /// `/v1/chat/completions` only.
+    pub messages: Option<Vec<ChatMessage>>,
+    pub max_tokens: Option<i64>,
+    /// Newer OpenAI name for `max_tokens` on chat; either may be used.
+    pub max_completion_tokens: Option<i64>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    /// Extension (vLLM, llama.cpp): keep only the k most likely tokens; 0 = off.
+    pub top_k: Option<i64>,
+    pub seed: Option<serde_json::Number>,
+    pub stop: Option<StopInput>,
+    pub stream: Option<bool>,
+    pub stream_options: Option<StreamOptions>,
+    /// Extension: cut the completion back to its last full sentence when it hits `max_tokens`.
+    pub trim_to_sentence: Option<bool>,
+    /// Accepted and ignored, as OpenAI uses it only for abuse tracking.
+    #[allow(dead_code)]
+    pub user: Option<String>,
+
+    // Options we refuse unless neutral (see `validate::reject_unsupported`).
+    pub n: Option<Value>,
+    pub best_of: Option<Value>,
+    pub logprobs: Option<Value>,
+    pub top_logprobs: Option<Value>,
+    pub echo: Option<Value>,
+    pub suffix: Option<Value>,
+    pub logit_bias: Option<Value>,
+    pub presence_penalty: Option<Value>,
+    pub frequency_penalty: Option<Value>,
+    pub tools: Option<Value>,
+    pub tool_choice: Option<Value>,
+    pub functions: Option<Value>,
+    pub function_call: Option<Value>,
+    pub response_format: Option<Value>,
+}
+
+/// `prompt`: a string, or an array holding exactly one string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PromptInput {
+    Text(String),
+    Many(Vec<Value>),
+}
+
+/// `stop`: one string or a list of strings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StopInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamOptions {
+    /// Send a last chunk with `usage` before `[DONE]`.
+    pub include_usage: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: Option<MessageContent>,
+    #[allow(dead_code)]
+    pub name: Option<String>,
+}
+
+/// Message content: a string, or OpenAI's list of typed parts (text only here).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum MessageContent {
+    Text(String),
+    Parts(Vec<ContentPart>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContentPart {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Option<String>,
+}

@@ -1,0 +1,494 @@
+//! Checking request parameters against their ranges and refusing OpenAI
+//! options we do not implement, before anything reaches the engine.
+//!
+//! Prompt-length checks need the tokenizer and live in `prompt_fit`.
+
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::openai::request::{GenerationBody, StopInput};
+
+/// Most stop sequences per request (OpenAI's limit).
+pub const MAX_STOP_SEQUENCES: usize = 4;
+/// Longest stop sequence in bytes; longer ones are surely mistakes.
+pub const MAX_STOP_BYTES: usize = 256;
+/// OpenAI's upper bound for temperature.
+pub const MAX_TEMPERATURE: f64 = 2.0;
+
+/// Defaults and bounds the server applies to every request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestPolicy {
+    /// Largest `max_tokens` a client may ask for.
+    pub max_tokens_limit: usize,
+    /// `max_tokens` when the client gives none (shrunk to fit the context).
+    pub default_max_tokens: usize,
+    pub default_temperature: f32,
+    pub default_top_p: f32,
+    pub default_top_k: Option<usize>,
+}
+
+/// Sampling and output settings of one validated request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationSettings {
+    /// `None`: the client gave no `max_tokens`; use the default, fitted to the context.
+    pub max_tokens: Option<usize>,
+    pub temperature: f32,
+    pub top_p: f32,
+    pub top_k: Option<usize>,
+    pub seed: Option<u64>,
+    pub stop: Vec<String>,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub trim_to_sentence: bool,
+}
+
+/// Which endpoint a body came to; some options only exist on one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Completions,
+    Chat,
+}
+
+/// Validates everything except the prompt/messages themselves.
+pub fn validate_settings(
+    body: &GenerationBody,
+    endpoint: Endpoint,
+    policy: &RequestPolicy,
+) -> Result<GenerationSettings, ApiError> {
+    reject_unsupported(body, endpoint)?;
+
+    let max_tokens = match (endpoint, body.max_tokens, body.max_completion_tokens) {
+        (Endpoint::Chat, Some(a), Some(b)) if a != b => {
+            return Err(ApiError::invalid_param(
+                "max_completion_tokens",
+                format!("max_tokens ({a}) and max_completion_tokens ({b}) disagree; send one"),
+            ));
+        }
+        (Endpoint::Chat, None, Some(b)) => Some(("max_completion_tokens", b)),
+        (Endpoint::Completions, _, Some(_)) => {
+            return Err(ApiError::unsupported_param(
+                "max_completion_tokens",
+                "max_completion_tokens is a chat parameter; use max_tokens on /v1/completions",
+            ));
+        }
+        (_, Some(a), _) => Some(("max_tokens", a)),
+        (_, None, None) => None,
+    };
+    let max_tokens = match max_tokens {
+        None => None,
+        Some((name, v)) => {
+            if v < 1 {
+                return Err(ApiError::invalid_param(
+                    name,
+                    format!("{name} must be at least 1, got {v}"),
+                ));
+            }
+            let v = v as u64;
+            if v > policy.max_tokens_limit as u64 {
+                return Err(ApiError::invalid_param(
+                    name,
+                    format!(
+                        "{name} must be at most {}, got {v}",
+                        policy.max_tokens_limit
+                    ),
+                ));
+            }
+            Some(v as usize)
+        }
+    };
+
+    let temperature = match body.temperature {
+        None => policy.default_temperature,
+        Some(t) if !t.is_finite() || !(0.0..=MAX_TEMPERATURE).contains(&t) => {
+            return Err(ApiError::invalid_param(
+                "temperature",
+                format!("temperature must be between 0 and {MAX_TEMPERATURE}, got {t}"),
+            ));
+        }
+        Some(t) => t as f32,
+    };
+
+    let top_p = match body.top_p {
+        None => policy.default_top_p,
+        Some(p) if !p.is_finite() || p <= 0.0 || p > 1.0 => {
+            return Err(ApiError::invalid_param(
+                "top_p",
+                format!("top_p must be greater than 0 and at most 1, got {p}"),
+            ));
+        }
+        Some(p) => p as f32,
+    };
+
+    let top_k = match body.top_k {
+        None => policy.default_top_k,
+        Some(k) if k < 0 => {
+            return Err(ApiError::invalid_param(
+                "top_k",
+                format!("top_k must be >= 0 (0 disables it), got {k}"),
+            ));
+        }
+        Some(0) => None,
+        Some(k) => Some(k as usize),
+    };
+
+    let seed = match &body.seed {
+        None => None,
+        Some(n) => match n.as_u64() {
+            Some(s) => Some(s),
+            None => {
+                return Err(ApiError::invalid_param(
+                    "seed",
+                    format!("seed must be a non-negative integer, got {n}"),
+                ));
+            }
+        },
+    };
+
+    let stop = match &body.stop {
+        None => Vec::new(),
+        Some(StopInput::One(s)) => vec![s.clone()],
+        Some(StopInput::Many(v)) => v.clone(),
+    };
+    if stop.len() > MAX_STOP_SEQUENCES {
+        return Err(ApiError::invalid_param(
+            "stop",
+            format!(
+                "at most {MAX_STOP_SEQUENCES} stop sequences are allowed, got {}",
+                stop.len()
+            ),
+        ));
+    }
+    for s in &stop {
+        if s.is_empty() {
+            return Err(ApiError::invalid_param(
+                "stop",
+                "stop sequences must not be empty strings",
+            ));
+        }
+        if s.len() > MAX_STOP_BYTES {
+            return Err(ApiError::invalid_param(
+                "stop",
+                format!(
+                    "stop sequences must be at most {MAX_STOP_BYTES} bytes, got one of {}",
+                    s.len()
+                ),
+            ));
+        }
+    }
+
+    let stream = body.stream.unwrap_or(false);
+    let include_usage = body
+        .stream_options
+        .as_ref()
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false);
+    if body.stream_options.is_some() && !stream {
+        return Err(ApiError::invalid_param(
+            "stream_options",
+            "stream_options is only allowed when stream is true",
+        ));
+    }
+
+    Ok(GenerationSettings {
+        max_tokens,
+        temperature,
+        top_p,
+        top_k,
+        seed,
+        stop,
+        stream,
+        include_usage,
+        trim_to_sentence: body.trim_to_sentence.unwrap_or(false),
+    })
+}
+
+/// True for values that mean "feature not used": null, false, 0, 1 where
+/// `one_is_neutral`, "", {} and [].
+fn is_neutral(v: &Value, one_is_neutral: bool) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            x == 0.0 || (one_is_neutral && x == 1.0)
+        }
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// Refuses OpenAI options this server does not implement, naming the field,
+/// rather than silently ignoring them.
+pub fn reject_unsupported(body: &GenerationBody, endpoint: Endpoint) -> Result<(), ApiError> {
+    let unsupported = |name: &str, why: &str| {
+        Err(ApiError::unsupported_param(
+            name,
+            format!("'{name}' is not supported by this server: {why}"),
+        ))
+    };
+    if let Some(n) = &body.n
+        && !(n.is_null() || n.as_u64() == Some(1))
+    {
+        return unsupported("n", "only n=1 (one completion per request) is implemented");
+    }
+    if let Some(v) = &body.best_of
+        && !(v.is_null() || v.as_u64() == Some(1))
+    {
+        return unsupported("best_of", "only best_of=1 is implemented");
+    }
+    let neutral_checks: [(&str, &Option<Value>, &str); 11] = [
+        (
+            "logprobs",
+            &body.logprobs,
+            "log-probabilities are not returned",
+        ),
+        (
+            "top_logprobs",
+            &body.top_logprobs,
+            "log-probabilities are not returned",
+        ),
+        ("echo", &body.echo, "the prompt is not echoed back"),
+        (
+            "suffix",
+            &body.suffix,
+            "insertion (suffix) is not implemented",
+        ),
+        (
+            "logit_bias",
+            &body.logit_bias,
+            "logit bias is not implemented",
+        ),
+        (
+            "presence_penalty",
+            &body.presence_penalty,
+            "penalties are not implemented",
+        ),
+        (
+            "frequency_penalty",
+            &body.frequency_penalty,
+            "penalties are not implemented",
+        ),
+        ("tools", &body.tools, "the model cannot call tools"),
+        (
+            "functions",
+            &body.functions,
+            "the model cannot call functions",
+        ),
+        (
+            "function_call",
+            &body.function_call,
+            "the model cannot call functions",
+        ),
+        (
+            "tool_choice",
+            &body.tool_choice,
+            "the model cannot call tools",
+        ),
+    ];
+    for (name, value, why) in neutral_checks {
+        if let Some(v) = value {
+            // `tool_choice: "none"` is the explicit way of saying "no tools".
+            let neutral = is_neutral(v, false) || (name == "tool_choice" && v == "none");
+            if !neutral {
+                return unsupported(name, why);
+            }
+        }
+    }
+    if let Some(v) = &body.response_format {
+        let text = v.is_null() || v.get("type").and_then(Value::as_str) == Some("text");
+        if !text {
+            return unsupported(
+                "response_format",
+                "only plain text output ({\"type\": \"text\"}) is produced",
+            );
+        }
+    }
+    match endpoint {
+        Endpoint::Completions if body.messages.is_some() => Err(ApiError::invalid_param(
+            "messages",
+            "'messages' belongs to /v1/chat/completions; /v1/completions takes 'prompt'",
+        )),
+        Endpoint::Chat if body.prompt.is_some() => Err(ApiError::invalid_param(
+            "prompt",
+            "'prompt' belongs to /v1/completions; /v1/chat/completions takes 'messages'",
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::parse_json;
+    use proptest::prelude::*;
+
+    fn policy() -> RequestPolicy {
+        RequestPolicy {
+            max_tokens_limit: 512,
+            default_max_tokens: 128,
+            default_temperature: 0.8,
+            default_top_p: 0.95,
+            default_top_k: Some(40),
+        }
+    }
+
+    fn check(json: &str, endpoint: Endpoint) -> Result<GenerationSettings, ApiError> {
+        let body: GenerationBody = parse_json(json.as_bytes())?;
+        validate_settings(&body, endpoint, &policy())
+    }
+
+    fn param_of(json: &str) -> String {
+        check(json, Endpoint::Completions)
+            .unwrap_err()
+            .param
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn defaults_apply_when_fields_are_absent() {
+        let s = check(r#"{"prompt":"x"}"#, Endpoint::Completions).unwrap();
+        assert_eq!(s.max_tokens, None);
+        assert_eq!(s.temperature, 0.8);
+        assert_eq!(s.top_p, 0.95);
+        assert_eq!(s.top_k, Some(40));
+        assert!(!s.stream);
+        assert!(s.stop.is_empty());
+    }
+
+    #[test]
+    fn explicit_values_are_kept() {
+        let s = check(
+            r#"{"prompt":"x","max_tokens":7,"temperature":0,"top_p":0.5,"top_k":3,"seed":42,
+                "stop":["\n","The end"],"stream":true,"stream_options":{"include_usage":true}}"#,
+            Endpoint::Completions,
+        )
+        .unwrap();
+        assert_eq!(s.max_tokens, Some(7));
+        assert_eq!(s.temperature, 0.0);
+        assert_eq!(s.top_p, 0.5);
+        assert_eq!(s.top_k, Some(3));
+        assert_eq!(s.seed, Some(42));
+        assert_eq!(s.stop, vec!["\n".to_string(), "The end".to_string()]);
+        assert!(s.stream && s.include_usage);
+    }
+
+    #[test]
+    fn top_k_zero_disables() {
+        let s = check(r#"{"top_k":0}"#, Endpoint::Completions).unwrap();
+        assert_eq!(s.top_k, None);
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_field() {
+        assert_eq!(param_of(r#"{"temperature":-0.1}"#), "temperature");
+        assert_eq!(param_of(r#"{"temperature":2.5}"#), "temperature");
+        assert_eq!(param_of(r#"{"top_p":0}"#), "top_p");
+        assert_eq!(param_of(r#"{"top_p":1.01}"#), "top_p");
+        assert_eq!(param_of(r#"{"top_k":-1}"#), "top_k");
+        assert_eq!(param_of(r#"{"max_tokens":0}"#), "max_tokens");
+        assert_eq!(param_of(r#"{"max_tokens":513}"#), "max_tokens");
+        assert_eq!(param_of(r#"{"seed":-5}"#), "seed");
+        assert_eq!(param_of(r#"{"seed":1.5}"#), "seed");
+        assert_eq!(param_of(r#"{"stop":["a","b","c","d","e"]}"#), "stop");
+        assert_eq!(param_of(r#"{"stop":""}"#), "stop");
+        assert_eq!(
+            param_of(r#"{"stream_options":{"include_usage":true}}"#),
+            "stream_options"
+        );
+    }
+
+    #[test]
+    fn unsupported_options_are_refused_by_name() {
+        for (json, field) in [
+            (r#"{"n":2}"#, "n"),
+            (r#"{"best_of":3}"#, "best_of"),
+            (r#"{"logprobs":5}"#, "logprobs"),
+            (r#"{"echo":true}"#, "echo"),
+            (r#"{"suffix":"end"}"#, "suffix"),
+            (r#"{"logit_bias":{"50256":-100}}"#, "logit_bias"),
+            (r#"{"presence_penalty":0.5}"#, "presence_penalty"),
+            (r#"{"frequency_penalty":1}"#, "frequency_penalty"),
+        ] {
+            let e = check(json, Endpoint::Completions).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(field), "{json}");
+            assert_eq!(e.code, Some("unsupported_parameter"), "{json}");
+            assert!(e.message.contains(field));
+        }
+        for (json, field) in [
+            (r#"{"tools":[{"type":"function"}]}"#, "tools"),
+            (
+                r#"{"response_format":{"type":"json_object"}}"#,
+                "response_format",
+            ),
+            (r#"{"logprobs":true}"#, "logprobs"),
+        ] {
+            let e = check(json, Endpoint::Chat).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(field), "{json}");
+        }
+    }
+
+    #[test]
+    fn neutral_values_of_unsupported_options_pass() {
+        let json = r#"{"n":1,"best_of":1,"logprobs":null,"echo":false,"presence_penalty":0,
+                       "frequency_penalty":0.0,"logit_bias":{},"suffix":null,"user":"me"}"#;
+        assert!(check(json, Endpoint::Completions).is_ok());
+        let chat = r#"{"logprobs":false,"tool_choice":"none","tools":[],"response_format":{"type":"text"}}"#;
+        assert!(check(chat, Endpoint::Chat).is_ok());
+    }
+
+    #[test]
+    fn max_completion_tokens_is_chat_only_and_must_agree() {
+        let s = check(r#"{"max_completion_tokens":9}"#, Endpoint::Chat).unwrap();
+        assert_eq!(s.max_tokens, Some(9));
+        let e = check(
+            r#"{"max_tokens":8,"max_completion_tokens":9}"#,
+            Endpoint::Chat,
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("max_completion_tokens"));
+        let e = check(r#"{"max_completion_tokens":9}"#, Endpoint::Completions).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("max_completion_tokens"));
+    }
+
+    #[test]
+    fn wrong_endpoint_fields_are_refused() {
+        let e = check(r#"{"messages":[]}"#, Endpoint::Completions).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("messages"));
+        let e = check(r#"{"prompt":"x"}"#, Endpoint::Chat).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("prompt"));
+    }
+
+    proptest! {
+        // Any temperature is either accepted unchanged (in range) or refused
+        // naming `temperature` - never silently clamped.
+        #[test]
+        fn temperature_is_accepted_iff_in_range(t in -10.0f64..10.0) {
+            let json = format!(r#"{{"temperature":{t}}}"#);
+            match check(&json, Endpoint::Completions) {
+                Ok(s) => {
+                    prop_assert!((0.0..=MAX_TEMPERATURE).contains(&t));
+                    prop_assert!((s.temperature as f64 - t).abs() < 1e-6);
+                }
+                Err(e) => {
+                    prop_assert!(!(0.0..=MAX_TEMPERATURE).contains(&t));
+                    prop_assert_eq!(e.param.as_deref(), Some("temperature"));
+                }
+            }
+        }
+
+        #[test]
+        fn max_tokens_is_accepted_iff_in_range(m in -1000i64..2000) {
+            let json = format!(r#"{{"max_tokens":{m}}}"#);
+            let ok = check(&json, Endpoint::Completions).is_ok();
+            prop_assert_eq!(ok, (1..=512).contains(&m));
+        }
+
+        #[test]
+        fn top_p_is_accepted_iff_in_range(p in -1.0f64..2.0) {
+            let json = format!(r#"{{"top_p":{p}}}"#);
+            let ok = check(&json, Endpoint::Completions).is_ok();
+            prop_assert_eq!(ok, p > 0.0 && p <= 1.0);
+        }
+    }
+}
