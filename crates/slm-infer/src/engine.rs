@@ -1,0 +1,463 @@
+//! [`Engine`]: load a model directory, validate and enqueue requests, and
+//! expose model information and counters. The generation itself happens on
+//! the engine thread (see `scheduler`).
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use slm_tokenizer::Tokenizer;
+
+use crate::config::ModelConfig;
+use crate::error::InferError;
+use crate::kernels::matrix::WeightDtype;
+use crate::model::DecodeModel;
+use crate::native::{NativeModel, NativeOptions};
+use crate::request::{Completion, GenerateRequest, PromptOverflow, StreamEvent};
+use crate::scheduler::{Job, Scheduler, Shared};
+use crate::stream::{CancelHandle, GenerationStream};
+
+/// Most stop sequences one request may carry.
+pub const MAX_STOP_SEQUENCES: usize = 16;
+/// Longest stop sequence, in bytes.
+pub const MAX_STOP_BYTES: usize = 256;
+
+/// Engine settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineOptions {
+    /// Sequences generated at once (KV-cache slots).
+    pub max_batch: usize,
+    /// Requests that may wait for a slot before `submit` answers `QueueFull`.
+    pub queue_capacity: usize,
+    /// Prompt tokens prefilled per step, shared by all prefilling sequences.
+    pub prefill_chunk: usize,
+    /// Compute threads (0 = all cores).
+    pub threads: usize,
+    /// Precision of the weights in memory.
+    pub weight_dtype: WeightDtype,
+    /// Skip the AVX-512 kernels (for testing the portable path).
+    pub force_portable: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_batch: 32,
+            queue_capacity: 256,
+            prefill_chunk: 64,
+            threads: 0,
+            weight_dtype: WeightDtype::F16,
+            force_portable: false,
+        }
+    }
+}
+
+impl EngineOptions {
+    fn validate(&self) -> Result<(), InferError> {
+        let bad = |m: &str| Err(InferError::InvalidRequest(format!("engine options: {m}")));
+        if self.max_batch == 0 {
+            return bad("max_batch must be at least 1");
+        }
+        if self.queue_capacity == 0 {
+            return bad("queue_capacity must be at least 1");
+        }
+        if self.prefill_chunk == 0 {
+            return bad("prefill_chunk must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Default sampling settings from `generation.json` (all optional).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GenerationDefaults {
+    pub temperature: f32,
+    pub top_k: Option<usize>,
+    pub top_p: f32,
+    pub max_tokens: usize,
+}
+
+impl Default for GenerationDefaults {
+    fn default() -> Self {
+        GenerationDefaults {
+            temperature: 0.8,
+            top_k: None,
+            top_p: 0.95,
+            max_tokens: 256,
+        }
+    }
+}
+
+/// What was loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The model directory's name.
+    pub name: String,
+    pub config: ModelConfig,
+    pub n_params: usize,
+    /// Size of `model.safetensors` on disk.
+    pub weights_bytes: u64,
+    /// Precision of the weights in memory.
+    pub dtype: String,
+    pub max_seq_len: usize,
+    pub vocab_size: usize,
+    pub generation: GenerationDefaults,
+}
+
+/// Monotonic counters plus current queue and batch sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EngineStats {
+    pub queued: usize,
+    pub running: usize,
+    pub completed: u64,
+    pub cancelled: u64,
+    pub failed: u64,
+    pub tokens_generated: u64,
+    pub prompt_tokens: u64,
+    pub max_batch: usize,
+    pub queue_capacity: usize,
+}
+
+/// The inference engine: cheap to clone, shareable across threads.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("info", &self.inner.info)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    info: ModelInfo,
+    tokenizer: Tokenizer,
+    opts: EngineOptions,
+    tx: flume::Sender<Job>,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        stop_thread(&self.shared, &self.thread);
+    }
+}
+
+fn stop_thread(shared: &Shared, thread: &Mutex<Option<JoinHandle<()>>>) {
+    shared.shutdown.store(true, Ordering::Release);
+    let handle = thread.lock().map(|mut h| h.take()).unwrap_or(None);
+    if let Some(h) = handle {
+        if h.join().is_err() {
+            tracing::error!("engine thread panicked");
+        }
+    }
+}
+
+impl Engine {
+    /// Loads `config.json`, `model.safetensors`, `tokenizer.json` and
+    /// (optionally) `generation.json` from `model_dir` into the native CPU
+    /// model and starts the engine thread.
+    pub fn load(model_dir: impl AsRef<Path>, opts: EngineOptions) -> Result<Engine, InferError> {
+        let dir = model_dir.as_ref();
+        opts.validate()?;
+        let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
+        let tok_path = dir.join("tokenizer.json");
+        let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| InferError::Tokenizer {
+            path: tok_path.clone(),
+            message: e.to_string(),
+        })?;
+        check_vocab(&tokenizer, &cfg)?;
+        let weights_path = dir.join("model.safetensors");
+        let weights_bytes = std::fs::metadata(&weights_path)
+            .map_err(|source| InferError::Io {
+                path: weights_path.clone(),
+                source,
+            })?
+            .len();
+        let native = NativeModel::load_with(
+            dir,
+            &NativeOptions {
+                weight_dtype: opts.weight_dtype,
+                threads: opts.threads,
+                force_portable: opts.force_portable,
+            },
+        )?;
+        let generation = read_generation_defaults(&dir.join("generation.json"))?;
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| dir.display().to_string());
+        let info = ModelInfo {
+            name,
+            n_params: cfg.n_params(),
+            weights_bytes,
+            dtype: opts.weight_dtype.name().to_string(),
+            max_seq_len: cfg.max_seq_len,
+            vocab_size: cfg.vocab_size,
+            config: cfg,
+            generation,
+        };
+        let decoder = Arc::new(native).decoder(opts.max_batch);
+        Engine::with_model(Box::new(decoder), tokenizer, info, opts)
+    }
+
+    /// Starts an engine over any [`DecodeModel`] (e.g. a Burn-backed one).
+    pub fn with_model(
+        model: Box<dyn DecodeModel>,
+        tokenizer: Tokenizer,
+        info: ModelInfo,
+        mut opts: EngineOptions,
+    ) -> Result<Engine, InferError> {
+        opts.validate()?;
+        check_vocab(&tokenizer, &info.config)?;
+        if model.vocab_size() != info.config.vocab_size || model.max_seq_len() != info.max_seq_len {
+            return Err(InferError::Model(format!(
+                "model reports vocab {} / context {}, info says {} / {}",
+                model.vocab_size(),
+                model.max_seq_len(),
+                info.config.vocab_size,
+                info.max_seq_len
+            )));
+        }
+        opts.max_batch = model.num_slots();
+        let (tx, rx) = flume::bounded(opts.queue_capacity);
+        let shared = Arc::new(Shared::default());
+        let scheduler = Scheduler {
+            sample_vocab: tokenizer.vocab_size(),
+            model,
+            tokenizer: tokenizer.clone(),
+            rx,
+            shared: shared.clone(),
+            prefill_chunk: opts.prefill_chunk,
+        };
+        let thread = std::thread::Builder::new()
+            .name("slm-engine".into())
+            .spawn(move || scheduler.run())
+            .map_err(|e| InferError::ThreadPool(format!("cannot start engine thread: {e}")))?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                info,
+                tokenizer,
+                opts,
+                tx,
+                shared,
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// Validates and tokenizes `req` and queues it. Fails fast with
+    /// `QueueFull` instead of waiting when the queue is at capacity.
+    pub fn submit(&self, req: GenerateRequest) -> Result<GenerationStream, InferError> {
+        let inner = &*self.inner;
+        if inner.shared.shutdown.load(Ordering::Acquire) {
+            return Err(InferError::ShuttingDown);
+        }
+        validate_request(&req)?;
+        let tokens = self.prompt_tokens(&req)?;
+        let max_seq = inner.info.max_seq_len;
+        let max_tokens = req.max_tokens.min(max_seq - tokens.len());
+        let seed = req
+            .sampling
+            .seed
+            .unwrap_or_else(|| rand::rng().random::<u64>());
+        let (events, rx) = flume::unbounded();
+        let cancel = CancelHandle::default();
+        let prompt_tokens = tokens.len();
+        let job = Job {
+            tokens,
+            max_tokens,
+            sampling: req.sampling,
+            seed,
+            stop: req.stop,
+            trim_to_sentence: req.trim_to_sentence,
+            events,
+            cancel: cancel.clone(),
+            submitted: Instant::now(),
+        };
+        match inner.tx.try_send(job) {
+            Ok(()) => Ok(GenerationStream::new(rx, cancel, prompt_tokens)),
+            Err(flume::TrySendError::Full(_)) => Err(InferError::QueueFull {
+                capacity: inner.opts.queue_capacity,
+            }),
+            Err(flume::TrySendError::Disconnected(_)) => Err(InferError::ShuttingDown),
+        }
+    }
+
+    /// Submits and waits for the whole completion.
+    pub fn generate(&self, req: GenerateRequest) -> Result<Completion, InferError> {
+        let stream = self.submit(req)?;
+        while let Some(ev) = stream.recv() {
+            match ev {
+                StreamEvent::Delta(_) => {}
+                StreamEvent::Done(c) => return Ok(c),
+                StreamEvent::Error(e) => return Err(InferError::Model(e)),
+            }
+        }
+        Err(InferError::ShuttingDown)
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.inner.info
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.opts
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        let s = &self.inner.shared;
+        EngineStats {
+            queued: self.inner.tx.len(),
+            running: s.running.load(Ordering::Acquire),
+            completed: s.completed.load(Ordering::Relaxed),
+            cancelled: s.cancelled.load(Ordering::Relaxed),
+            failed: s.failed.load(Ordering::Relaxed),
+            tokens_generated: s.tokens_generated.load(Ordering::Relaxed),
+            prompt_tokens: s.prompt_tokens.load(Ordering::Relaxed),
+            max_batch: self.inner.opts.max_batch,
+            queue_capacity: self.inner.opts.queue_capacity,
+        }
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.inner.tokenizer
+    }
+
+    /// Stops admitting, ends queued and running generations with finish
+    /// reason `cancelled`, and joins the engine thread. Idempotent.
+    pub fn shutdown(&self) {
+        stop_thread(&self.inner.shared, &self.inner.thread);
+    }
+
+    /// The prompt as the model will read it, after overflow handling.
+    fn prompt_tokens(&self, req: &GenerateRequest) -> Result<Vec<u32>, InferError> {
+        let tok = &self.inner.tokenizer;
+        let mut tokens = tok
+            .encode(&req.prompt)
+            .map_err(|e| InferError::InvalidRequest(format!("cannot tokenize prompt: {e}")))?;
+        if tokens.is_empty() {
+            // Stories are separated by end-of-text in training, so it is the natural start.
+            tokens.push(tok.eot_id());
+        }
+        let max_seq = self.inner.info.max_seq_len;
+        match req.overflow {
+            PromptOverflow::Reject => {
+                // At least one position must remain to generate into.
+                let max_prompt = max_seq - 1;
+                if tokens.len() > max_prompt {
+                    return Err(InferError::PromptTooLong {
+                        prompt_tokens: tokens.len(),
+                        max_prompt_tokens: max_prompt,
+                        max_seq_len: max_seq,
+                    });
+                }
+            }
+            PromptOverflow::TruncateLeft => {
+                let keep = max_seq - req.max_tokens.min(max_seq / 2);
+                let keep = keep.min(max_seq - 1).max(1);
+                if tokens.len() > keep {
+                    tokens.drain(..tokens.len() - keep);
+                }
+            }
+        }
+        Ok(tokens)
+    }
+}
+
+fn check_vocab(tokenizer: &Tokenizer, cfg: &ModelConfig) -> Result<(), InferError> {
+    // A model may pad its vocabulary beyond the tokenizer's, never the reverse.
+    if tokenizer.vocab_size() > cfg.vocab_size || tokenizer.eot_id() as usize >= cfg.vocab_size {
+        return Err(InferError::VocabMismatch {
+            tokenizer_vocab: tokenizer.vocab_size(),
+            model_vocab: cfg.vocab_size,
+        });
+    }
+    Ok(())
+}
+
+fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {
+    let bad = |m: String| Err(InferError::InvalidRequest(m));
+    if req.max_tokens == 0 {
+        return bad("max_tokens must be at least 1".into());
+    }
+    req.sampling
+        .validate()
+        .map_err(InferError::InvalidRequest)?;
+    if req.stop.len() > MAX_STOP_SEQUENCES {
+        return bad(format!(
+            "at most {MAX_STOP_SEQUENCES} stop sequences are allowed, got {}",
+            req.stop.len()
+        ));
+    }
+    for s in &req.stop {
+        if s.is_empty() {
+            return bad("stop sequences must not be empty".into());
+        }
+        if s.len() > MAX_STOP_BYTES {
+            return bad(format!(
+                "stop sequences must be at most {MAX_STOP_BYTES} bytes, got {}",
+                s.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn read_generation_defaults(path: &Path) -> Result<GenerationDefaults, InferError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| InferError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GenerationDefaults::default()),
+        Err(source) => Err(InferError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampling::SamplingParams;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn request_validation_accepts_exactly_the_valid_ones(
+            max_tokens in 0usize..5,
+            temperature in -1f32..3.0,
+            top_p in -0.5f32..1.5,
+            top_k in proptest::option::of(0usize..5),
+            stops in proptest::collection::vec(".{0,3}", 0..20),
+        ) {
+            let req = GenerateRequest {
+                max_tokens,
+                sampling: SamplingParams { temperature, top_k, top_p, seed: None },
+                stop: stops.clone(),
+                ..Default::default()
+            };
+            let valid = max_tokens > 0
+                && temperature >= 0.0
+                && top_p > 0.0 && top_p <= 1.0
+                && top_k != Some(0)
+                && stops.len() <= MAX_STOP_SEQUENCES
+                && stops.iter().all(|s| !s.is_empty());
+            let r = validate_request(&req);
+            prop_assert_eq!(r.is_ok(), valid, "{:?}", r);
+        }
+    }
+}

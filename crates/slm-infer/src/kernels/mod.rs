@@ -1,0 +1,5 @@
+//! CPU compute kernels of the native decode path.
+
+pub mod matrix;
+pub mod ops;
+pub mod simd;

@@ -1,0 +1,325 @@
+//! Token sampling: temperature, top-k, top-p (nucleus) and a seeded RNG per
+//! request. The procedure depends only on the logits and the request's own
+//! RNG, never on other sequences, so a seed always reproduces its text.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How to pick the next token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SamplingParams {
+    /// Softmax temperature; 0 picks the most likely token (greedy).
+    pub temperature: f32,
+    /// Keep only the k most likely tokens.
+    pub top_k: Option<usize>,
+    /// Keep the smallest set of most likely tokens whose probability mass
+    /// reaches `top_p` (1.0 keeps everything).
+    pub top_p: f32,
+    /// RNG seed; `None` draws one from the OS.
+    pub seed: Option<u64>,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        SamplingParams {
+            temperature: 1.0,
+            top_k: None,
+            top_p: 1.0,
+            seed: None,
+        }
+    }
+}
+
+impl SamplingParams {
+    /// Greedy decoding.
+    pub fn greedy() -> Self {
+        SamplingParams {
+            temperature: 0.0,
+            ..Default::default()
+        }
+    }
+
+    /// Describes the first invalid field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.temperature.is_finite() || self.temperature < 0.0 {
+            return Err(format!(
+                "temperature must be a finite number >= 0, got {}",
+                self.temperature
+            ));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(format!("top_p must be in (0, 1], got {}", self.top_p));
+        }
+        if self.top_k == Some(0) {
+            return Err("top_k must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Per-sequence sampler: parameters, RNG and reusable scratch.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    params: SamplingParams,
+    rng: ChaCha8Rng,
+    /// (unnormalised probability, token) candidates; reused across tokens.
+    cand: Vec<(f32, u32)>,
+}
+
+impl Sampler {
+    /// `seed` is the resolved seed (see [`SamplingParams::seed`]).
+    pub fn new(params: SamplingParams, seed: u64) -> Sampler {
+        Sampler {
+            params,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            cand: Vec::new(),
+        }
+    }
+
+    /// Picks a token id from `logits` (NaN logits are never picked unless all are NaN).
+    pub fn sample(&mut self, logits: &[f32]) -> u32 {
+        if self.params.temperature == 0.0 || self.params.top_k == Some(1) {
+            return argmax(logits);
+        }
+        self.fill_candidates(logits);
+        let total: f64 = self.cand.iter().map(|c| c.0 as f64).sum();
+        if !(total > 0.0 && total.is_finite()) {
+            return argmax(logits);
+        }
+        let r = self.rng.random::<f64>() * total;
+        let mut acc = 0.0;
+        for &(p, t) in &self.cand {
+            acc += p as f64;
+            if r < acc {
+                return t;
+            }
+        }
+        self.cand.last().map_or(0, |c| c.1)
+    }
+
+    /// The tokens sampling may return for `logits`, with unnormalised
+    /// probabilities: after temperature, top-k then top-p.
+    pub fn candidates(&mut self, logits: &[f32]) -> &[(f32, u32)] {
+        if self.params.temperature == 0.0 || self.params.top_k == Some(1) {
+            self.cand.clear();
+            self.cand.push((1.0, argmax(logits)));
+        } else {
+            self.fill_candidates(logits);
+        }
+        &self.cand
+    }
+
+    fn fill_candidates(&mut self, logits: &[f32]) {
+        let p = &self.params;
+        let inv_t = 1.0 / p.temperature;
+        let max = logits
+            .iter()
+            .copied()
+            .filter(|l| !l.is_nan())
+            .fold(f32::NEG_INFINITY, f32::max);
+        self.cand.clear();
+        self.cand.extend(logits.iter().enumerate().map(|(i, &l)| {
+            let w = if l.is_nan() {
+                0.0
+            } else {
+                ((l - max) * inv_t).exp()
+            };
+            (w, i as u32)
+        }));
+        // Most likely first; ties broken by token id so the order is total.
+        let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let n = self.cand.len();
+        let k = p.top_k.unwrap_or(n).min(n);
+        let mut sorted = false;
+        if k < n {
+            self.cand.select_nth_unstable_by(k - 1, order);
+            self.cand.truncate(k);
+            self.cand.sort_unstable_by(order);
+            sorted = true;
+        }
+        if p.top_p < 1.0 {
+            let total: f64 = self.cand.iter().map(|c| c.0 as f64).sum();
+            if !sorted {
+                // Tokens below (1 - p) / (n - 1) of the mass can never be in the
+                // nucleus (all of them together hold less than 1 - p), so
+                // drop them before sorting.
+                let len = self.cand.len();
+                if len > 1 {
+                    let cutoff = ((1.0 - p.top_p as f64) / (len - 1) as f64 * total) as f32;
+                    self.cand.retain(|c| c.0 >= cutoff);
+                }
+                self.cand.sort_unstable_by(order);
+            }
+            let target = p.top_p as f64 * total;
+            let mut acc = 0.0;
+            let mut keep = self.cand.len();
+            for (i, c) in self.cand.iter().enumerate() {
+                acc += c.0 as f64;
+                if acc >= target {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            self.cand.truncate(keep.max(1));
+        }
+    }
+}
+
+/// Index of the largest logit (lowest index on ties; NaN ignored).
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0usize;
+    let mut best_v = f32::NEG_INFINITY;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > best_v {
+            best_v = v;
+            best = i;
+        }
+    }
+    best as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn params(t: f32, k: Option<usize>, p: f32) -> SamplingParams {
+        SamplingParams {
+            temperature: t,
+            top_k: k,
+            top_p: p,
+            seed: None,
+        }
+    }
+
+    fn logits_strategy() -> impl Strategy<Value = Vec<f32>> {
+        proptest::collection::vec(-8f32..8.0, 1..300)
+    }
+
+    proptest! {
+        #[test]
+        fn top_k_never_returns_a_token_outside_the_k_best(
+            logits in logits_strategy(), k in 1usize..20, t in 0.1f32..3.0, seed in any::<u64>()
+        ) {
+            let mut s = Sampler::new(params(t, Some(k), 1.0), seed);
+            for _ in 0..20 {
+                let tok = s.sample(&logits) as usize;
+                let v = logits[tok];
+                let better = logits.iter().filter(|l| **l > v).count();
+                prop_assert!(better < k, "token {tok} has {better} better logits, k={k}");
+            }
+        }
+
+        #[test]
+        fn top_p_keeps_the_smallest_set_reaching_p(
+            logits in logits_strategy(), top_p in 0.05f32..1.0, t in 0.2f32..2.0, seed in any::<u64>()
+        ) {
+            let mut s = Sampler::new(params(t, None, top_p), seed);
+            let kept: Vec<(f32, u32)> = s.candidates(&logits).to_vec();
+            // Full distribution for reference.
+            let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let w: Vec<f64> = logits.iter().map(|l| (((l - max) / t) as f64).exp()).collect();
+            let total: f64 = w.iter().sum();
+            let mass: f64 = kept.iter().map(|c| w[c.1 as usize]).sum::<f64>() / total;
+            prop_assert!(mass >= top_p as f64 - 1e-5, "kept mass {mass} < {top_p}");
+            // Smallest: without its least likely member the set falls short.
+            let least = kept.iter().map(|c| w[c.1 as usize]).fold(f64::INFINITY, f64::min);
+            prop_assert!(mass - least / total < top_p as f64 + 1e-5);
+            // Most likely first: nothing dropped beats anything kept.
+            let kept_ids: std::collections::HashSet<u32> = kept.iter().map(|c| c.1).collect();
+            for (i, wi) in w.iter().enumerate() {
+                if !kept_ids.contains(&(i as u32)) {
+                    prop_assert!(*wi <= least * (1.0 + 1e-6));
+                }
+            }
+            for _ in 0..10 {
+                let tok = s.sample(&logits);
+                prop_assert!(kept_ids.contains(&tok));
+            }
+        }
+
+        #[test]
+        fn same_seed_gives_the_same_tokens(
+            logits in logits_strategy(), seed in any::<u64>(), k in proptest::option::of(1usize..50), top_p in 0.1f32..1.0
+        ) {
+            let mut a = Sampler::new(params(0.9, k, top_p), seed);
+            let mut b = Sampler::new(params(0.9, k, top_p), seed);
+            let ta: Vec<u32> = (0..30).map(|_| a.sample(&logits)).collect();
+            let tb: Vec<u32> = (0..30).map(|_| b.sample(&logits)).collect();
+            prop_assert_eq!(ta, tb);
+        }
+
+        #[test]
+        fn greedy_is_argmax(logits in logits_strategy(), seed in any::<u64>()) {
+            let mut s = Sampler::new(SamplingParams::greedy(), seed);
+            let tok = s.sample(&logits) as usize;
+            prop_assert!(logits.iter().all(|l| *l <= logits[tok]));
+        }
+    }
+
+    #[test]
+    fn sampling_follows_the_distribution() {
+        // Two tokens with probabilities 0.75 / 0.25 at temperature 1.
+        let logits = [0.0f32, (1f32 / 3.0).ln()];
+        let mut s = Sampler::new(params(1.0, None, 1.0), 7);
+        let n = 20_000;
+        let zeros = (0..n).filter(|_| s.sample(&logits) == 0).count();
+        let frac = zeros as f64 / n as f64;
+        assert!((frac - 0.75).abs() < 0.02, "{frac}");
+        // Different seeds give different streams.
+        let mut a = Sampler::new(params(1.0, None, 1.0), 1);
+        let mut b = Sampler::new(params(1.0, None, 1.0), 2);
+        let wide: Vec<f32> = (0..100).map(|i| (i % 7) as f32 * 0.1).collect();
+        let ta: Vec<u32> = (0..50).map(|_| a.sample(&wide)).collect();
+        let tb: Vec<u32> = (0..50).map(|_| b.sample(&wide)).collect();
+        assert_ne!(ta, tb);
+    }
+
+    #[test]
+    fn invalid_params_are_named() {
+        assert!(
+            params(-1.0, None, 1.0)
+                .validate()
+                .unwrap_err()
+                .contains("temperature")
+        );
+        assert!(
+            params(f32::NAN, None, 1.0)
+                .validate()
+                .unwrap_err()
+                .contains("temperature")
+        );
+        assert!(
+            params(1.0, None, 0.0)
+                .validate()
+                .unwrap_err()
+                .contains("top_p")
+        );
+        assert!(
+            params(1.0, None, 1.5)
+                .validate()
+                .unwrap_err()
+                .contains("top_p")
+        );
+        assert!(
+            params(1.0, Some(0), 1.0)
+                .validate()
+                .unwrap_err()
+                .contains("top_k")
+        );
+        params(0.0, Some(5), 0.5).validate().unwrap();
+    }
+
+    #[test]
+    fn nan_logits_are_not_picked() {
+        let logits = [f32::NAN, 1.0, f32::NAN, 0.5];
+        assert_eq!(argmax(&logits), 1);
+        let mut s = Sampler::new(params(1.0, None, 0.9), 3);
+        for _ in 0..50 {
+            let t = s.sample(&logits);
+            assert!(t == 1 || t == 3);
+        }
+    }
+}

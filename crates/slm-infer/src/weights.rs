@@ -1,0 +1,175 @@
+//! Reads `model.safetensors` into the native model's weight layout, checking
+//! every tensor's presence, dtype and shape against `config.json`.
+
+use std::path::{Path, PathBuf};
+
+use half::{bf16, f16};
+use safetensors::{Dtype, SafeTensors};
+
+use crate::config::ModelConfig;
+use crate::error::InferError;
+use crate::kernels::matrix::{Matrix, WeightDtype};
+
+/// One Transformer block, with Q/K/V and gate/up fused so each is one
+/// matrix product per step.
+#[derive(Debug, Clone)]
+pub struct LayerWeights {
+    pub attn_norm: Vec<f32>,
+    /// `[q; k; v]` rows: `dim + 2 * kv_dim` by `dim`.
+    pub wqkv: Matrix,
+    pub wo: Matrix,
+    pub ffn_norm: Vec<f32>,
+    /// `[gate; up]` rows: `2 * hidden_dim` by `dim`.
+    pub w_gate_up: Matrix,
+    pub w_down: Matrix,
+}
+
+/// All weights of a model directory.
+#[derive(Debug, Clone)]
+pub struct ModelWeights {
+    pub embed: Matrix,
+    pub layers: Vec<LayerWeights>,
+    pub final_norm: Vec<f32>,
+    /// `None` when tied to the embedding.
+    pub lm_head: Option<Matrix>,
+}
+
+impl ModelWeights {
+    pub fn bytes(&self) -> usize {
+        let norms = 4
+            * (self.final_norm.len()
+                + self
+                    .layers
+                    .iter()
+                    .map(|l| l.attn_norm.len() + l.ffn_norm.len())
+                    .sum::<usize>());
+        let mats: usize = self
+            .layers
+            .iter()
+            .map(|l| l.wqkv.bytes() + l.wo.bytes() + l.w_gate_up.bytes() + l.w_down.bytes())
+            .sum();
+        norms + mats + self.embed.bytes() + self.lm_head.as_ref().map_or(0, |m| m.bytes())
+    }
+
+    /// Loads and validates `path` against `cfg`, keeping matrices in `dtype`.
+    pub fn load(path: &Path, cfg: &ModelConfig, dtype: WeightDtype) -> Result<Self, InferError> {
+        let bytes = std::fs::read(path).map_err(|source| InferError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let st = SafeTensors::deserialize(&bytes)
+            .map_err(|e| werr(path, format!("not a valid safetensors file: {e}")))?;
+        let r = Reader {
+            st: &st,
+            path: path.to_path_buf(),
+            dtype,
+        };
+        let (dim, hd, kv) = (cfg.dim, cfg.head_dim(), cfg.kv_dim());
+        let q_dim = cfg.n_heads * hd;
+        let mut layers = Vec::with_capacity(cfg.n_layers);
+        for i in 0..cfg.n_layers {
+            let p = format!("model.layers.{i}");
+            let q = r.matrix(&format!("{p}.self_attn.q_proj.weight"), q_dim, dim)?;
+            let k = r.matrix(&format!("{p}.self_attn.k_proj.weight"), kv, dim)?;
+            let v = r.matrix(&format!("{p}.self_attn.v_proj.weight"), kv, dim)?;
+            let gate = r.matrix(&format!("{p}.mlp.gate_proj.weight"), cfg.hidden_dim, dim)?;
+            let up = r.matrix(&format!("{p}.mlp.up_proj.weight"), cfg.hidden_dim, dim)?;
+            layers.push(LayerWeights {
+                attn_norm: r.vector(&format!("{p}.input_layernorm.weight"), dim)?,
+                wqkv: Matrix::vstack(&[q, k, v]),
+                wo: r.matrix(&format!("{p}.self_attn.o_proj.weight"), dim, q_dim)?,
+                ffn_norm: r.vector(&format!("{p}.post_attention_layernorm.weight"), dim)?,
+                w_gate_up: Matrix::vstack(&[gate, up]),
+                w_down: r.matrix(&format!("{p}.mlp.down_proj.weight"), dim, cfg.hidden_dim)?,
+            });
+        }
+        let embed = r.matrix("model.embed_tokens.weight", cfg.vocab_size, dim)?;
+        let lm_head = if cfg.tied {
+            None
+        } else {
+            Some(r.matrix("lm_head.weight", cfg.vocab_size, dim)?)
+        };
+        Ok(ModelWeights {
+            embed,
+            layers,
+            final_norm: r.vector("model.norm.weight", dim)?,
+            lm_head,
+        })
+    }
+}
+
+fn werr(path: &Path, message: String) -> InferError {
+    InferError::Weights {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+struct Reader<'a> {
+    st: &'a SafeTensors<'a>,
+    path: PathBuf,
+    dtype: WeightDtype,
+}
+
+enum Raw {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    Bf16(Vec<bf16>),
+}
+
+impl Reader<'_> {
+    fn raw(&self, name: &str, shape: &[usize]) -> Result<Raw, InferError> {
+        let t = self
+            .st
+            .tensor(name)
+            .map_err(|_| werr(&self.path, format!("missing tensor {name}")))?;
+        if t.shape() != shape {
+            return Err(werr(
+                &self.path,
+                format!(
+                    "tensor {name} has shape {:?}, expected {shape:?}",
+                    t.shape()
+                ),
+            ));
+        }
+        let data = t.data();
+        let u16s = || {
+            data.chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        };
+        Ok(match t.dtype() {
+            Dtype::F32 => Raw::F32(
+                data.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            ),
+            Dtype::F16 => Raw::F16(u16s().map(f16::from_bits).collect()),
+            Dtype::BF16 => Raw::Bf16(u16s().map(bf16::from_bits).collect()),
+            other => {
+                return Err(werr(
+                    &self.path,
+                    format!(
+                        "tensor {name} has dtype {other:?}; only F32, F16 and BF16 are supported"
+                    ),
+                ));
+            }
+        })
+    }
+
+    fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Matrix, InferError> {
+        Ok(match self.raw(name, &[rows, cols])? {
+            Raw::F32(v) => Matrix::from_f32(rows, cols, &v, self.dtype),
+            Raw::F16(v) => Matrix::from_f16(rows, cols, v, self.dtype),
+            Raw::Bf16(v) => Matrix::from_bf16(rows, cols, v, self.dtype),
+        })
+    }
+
+    /// Norm weights stay f32: they are tiny and multiply every activation.
+    fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, InferError> {
+        Ok(match self.raw(name, &[len])? {
+            Raw::F32(v) => v,
+            Raw::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+            Raw::Bf16(v) => v.iter().map(|x| x.to_f32()).collect(),
+        })
+    }
+}
