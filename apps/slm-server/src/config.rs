@@ -42,8 +42,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Whole-request limit (queueing + generation), in seconds.
     pub request_timeout_secs: f64,
-    /// `max_tokens` when a request gives none (shrunk to fit the context).
-    pub default_max_tokens: usize,
+    /// `max_tokens` when a request gives none (shrunk to fit the context);
+    /// unset: the model's `generation.json`.
+    pub default_max_tokens: Option<usize>,
     /// Largest `max_tokens` a request may ask for.
     pub max_tokens_limit: usize,
     /// Interval of SSE keep-alive comments; they also reveal dropped clients.
@@ -70,7 +71,7 @@ impl Default for ServerConfig {
             workers: None,
             max_body_bytes: 256 * 1024,
             request_timeout_secs: 120.0,
-            default_max_tokens: 256,
+            default_max_tokens: None,
             max_tokens_limit: 512,
             keep_alive_secs: 2.0,
             shutdown_timeout_secs: 5,
@@ -125,7 +126,7 @@ pub struct ServeArgs {
     /// Per-request time limit in seconds [default: 120].
     #[arg(long)]
     pub request_timeout_secs: Option<f64>,
-    /// max_tokens when a request gives none [default: 256].
+    /// max_tokens when a request gives none [default: from the model's generation.json].
     #[arg(long)]
     pub default_max_tokens: Option<usize>,
     /// Largest max_tokens a request may ask for [default: 512].
@@ -210,7 +211,7 @@ impl ServerConfig {
                 self.keep_alive_secs
             );
         }
-        if self.default_max_tokens == 0 || self.max_tokens_limit == 0 {
+        if self.default_max_tokens == Some(0) || self.max_tokens_limit == 0 {
             bail!("default_max_tokens and max_tokens_limit must be at least 1");
         }
         for (name, v) in [

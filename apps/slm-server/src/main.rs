@@ -1,1 +1,93 @@
-fn main() {}
+//! `slm-server`: serve the model over an OpenAI-compatible HTTP API, or
+//! (`slm-server healthcheck`) probe a running server's `/health`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use slm_server::config::{ServeArgs, ServerConfig};
+use slm_server::http_client::{self, HttpUrl};
+use slm_server::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "slm-server",
+    version,
+    about = "OpenAI-compatible API server for the slm TinyStories model (also serves the web UI)",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// GET /health of a running server; exit 0 when it answers 200, else 1
+    /// (for Docker's HEALTHCHECK, which has no curl in our image).
+    Healthcheck {
+        /// Health URL [default: http://127.0.0.1:$SLM_PORT/health, port 8080].
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3.0)]
+        timeout: f64,
+    },
+}
+
+fn healthcheck(url: Option<String>, timeout: f64) -> anyhow::Result<()> {
+    let url = url.unwrap_or_else(|| {
+        let port = std::env::var("SLM_PORT").unwrap_or_else(|_| "8080".into());
+        format!("http://127.0.0.1:{port}/health")
+    });
+    let parsed = HttpUrl::parse(&url)?;
+    anyhow::ensure!(
+        timeout.is_finite() && timeout > 0.0,
+        "--timeout must be a positive number of seconds"
+    );
+    let resp = http_client::request("GET", &parsed, &[], None, Duration::from_secs_f64(timeout))
+        .with_context(|| format!("health check of {url} failed"))?;
+    anyhow::ensure!(
+        resp.status() == 200,
+        "health check of {url} answered HTTP {}: {}",
+        resp.status(),
+        resp.text().trim()
+    );
+    println!("ok: {url}");
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let env = std::env::vars()
+        .filter(|(k, _)| k.starts_with("SLM_"))
+        .collect();
+    let config = ServerConfig::load(&args, env)?;
+    let state = AppState::load(config)?;
+    actix_web::rt::System::new()
+        .block_on(slm_server::server::serve(actix_web::web::Data::new(state)))
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,actix_server=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Healthcheck { url, timeout }) => healthcheck(url, timeout),
+        None => serve(cli.serve),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

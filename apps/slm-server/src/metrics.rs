@@ -98,6 +98,8 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     /// finish reason -> count of generations that ended that way.
     finished: Mutex<BTreeMap<&'static str, u64>>,
+    /// reason (client_disconnected, timeout) -> generations the server abandoned.
+    aborted: Mutex<BTreeMap<&'static str, u64>>,
     prompt_tokens: AtomicU64,
     generation_tokens: AtomicU64,
     pub ttft: Histogram,
@@ -131,6 +133,7 @@ impl Metrics {
         Self {
             requests: Mutex::new(BTreeMap::new()),
             finished: Mutex::new(BTreeMap::new()),
+            aborted: Mutex::new(BTreeMap::new()),
             prompt_tokens: AtomicU64::new(0),
             generation_tokens: AtomicU64::new(0),
             ttft: Histogram::new(LATENCY_BUCKETS),
@@ -174,6 +177,17 @@ impl Metrics {
         {
             push_bounded(&mut r.decode_tokens_per_s, g.decode_tokens_per_s);
         }
+    }
+
+    /// Counts a generation abandoned before it finished (client gone, timeout).
+    pub fn record_aborted(&self, reason: &'static str) {
+        let mut a = self.aborted.lock().unwrap_or_else(|p| p.into_inner());
+        *a.entry(reason).or_default() += 1;
+    }
+
+    pub fn aborted_count(&self, reason: &str) -> u64 {
+        let a = self.aborted.lock().unwrap_or_else(|p| p.into_inner());
+        a.get(reason).copied().unwrap_or(0)
     }
 
     pub fn finished_count(&self, reason: &str) -> u64 {
@@ -231,6 +245,18 @@ impl Metrics {
                 out,
                 "slm_request_success_total{{finished_reason=\"{reason}\"}} {n}"
             );
+        }
+        out.push_str(
+            "# HELP slm_request_aborted_total Generations abandoned before they finished, by reason.\n\
+             # TYPE slm_request_aborted_total counter\n",
+        );
+        for (reason, n) in self
+            .aborted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(out, "slm_request_aborted_total{{reason=\"{reason}\"}} {n}");
         }
         let gauges = [
             (
@@ -413,6 +439,9 @@ mod tests {
         assert!(text.contains("slm_generation_tokens_total 10\n"));
         assert!(text.contains("slm_prompt_tokens_total 5\n"));
         assert!(text.contains("slm_request_success_total{finished_reason=\"length\"} 1\n"));
+        m.record_aborted("timeout");
+        let text = m.render(EngineGauges::default());
+        assert!(text.contains("slm_request_aborted_total{reason=\"timeout\"} 1\n"));
         assert_eq!(m.recent_ttft_p50_ms(), Some(20.0));
         assert_eq!(m.recent_decode_tokens_per_s(), Some(50.0));
     }

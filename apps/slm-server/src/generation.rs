@@ -1,0 +1,438 @@
+//! Running one validated request on the engine: enqueue it, then either
+//! collect the whole completion or stream it as OpenAI-style SSE chunks.
+//!
+//! The SSE body owns the engine's `GenerationStream`; when a client goes
+//! away actix drops the body, which drops the stream, which cancels the
+//! generation at the engine's next step. Keep-alive comments make actix
+//! notice a dropped client even while a request is still queued.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::web;
+use actix_web_lab::sse::{self, Sse};
+use futures::Stream;
+use slm_infer::{
+    Completion, FinishReason, GenerateRequest, GenerationStream, InferError, PromptOverflow,
+    SamplingParams, StreamEvent,
+};
+
+use crate::error::ApiError;
+use crate::metrics::GenerationRecord;
+use crate::openai::response::{
+    ChatChunk, ChatChunkChoice, ChatDelta, CompletionChoice, CompletionChunk, TimingsBody,
+    UsageBody,
+};
+use crate::state::AppState;
+use crate::validate::{Endpoint, GenerationSettings};
+
+/// A request ready for the engine.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub prompt: String,
+    pub prompt_tokens: usize,
+    pub max_tokens: usize,
+    pub settings: GenerationSettings,
+}
+
+/// Identity of one response: its id, creation time and model name.
+#[derive(Debug, Clone)]
+pub struct ResponseMeta {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub endpoint: Endpoint,
+}
+
+impl ResponseMeta {
+    pub fn new(endpoint: Endpoint, model: &str) -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let prefix = match endpoint {
+            Endpoint::Completions => "cmpl",
+            Endpoint::Chat => "chatcmpl",
+        };
+        Self {
+            id: format!("{prefix}-{}", request_id()),
+            created: now.as_secs(),
+            model: model.to_string(),
+            endpoint,
+        }
+    }
+}
+
+/// Process-unique request id: start time plus a counter, in hex.
+fn request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static START: OnceLock<u64> = OnceLock::new();
+    let start = *START.get_or_init(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{start:x}{n:08x}")
+}
+
+/// Maps an engine refusal to the API error a client should see.
+pub fn map_submit_error(e: InferError, retry_after_secs: u64) -> ApiError {
+    match e {
+        InferError::QueueFull { .. } => ApiError::queue_full(retry_after_secs),
+        InferError::ShuttingDown => ApiError::shutting_down(),
+        InferError::PromptTooLong { .. } => ApiError::context_overflow("prompt", e.to_string()),
+        InferError::InvalidRequest(m) => ApiError::bad_body(None, m),
+        other => ApiError::internal(format!("the engine failed: {other}")),
+    }
+}
+
+/// Enqueues the job on the engine.
+pub fn submit(state: &AppState, job: &Job) -> Result<GenerationStream, ApiError> {
+    if state.is_shutting_down() {
+        return Err(ApiError::shutting_down());
+    }
+    let s = &job.settings;
+    let req = GenerateRequest {
+        prompt: job.prompt.clone(),
+        max_tokens: job.max_tokens,
+        sampling: SamplingParams {
+            temperature: s.temperature,
+            top_k: s.top_k,
+            top_p: s.top_p,
+            seed: s.seed,
+        },
+        stop: s.stop.clone(),
+        // The handler already fitted prompt + max_tokens to the context.
+        overflow: PromptOverflow::Reject,
+        trim_to_sentence: s.trim_to_sentence,
+    };
+    state
+        .engine
+        .submit(req)
+        .map_err(|e| map_submit_error(e, state.config.retry_after_secs))
+}
+
+fn finish_reason_str(r: FinishReason) -> &'static str {
+    r.as_str()
+}
+
+fn usage_of(c: &Completion) -> UsageBody {
+    UsageBody::new(c.usage.prompt_tokens, c.usage.completion_tokens)
+}
+
+fn timings_of(c: &Completion) -> TimingsBody {
+    TimingsBody {
+        queue_ms: c.timings.queue_ms,
+        ttft_ms: c.timings.ttft_ms,
+        total_ms: c.timings.total_ms,
+        decode_tokens_per_s: c.timings.decode_tokens_per_s,
+    }
+}
+
+/// Tracks token timing of one request for the latency histograms.
+struct TokenClock {
+    started: Instant,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl TokenClock {
+    fn new(started: Instant) -> Self {
+        Self {
+            started,
+            first: None,
+            last: None,
+        }
+    }
+
+    fn on_delta(&mut self, state: &AppState) {
+        let now = Instant::now();
+        match self.last {
+            None => {
+                self.first = Some(now);
+                state
+                    .metrics
+                    .ttft
+                    .observe((now - self.started).as_secs_f64());
+            }
+            Some(prev) => state
+                .metrics
+                .inter_token
+                .observe((now - prev).as_secs_f64()),
+        }
+        self.last = Some(now);
+    }
+
+    fn record_done(&self, state: &AppState, c: &Completion) {
+        state.metrics.record_generation(&GenerationRecord {
+            finish_reason: finish_reason_str(c.finish_reason),
+            prompt_tokens: c.usage.prompt_tokens,
+            completion_tokens: c.usage.completion_tokens,
+            queue_s: c.timings.queue_ms / 1000.0,
+            ttft_s: self.first.map(|f| (f - self.started).as_secs_f64()),
+            total_s: self.started.elapsed().as_secs_f64(),
+            decode_tokens_per_s: c.timings.decode_tokens_per_s,
+        });
+    }
+}
+
+fn deadline_of(state: &AppState, started: Instant) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(started)
+        + Duration::from_secs_f64(state.config.request_timeout_secs)
+}
+
+/// Waits for the whole completion (non-streaming requests).
+pub async fn collect(
+    state: &AppState,
+    stream: GenerationStream,
+    started: Instant,
+) -> Result<Completion, ApiError> {
+    let mut clock = TokenClock::new(started);
+    let deadline = deadline_of(state, started);
+    let outcome = tokio::time::timeout_at(deadline, async {
+        loop {
+            match stream.recv_async().await {
+                Some(StreamEvent::Delta(_)) => clock.on_delta(state),
+                Some(StreamEvent::Done(c)) => return Ok(c),
+                Some(StreamEvent::Error(e)) => {
+                    return Err(ApiError::internal(format!("generation failed: {e}")));
+                }
+                None => return Err(ApiError::shutting_down()),
+            }
+        }
+    })
+    .await;
+    // On timeout `stream` is dropped below, which cancels the generation.
+    let c = match outcome {
+        Err(_elapsed) => {
+            stream.cancel();
+            state.metrics.record_aborted("timeout");
+            return Err(ApiError::timeout(state.config.request_timeout_secs));
+        }
+        Ok(result) => result?,
+    };
+    clock.record_done(state, &c);
+    if c.finish_reason == FinishReason::Cancelled {
+        return Err(ApiError::shutting_down());
+    }
+    Ok(c)
+}
+
+/// State of one SSE response while it streams.
+struct SseState {
+    app: web::Data<AppState>,
+    stream: Option<GenerationStream>,
+    meta: ResponseMeta,
+    include_usage: bool,
+    clock: TokenClock,
+    deadline: tokio::time::Instant,
+    pending: VecDeque<sse::Event>,
+    /// The engine said its last word (or we gave up); send `pending` and end.
+    finished: bool,
+}
+
+impl Drop for SseState {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The client went away mid-stream; dropping `stream` cancels it.
+            self.app.metrics.record_aborted("client_disconnected");
+        }
+    }
+}
+
+fn data_event(json: String) -> sse::Event {
+    sse::Event::Data(sse::Data::new(json))
+}
+
+impl SseState {
+    fn chunk(
+        &self,
+        text: Option<&str>,
+        finish: Option<&'static str>,
+        c: Option<&Completion>,
+    ) -> String {
+        let m = &self.meta;
+        let timings = c.map(timings_of);
+        let res = match m.endpoint {
+            Endpoint::Completions => serde_json::to_string(&CompletionChunk {
+                id: &m.id,
+                object: "text_completion",
+                created: m.created,
+                model: &m.model,
+                choices: vec![CompletionChoice {
+                    index: 0,
+                    text: text.unwrap_or(""),
+                    logprobs: None,
+                    finish_reason: finish,
+                }],
+                usage: None,
+                timings,
+            }),
+            Endpoint::Chat => serde_json::to_string(&ChatChunk {
+                id: &m.id,
+                object: "chat.completion.chunk",
+                created: m.created,
+                model: &m.model,
+                choices: vec![ChatChunkChoice {
+                    index: 0,
+                    delta: ChatDelta {
+                        role: None,
+                        content: text,
+                    },
+                    logprobs: None,
+                    finish_reason: finish,
+                }],
+                usage: None,
+                timings,
+            }),
+        };
+        res.unwrap_or_default()
+    }
+
+    fn role_chunk(&self) -> String {
+        let m = &self.meta;
+        serde_json::to_string(&ChatChunk {
+            id: &m.id,
+            object: "chat.completion.chunk",
+            created: m.created,
+            model: &m.model,
+            choices: vec![ChatChunkChoice {
+                index: 0,
+                delta: ChatDelta {
+                    role: Some("assistant"),
+                    content: Some(""),
+                },
+                logprobs: None,
+                finish_reason: None,
+            }],
+            usage: None,
+            timings: None,
+        })
+        .unwrap_or_default()
+    }
+
+    /// OpenAI's `stream_options.include_usage` chunk: no choices, just usage.
+    fn usage_chunk(&self, c: &Completion) -> String {
+        let m = &self.meta;
+        let usage = Some(usage_of(c));
+        let res = match m.endpoint {
+            Endpoint::Completions => serde_json::to_string(&CompletionChunk {
+                id: &m.id,
+                object: "text_completion",
+                created: m.created,
+                model: &m.model,
+                choices: vec![],
+                usage,
+                timings: None,
+            }),
+            Endpoint::Chat => serde_json::to_string(&ChatChunk {
+                id: &m.id,
+                object: "chat.completion.chunk",
+                created: m.created,
+                model: &m.model,
+                choices: vec![],
+                usage,
+                timings: None,
+            }),
+        };
+        res.unwrap_or_default()
+    }
+
+    fn fail(&mut self, err: ApiError) {
+        self.pending.push_back(data_event(err.to_json()));
+        self.pending.push_back(data_event("[DONE]".into()));
+        self.stream = None;
+        self.finished = true;
+    }
+
+    /// Waits for the engine's next event and queues the SSE events for it.
+    async fn advance(&mut self) {
+        let Some(stream) = &self.stream else {
+            self.finished = true;
+            return;
+        };
+        let ev = tokio::time::timeout_at(self.deadline, stream.recv_async()).await;
+        match ev {
+            Err(_elapsed) => {
+                self.app.metrics.record_aborted("timeout");
+                self.fail(ApiError::timeout(self.app.config.request_timeout_secs));
+            }
+            Ok(None) => self.fail(ApiError::shutting_down()),
+            Ok(Some(StreamEvent::Error(e))) => {
+                self.fail(ApiError::internal(format!("generation failed: {e}")))
+            }
+            Ok(Some(StreamEvent::Delta(text))) => {
+                if !text.is_empty() {
+                    self.clock.on_delta(&self.app);
+                    let json = self.chunk(Some(&text), None, None);
+                    self.pending.push_back(data_event(json));
+                }
+            }
+            Ok(Some(StreamEvent::Done(c))) => {
+                self.clock.record_done(&self.app, &c);
+                if c.finish_reason == FinishReason::Cancelled {
+                    self.fail(ApiError::shutting_down());
+                    return;
+                }
+                let last = match self.meta.endpoint {
+                    Endpoint::Completions => {
+                        self.chunk(Some(""), Some(finish_reason_str(c.finish_reason)), Some(&c))
+                    }
+                    Endpoint::Chat => {
+                        self.chunk(None, Some(finish_reason_str(c.finish_reason)), Some(&c))
+                    }
+                };
+                self.pending.push_back(data_event(last));
+                if self.include_usage {
+                    let u = self.usage_chunk(&c);
+                    self.pending.push_back(data_event(u));
+                }
+                self.pending.push_back(data_event("[DONE]".into()));
+                self.stream = None;
+                self.finished = true;
+            }
+        }
+    }
+}
+
+/// The SSE response for a submitted generation.
+pub fn sse_response(
+    app: web::Data<AppState>,
+    stream: GenerationStream,
+    meta: ResponseMeta,
+    include_usage: bool,
+    started: Instant,
+) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
+    let keep_alive = Duration::from_secs_f64(app.config.keep_alive_secs);
+    let deadline = deadline_of(&app, started);
+    let mut state = SseState {
+        app,
+        stream: Some(stream),
+        include_usage,
+        clock: TokenClock::new(started),
+        deadline,
+        pending: VecDeque::new(),
+        finished: false,
+        meta,
+    };
+    if state.meta.endpoint == Endpoint::Chat {
+        let role = state.role_chunk();
+        state.pending.push_back(data_event(role));
+    }
+    let events = futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(ev) = st.pending.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if st.finished {
+                return None;
+            }
+            st.advance().await;
+        }
+    });
+    Sse::from_stream(events).with_keep_alive(keep_alive)
+}

@@ -1,0 +1,204 @@
+//! `POST /v1/completions` and `POST /v1/chat/completions`: validate,
+//! tokenize-check, enqueue, then answer with JSON or an SSE stream.
+
+use std::time::Instant;
+
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
+
+use crate::body::{parse_json, read_limited};
+use crate::chat_template::build_story_prompt;
+use crate::error::ApiError;
+use crate::generation::{self, Job, ResponseMeta};
+use crate::openai::request::{GenerationBody, PromptInput};
+use crate::openai::response::{
+    ChatChoice, ChatMessageOut, ChatResponse, CompletionChoice, CompletionResponse, TimingsBody,
+    UsageBody,
+};
+use crate::prompt_fit::fit_max_tokens;
+use crate::state::AppState;
+use crate::validate::{Endpoint, validate_settings};
+
+/// The single prompt string of a `/v1/completions` body.
+fn prompt_text(prompt: Option<PromptInput>) -> Result<String, ApiError> {
+    match prompt {
+        None => Err(ApiError::invalid_param(
+            "prompt",
+            "missing required field 'prompt'",
+        )),
+        Some(PromptInput::Text(s)) => Ok(s),
+        Some(PromptInput::Many(items)) => match items.as_slice() {
+            [serde_json::Value::String(s)] => Ok(s.clone()),
+            [] => Err(ApiError::invalid_param(
+                "prompt",
+                "prompt must not be an empty array",
+            )),
+            [single] if single.is_number() || single.is_array() => {
+                Err(ApiError::unsupported_param(
+                    "prompt",
+                    "token-id prompts are not supported; send the prompt as text",
+                ))
+            }
+            [_] => Err(ApiError::invalid_param(
+                "prompt",
+                "prompt must be a string or an array of one string",
+            )),
+            _ if items.iter().all(|v| v.is_number()) => Err(ApiError::unsupported_param(
+                "prompt",
+                "token-id prompts are not supported; send the prompt as text",
+            )),
+            _ => Err(ApiError::unsupported_param(
+                "prompt",
+                format!(
+                    "only one prompt per request is supported, got {}",
+                    items.len()
+                ),
+            )),
+        },
+    }
+}
+
+/// Everything up to (not including) submission, shared by both endpoints.
+fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job, ApiError> {
+    let body: GenerationBody = parse_json(bytes)?;
+    state.check_model(body.model.as_deref())?;
+    let settings = validate_settings(&body, endpoint, &state.policy)?;
+    let context = state.context_length();
+    let (prompt, prompt_tokens, prompt_param) = match endpoint {
+        Endpoint::Completions => {
+            let prompt = prompt_text(body.prompt)?;
+            let n = state.count_tokens(&prompt)?;
+            (prompt, n, "prompt")
+        }
+        Endpoint::Chat => {
+            let messages = body.messages.ok_or_else(|| {
+                ApiError::invalid_param("messages", "missing required field 'messages'")
+            })?;
+            let reserve = settings
+                .max_tokens
+                .unwrap_or(state.policy.default_max_tokens);
+            let budget = context.saturating_sub(reserve).max(1);
+            let p = build_story_prompt(&messages, budget, |t| state.count_tokens(t))?;
+            (p.text, p.tokens, "messages")
+        }
+    };
+    let max_tokens = fit_max_tokens(
+        prompt_tokens,
+        settings.max_tokens,
+        state.policy.default_max_tokens,
+        context,
+        prompt_param,
+    )?;
+    Ok(Job {
+        prompt,
+        prompt_tokens,
+        max_tokens,
+        settings,
+    })
+}
+
+async fn handle(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+    endpoint: Endpoint,
+) -> Result<HttpResponse, ApiError> {
+    let started = Instant::now();
+    let bytes = read_limited(payload, state.config.max_body_bytes).await?;
+    let job = prepare(&state, &bytes, endpoint)?;
+    let stream = generation::submit(&state, &job)?;
+    let meta = ResponseMeta::new(endpoint, state.model_name());
+    if job.settings.stream {
+        let sse = generation::sse_response(
+            state.clone(),
+            stream,
+            meta,
+            job.settings.include_usage,
+            started,
+        );
+        return Ok(sse.respond_to(&req).map_into_boxed_body());
+    }
+    let c = generation::collect(&state, stream, started).await?;
+    let usage = UsageBody::new(c.usage.prompt_tokens, c.usage.completion_tokens);
+    let timings = TimingsBody {
+        queue_ms: c.timings.queue_ms,
+        ttft_ms: c.timings.ttft_ms,
+        total_ms: c.timings.total_ms,
+        decode_tokens_per_s: c.timings.decode_tokens_per_s,
+    };
+    let finish = c.finish_reason.as_str();
+    let resp = match endpoint {
+        Endpoint::Completions => HttpResponse::Ok().json(CompletionResponse {
+            id: &meta.id,
+            object: "text_completion",
+            created: meta.created,
+            model: &meta.model,
+            choices: [CompletionChoice {
+                index: 0,
+                text: &c.text,
+                logprobs: None,
+                finish_reason: Some(finish),
+            }],
+            usage,
+            timings,
+        }),
+        Endpoint::Chat => HttpResponse::Ok().json(ChatResponse {
+            id: &meta.id,
+            object: "chat.completion",
+            created: meta.created,
+            model: &meta.model,
+            choices: [ChatChoice {
+                index: 0,
+                message: ChatMessageOut {
+                    role: "assistant",
+                    content: &c.text,
+                },
+                logprobs: None,
+                finish_reason: finish,
+            }],
+            usage,
+            timings,
+        }),
+    };
+    Ok(resp)
+}
+
+pub async fn completions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    handle(state, req, payload, Endpoint::Completions).await
+}
+
+pub async fn chat_completions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    handle(state, req, payload, Endpoint::Chat).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn prompt_of(v: serde_json::Value) -> Result<String, ApiError> {
+        let p: Option<PromptInput> = serde_json::from_value(v).unwrap();
+        prompt_text(p)
+    }
+
+    #[test]
+    fn prompt_forms() {
+        assert_eq!(prompt_of(json!("hi")).unwrap(), "hi");
+        assert_eq!(prompt_of(json!(["hi"])).unwrap(), "hi");
+        let e = prompt_of(json!(null)).unwrap_err();
+        assert!(e.message.contains("missing"));
+        let e = prompt_of(json!(["a", "b"])).unwrap_err();
+        assert_eq!(e.code, Some("unsupported_parameter"));
+        let e = prompt_of(json!([1, 2, 3])).unwrap_err();
+        assert!(e.message.contains("token-id"));
+        let e = prompt_of(json!([])).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("prompt"));
+    }
+}

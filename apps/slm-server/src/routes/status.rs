@@ -1,0 +1,107 @@
+//! Read-only endpoints: model list, liveness/readiness, metrics, the UI's
+//! `/api/info` and the OpenAPI document.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::openai::response::{ModelCard, ModelList};
+use crate::state::AppState;
+
+/// The OpenAPI 3.1 description of this API.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+fn model_card(state: &AppState) -> ModelCard<'_> {
+    ModelCard {
+        id: state.model_name(),
+        object: "model",
+        created: state.created,
+        owned_by: "slm",
+        max_model_len: state.context_length(),
+    }
+}
+
+pub async fn list_models(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(ModelList {
+        object: "list",
+        data: vec![model_card(&state)],
+    })
+}
+
+pub async fn get_model(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    if id.as_str() != state.model_name() {
+        return Err(ApiError::model_not_found(&id, state.model_name()));
+    }
+    Ok(HttpResponse::Ok().json(model_card(&state)))
+}
+
+/// Liveness: the process answers HTTP.
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Readiness: the model is loaded and the server is not shutting down.
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    if state.is_shutting_down() {
+        return HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "shutting_down", "model": state.model_name()}));
+    }
+    HttpResponse::Ok().json(json!({"status": "ready", "model": state.model_name()}))
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(state.engine_gauges()))
+}
+
+/// What the web UI shows about the model and its measured speed.
+pub async fn info(state: web::Data<AppState>) -> HttpResponse {
+    let i = state.engine.info();
+    let c = &i.config;
+    HttpResponse::Ok().json(json!({
+        "model": i.name,
+        "parameters": i.n_params,
+        "weights_bytes": i.weights_bytes,
+        "dtype": i.dtype,
+        "context_length": i.max_seq_len,
+        "vocab_size": i.vocab_size,
+        "layers": c.n_layers,
+        "dim": c.dim,
+        "heads": c.n_heads,
+        "kv_heads": c.n_kv_heads,
+        "max_batch": state.engine.stats().max_batch,
+        "decode_tokens_per_s": state.metrics.recent_decode_tokens_per_s(),
+        "ttft_ms_p50": state.metrics.recent_ttft_p50_ms(),
+        "defaults": {
+            "max_tokens": state.policy.default_max_tokens,
+            "temperature": state.policy.default_temperature,
+            "top_p": state.policy.default_top_p,
+            "top_k": state.policy.default_top_k,
+        },
+        "auth_required": state.api_key.is_some(),
+    }))
+}
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI_JSON)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_document_is_valid_json_and_lists_every_route() {
+        let v: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+        assert!(v["openapi"].as_str().unwrap().starts_with("3."));
+        for path in crate::server::API_ROUTES {
+            assert!(v["paths"].get(*path).is_some(), "openapi.json lacks {path}");
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Assembling the actix-web application (routes, middleware) and running it
+//! with a graceful shutdown that cancels in-flight generations first.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Condition, Next, from_fn};
+use actix_web::{App, HttpServer, http, web};
+use anyhow::Context;
+
+use crate::routes::{generate, status, ui};
+use crate::state::AppState;
+
+/// Every API route; `openapi.json` must describe each one (checked by a test).
+pub const API_ROUTES: &[&str] = &[
+    "/v1/completions",
+    "/v1/chat/completions",
+    "/v1/models",
+    "/v1/models/{model}",
+    "/health",
+    "/ready",
+    "/metrics",
+    "/api/info",
+    "/openapi.json",
+];
+
+/// Rejects `/v1/*` requests without the configured bearer key.
+async fn require_api_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(state) = req.app_data::<web::Data<AppState>>()
+        && let Some(key) = &state.api_key
+    {
+        let header = req
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        key.check(header)?;
+    }
+    next.call(req).await
+}
+
+/// Counts every response by route pattern and status.
+async fn record_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let path = req.path().to_owned();
+    let res = next.call(req).await;
+    if let Some(state) = state {
+        let (status, pattern) = match &res {
+            Ok(r) => (
+                r.status().as_u16(),
+                r.request().match_pattern().unwrap_or_default(),
+            ),
+            Err(e) => (e.as_response_error().status_code().as_u16(), String::new()),
+        };
+        let route = if API_ROUTES.contains(&pattern.as_str()) {
+            pattern.as_str()
+        } else if let Some(r) = API_ROUTES.iter().find(|r| **r == path) {
+            r
+        } else if path.starts_with("/v1") || path.starts_with("/api") {
+            "unmatched"
+        } else {
+            "static"
+        };
+        state.metrics.record_request(route, status);
+    }
+    res
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut c = Cors::default()
+        .allowed_methods(["GET", "POST", "OPTIONS"])
+        .allowed_headers([http::header::AUTHORIZATION, http::header::CONTENT_TYPE])
+        .expose_headers([http::header::RETRY_AFTER])
+        .max_age(3600);
+    if origins.iter().any(|o| o == "*") {
+        c = c.allow_any_origin();
+    } else {
+        for o in origins {
+            c = c.allowed_origin(o);
+        }
+    }
+    c
+}
+
+/// Routes of the application (everything except app-wide middleware).
+pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
+    cfg.service(
+        web::scope("/v1")
+            .wrap(from_fn(require_api_key))
+            .service(
+                web::resource("/completions")
+                    .route(web::post().to(generate::completions))
+                    .default_service(web::to(ui::method_not_allowed)),
+            )
+            .service(
+                web::resource("/chat/completions")
+                    .route(web::post().to(generate::chat_completions))
+                    .default_service(web::to(ui::method_not_allowed)),
+            )
+            .service(
+                web::resource("/models")
+                    .route(web::get().to(status::list_models))
+                    .default_service(web::to(ui::method_not_allowed)),
+            )
+            .service(
+                web::resource("/models/{model}")
+                    .route(web::get().to(status::get_model))
+                    .default_service(web::to(ui::method_not_allowed)),
+            )
+            .default_service(web::to(ui::not_found)),
+    );
+    for (path, handler) in [
+        ("/health", web::get().to(status::health)),
+        ("/ready", web::get().to(status::ready)),
+        ("/metrics", web::get().to(status::metrics)),
+        ("/api/info", web::get().to(status::info)),
+        ("/openapi.json", web::get().to(status::openapi)),
+    ] {
+        cfg.service(
+            web::resource(path)
+                .route(handler)
+                .default_service(web::to(ui::method_not_allowed)),
+        );
+    }
+    // Static files come last so they can never shadow an API route.
+    match &state.web_dir {
+        Some(dir) => {
+            cfg.service(
+                actix_files::Files::new("/", dir)
+                    .index_file("index.html")
+                    .prefer_utf8(true)
+                    .default_handler(actix_web::dev::fn_service(ui::static_not_found)),
+            );
+        }
+        None => {
+            cfg.service(web::resource("/").route(web::get().to(ui::ui_missing)));
+        }
+    }
+}
+
+/// Binds the listening socket and builds the server (not yet running).
+pub fn bind(state: web::Data<AppState>) -> anyhow::Result<(actix_web::dev::Server, SocketAddr)> {
+    let cfg = state.config.clone();
+    let app_state = state.clone();
+    let mut http = HttpServer::new(move || {
+        let origins = &app_state.config.cors_origins;
+        App::new()
+            .app_data(app_state.clone())
+            .configure(|c| configure(c, &app_state))
+            .default_service(web::to(ui::not_found))
+            .wrap(from_fn(record_request))
+            .wrap(Condition::new(!origins.is_empty(), cors(origins)))
+    })
+    // We handle signals ourselves to cancel generations before stopping.
+    .disable_signals()
+    .shutdown_timeout(cfg.shutdown_timeout_secs);
+    if let Some(w) = cfg.workers {
+        http = http.workers(w);
+    }
+    let http = http
+        .bind((cfg.host.as_str(), cfg.port))
+        .with_context(|| format!("cannot listen on {}:{}", cfg.host, cfg.port))?;
+    let addr = *http
+        .addrs()
+        .first()
+        .context("the server bound no address")?;
+    Ok((http.run(), addr))
+}
+
+/// Graceful stop: refuse new work, cancel running and queued generations
+/// (their streams end with an error event and `[DONE]`), then stop the HTTP
+/// server, which waits up to `shutdown_timeout_secs` for connections to close.
+pub async fn shutdown(state: web::Data<AppState>, handle: ServerHandle) {
+    state.begin_shutdown();
+    let engine = state.engine.clone();
+    if web::block(move || engine.shutdown()).await.is_err() {
+        tracing::error!("engine shutdown task failed");
+    }
+    handle.stop(true).await;
+}
+
+/// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn serve(state: web::Data<AppState>) -> anyhow::Result<()> {
+    let (server, addr) = bind(state.clone())?;
+    tracing::info!(
+        "serving model '{}' on http://{addr} (web UI: {})",
+        state.model_name(),
+        state
+            .web_dir
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "not found".into())
+    );
+    let handle = server.handle();
+    let running = actix_web::rt::spawn(server);
+    wait_for_signal().await;
+    tracing::info!("shutdown signal received: cancelling in-flight generations");
+    shutdown(state, handle).await;
+    running
+        .await
+        .context("server task failed")?
+        .context("server error")?;
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// A server running on its own thread, for tests and embedding.
+pub struct BackgroundServer {
+    pub addr: SocketAddr,
+    pub state: web::Data<AppState>,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl BackgroundServer {
+    pub fn start(state: AppState) -> anyhow::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("slm-server".into())
+            .spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    let state = web::Data::new(state);
+                    match bind(state.clone()) {
+                        Ok((server, addr)) => {
+                            let _ = tx.send(Ok((addr, server.handle(), state)));
+                            server.await
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            Ok(())
+                        }
+                    }
+                })
+            })
+            .context("cannot start the server thread")?;
+        let (addr, handle, state) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .context("the server thread did not start")??;
+        Ok(Self {
+            addr,
+            state,
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://addr` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// The same graceful shutdown as on SIGTERM; returns when the server stopped.
+    pub fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        let state = self.state.clone();
+        let handle = self.handle.clone();
+        futures::executor::block_on(async move {
+            state.begin_shutdown();
+            state.engine.shutdown();
+            handle.stop(true).await;
+        });
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("server thread panicked"))?
+            .context("server error")
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            tracing::error!("stopping background server: {e:#}");
+        }
+    }
+}

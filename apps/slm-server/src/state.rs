@@ -1,0 +1,123 @@
+//! The state every handler shares: the engine, configuration, request
+//! policy, metrics and the shutdown flag.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use slm_infer::{Engine, EngineOptions};
+
+use crate::auth::ApiKey;
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+use crate::metrics::{EngineGauges, Metrics};
+use crate::validate::RequestPolicy;
+
+pub struct AppState {
+    pub engine: Engine,
+    pub config: ServerConfig,
+    pub policy: RequestPolicy,
+    pub metrics: Metrics,
+    pub api_key: Option<ApiKey>,
+    pub web_dir: Option<PathBuf>,
+    /// Unix time the model was loaded (`created` of `/v1/models`).
+    pub created: u64,
+    shutting_down: AtomicBool,
+}
+
+impl AppState {
+    /// Loads the model named by the configuration and builds the state.
+    pub fn load(config: ServerConfig) -> anyhow::Result<Self> {
+        let model_dir = config.resolve_model_dir()?;
+        let defaults = EngineOptions::default();
+        let opts = EngineOptions {
+            max_batch: config.max_batch.unwrap_or(defaults.max_batch),
+            queue_capacity: config.queue_capacity.unwrap_or(defaults.queue_capacity),
+            prefill_chunk: config.prefill_chunk.unwrap_or(defaults.prefill_chunk),
+            threads: config.threads.unwrap_or(defaults.threads),
+            ..defaults
+        };
+        let engine = Engine::load(&model_dir, opts)
+            .with_context(|| format!("loading model from {}", model_dir.display()))?;
+        Ok(Self::with_engine(engine, config))
+    }
+
+    /// Builds the state around an already loaded engine.
+    pub fn with_engine(engine: Engine, config: ServerConfig) -> Self {
+        let generation = &engine.info().generation;
+        let context = engine.info().max_seq_len;
+        let policy = RequestPolicy {
+            max_tokens_limit: config.max_tokens_limit.min(context),
+            default_max_tokens: config
+                .default_max_tokens
+                .unwrap_or(generation.max_tokens)
+                .max(1),
+            default_temperature: generation.temperature,
+            default_top_p: generation.top_p,
+            default_top_k: generation.top_k.filter(|&k| k > 0),
+        };
+        let api_key = config.api_key.as_deref().map(ApiKey::new);
+        let web_dir = config.resolve_web_dir();
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Self {
+            engine,
+            config,
+            policy,
+            metrics: Metrics::new(),
+            api_key,
+            web_dir,
+            created,
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    pub fn model_name(&self) -> &str {
+        &self.engine.info().name
+    }
+
+    /// Context window in tokens (prompt + completion).
+    pub fn context_length(&self) -> usize {
+        self.engine.info().max_seq_len
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+
+    /// Refuses a `model` field that names another model; absent is fine.
+    pub fn check_model(&self, requested: Option<&str>) -> Result<(), ApiError> {
+        match requested {
+            Some(m) if !m.is_empty() && m != self.model_name() => {
+                Err(ApiError::model_not_found(m, self.model_name()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Prompt length in tokens exactly as the engine counts it (an empty
+    /// prompt becomes the single end-of-text token).
+    pub fn count_tokens(&self, text: &str) -> Result<usize, ApiError> {
+        self.engine
+            .tokenizer()
+            .encode(text)
+            .map(|t| t.len().max(1))
+            .map_err(|e| ApiError::invalid_param("prompt", format!("cannot tokenize prompt: {e}")))
+    }
+
+    pub fn engine_gauges(&self) -> EngineGauges {
+        let s = self.engine.stats();
+        EngineGauges {
+            queued: s.queued,
+            running: s.running,
+            max_batch: s.max_batch,
+        }
+    }
+}
