@@ -6,6 +6,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::kernels::simd::{self, Isa};
+
 /// How to pick the next token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -66,6 +68,11 @@ pub struct Sampler {
     rng: ChaCha8Rng,
     /// (unnormalised probability, token) candidates; reused across tokens.
     cand: Vec<(f32, u32)>,
+    /// Top-p scratch: mass per probability bucket, and the boundary bucket's tokens.
+    hist: Vec<f64>,
+    edge: Vec<(f32, u32)>,
+    weights: Vec<f32>,
+    isa: Isa,
 }
 
 impl Sampler {
@@ -75,6 +82,10 @@ impl Sampler {
             params,
             rng: ChaCha8Rng::seed_from_u64(seed),
             cand: Vec::new(),
+            hist: Vec::new(),
+            edge: Vec::new(),
+            weights: Vec::new(),
+            isa: Isa::detect(),
         }
     }
 
@@ -100,7 +111,8 @@ impl Sampler {
     }
 
     /// The tokens sampling may return for `logits`, with unnormalised
-    /// probabilities: after temperature, top-k then top-p.
+    /// probabilities: after temperature, top-k then top-p. The order is fixed
+    /// (deterministic) but not necessarily most-likely first.
     pub fn candidates(&mut self, logits: &[f32]) -> &[(f32, u32)] {
         if self.params.temperature == 0.0 || self.params.top_k == Some(1) {
             self.cand.clear();
@@ -119,50 +131,76 @@ impl Sampler {
             .copied()
             .filter(|l| !l.is_nan())
             .fold(f32::NEG_INFINITY, f32::max);
+        self.weights.resize(logits.len(), 0.0);
+        simd::softmax_weights(self.isa, logits, max, inv_t, &mut self.weights);
         self.cand.clear();
-        self.cand.extend(logits.iter().enumerate().map(|(i, &l)| {
-            let w = if l.is_nan() {
-                0.0
-            } else {
-                ((l - max) * inv_t).exp()
-            };
-            (w, i as u32)
-        }));
+        self.cand
+            .extend(self.weights.iter().enumerate().map(|(i, &w)| (w, i as u32)));
         // Most likely first; ties broken by token id so the order is total.
         let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
         let n = self.cand.len();
         let k = p.top_k.unwrap_or(n).min(n);
-        let mut sorted = false;
-        if k < n {
+        let sorted = k < n;
+        if sorted {
             self.cand.select_nth_unstable_by(k - 1, order);
             self.cand.truncate(k);
             self.cand.sort_unstable_by(order);
-            sorted = true;
         }
         if p.top_p < 1.0 {
             let total: f64 = self.cand.iter().map(|c| c.0 as f64).sum();
-            if !sorted {
-                // Tokens below (1 - p) / (n - 1) of the mass can never be in the
-                // nucleus (all of them together hold less than 1 - p), so
-                // drop them before sorting.
-                let len = self.cand.len();
-                if len > 1 {
-                    let cutoff = ((1.0 - p.top_p as f64) / (len - 1) as f64 * total) as f32;
-                    self.cand.retain(|c| c.0 >= cutoff);
-                }
-                self.cand.sort_unstable_by(order);
-            }
             let target = p.top_p as f64 * total;
-            let mut acc = 0.0;
-            let mut keep = self.cand.len();
-            for (i, c) in self.cand.iter().enumerate() {
-                acc += c.0 as f64;
-                if acc >= target {
-                    keep = i + 1;
-                    break;
+            if sorted {
+                let mut acc = 0.0;
+                let mut keep = self.cand.len();
+                for (i, c) in self.cand.iter().enumerate() {
+                    acc += c.0 as f64;
+                    if acc >= target {
+                        keep = i + 1;
+                        break;
+                    }
                 }
+                self.cand.truncate(keep.max(1));
+            } else {
+                self.nucleus_by_buckets(target);
             }
-            self.cand.truncate(keep.max(1));
+        }
+    }
+
+    /// Top-p without sorting the whole vocabulary: non-negative f32 bit
+    /// patterns order like their values, so a histogram of probability mass
+    /// over the high bits finds the bucket where the cumulative mass (from
+    /// the top) crosses `target`. Everything above it is kept, and only that
+    /// one bucket is sorted. O(vocab) instead of O(vocab log vocab).
+    fn nucleus_by_buckets(&mut self, target: f64) {
+        const SHIFT: u32 = 19;
+        self.hist.clear();
+        self.hist.resize(1 << (31 - SHIFT), 0.0);
+        for c in &self.cand {
+            self.hist[(c.0.to_bits() >> SHIFT) as usize] += c.0 as f64;
+        }
+        let mut acc = 0.0;
+        let mut b = self.hist.len() - 1;
+        while b > 0 && acc + self.hist[b] < target {
+            acc += self.hist[b];
+            b -= 1;
+        }
+        let edge_bucket = b as u32;
+        let edge = &mut self.edge;
+        edge.clear();
+        self.cand.retain(|c| {
+            let k = c.0.to_bits() >> SHIFT;
+            if k == edge_bucket {
+                edge.push(*c);
+            }
+            k > edge_bucket
+        });
+        edge.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for c in edge.iter() {
+            if acc >= target && !self.cand.is_empty() {
+                break;
+            }
+            self.cand.push(*c);
+            acc += c.0 as f64;
         }
     }
 }

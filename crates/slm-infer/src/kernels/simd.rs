@@ -87,6 +87,49 @@ pub fn bf16_to_f32(src: &[bf16], dst: &mut [f32]) {
     }
 }
 
+/// `out[i] = exp((x[i] - max) * scale)` for softmax weights; NaN inputs give 0.
+///
+/// A Cephes-style polynomial (relative error ~2e-7) written so the compiler
+/// vectorises it: libm's scalar `expf` over a 32,000-entry vocabulary costs
+/// more than the sort-free top-p that follows it.
+pub fn softmax_weights(isa: Isa, x: &[f32], max: f32, scale: f32, out: &mut [f32]) {
+    let n = x.len().min(out.len());
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: run-time detected.
+        Isa::Avx512 => unsafe { avx512::softmax_weights(&x[..n], max, scale, &mut out[..n]) },
+        _ => softmax_weights_body(&x[..n], max, scale, &mut out[..n]),
+    }
+}
+
+#[inline(always)]
+fn softmax_weights_body(x: &[f32], max: f32, scale: f32, out: &mut [f32]) {
+    for (o, v) in out.iter_mut().zip(x) {
+        *o = exp_nonpositive((v - max) * scale);
+    }
+}
+
+/// `exp(x)` for `x <= 0` (NaN maps to 0).
+#[inline(always)]
+pub fn exp_nonpositive(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // Round to nearest by adding 1.5 * 2^23: vectorises without SSE4.1 `roundps`.
+    const MAGIC: f32 = 12_582_912.0;
+    let ok = x >= -87.0; // false for NaN too
+    let xc = if ok { x } else { -87.0 };
+    let n = (xc * LOG2E + MAGIC) - MAGIC;
+    let r = xc - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    let pow2 = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    if ok { e * pow2 } else { 0.0 }
+}
+
 mod portable {
     use super::LANES;
 
@@ -202,6 +245,13 @@ mod avx512 {
     }
 
     /// # Safety
+    /// Requires AVX-512F; equal lengths.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn softmax_weights(x: &[f32], max: f32, scale: f32, out: &mut [f32]) {
+        super::softmax_weights_body(x, max, scale, out)
+    }
+
+    /// # Safety
     /// Requires AVX-512F and F16C; equal lengths.
     #[target_feature(enable = "avx512f,f16c")]
     pub unsafe fn f16_to_f32(src: &[f16], dst: &mut [f32]) {
@@ -227,6 +277,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn fast_exp_edge_cases() {
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert_eq!(exp_nonpositive(f32::NAN), 0.0);
+        assert_eq!(exp_nonpositive(f32::NEG_INFINITY), 0.0);
+        assert!((exp_nonpositive(-1.0) - (-1f32).exp()).abs() < 1e-7);
+    }
+
     fn naive(a: &[f32], b: &[f32]) -> f64 {
         a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
     }
@@ -244,6 +302,20 @@ mod tests {
                 let d4 = dot4(isa, &a, rows);
                 prop_assert!((d4[0] as f64 - r).abs() <= 1e-4 * (1.0 + r.abs()));
                 prop_assert!((d4[1] as f64 - naive(&a, &a)).abs() <= 1e-4 * (1.0 + naive(&a, &a)));
+            }
+        }
+
+        #[test]
+        fn fast_exp_matches_libm(v in proptest::collection::vec(-100f32..0.0, 1..100)) {
+            let mut out = vec![0f32; v.len()];
+            softmax_weights(Isa::detect(), &v, 0.0, 1.0, &mut out);
+            for (o, x) in out.iter().zip(&v) {
+                let e = x.exp();
+                if *x >= -87.0 {
+                    prop_assert!((o - e).abs() <= 1e-6 * e, "exp({x}) = {o}, libm {e}");
+                } else {
+                    prop_assert!(*o == 0.0 && e < 2e-38);
+                }
             }
         }
 

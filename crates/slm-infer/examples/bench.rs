@@ -1,0 +1,282 @@
+//! Inference benchmark; prints one JSON object on stdout.
+//!
+//! `cargo run --release -p slm-infer --example bench -- --random-default`
+//! `cargo run --release -p slm-infer --example bench -- --model models/tinystories-15m`
+//!
+//! Measures, through the public engine API (sampling, streaming and
+//! scheduling included): single-stream decode tokens/s, time to first token
+//! for a 64-token prompt, aggregate tokens/s at 1/4/10/32 concurrent
+//! sequences and peak RSS; plus the raw model step rate at the same batch
+//! sizes and the sampler's cost on a 32,000-entry vocabulary.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serde_json::json;
+use slm_infer::{
+    DecodeModel, Engine, EngineOptions, GenerateRequest, ModelConfig, NativeModel, NativeOptions,
+    Sampler, SamplingParams, SeqWork, StreamEvent, WeightDtype, random_model,
+};
+use slm_tokenizer::{Tokenizer, TrainOptions};
+
+#[derive(Parser)]
+struct Args {
+    /// Model directory to benchmark.
+    #[arg(long, default_value = "models/tinystories-15m")]
+    model: PathBuf,
+    /// Benchmark a random-weight model of the default 15M shape (dim 288,
+    /// 6 layers, 6 heads, hidden 768, vocab 32000, context 512, f16 file)
+    /// written to a temporary directory instead of `--model`.
+    #[arg(long)]
+    random_default: bool,
+    /// Weight precision in memory.
+    #[arg(long, default_value = "f16")]
+    dtype: WeightDtype,
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Tokens generated per sequence in the throughput runs.
+    #[arg(long, default_value_t = 128)]
+    gen_tokens: usize,
+}
+
+const TEXT: &str = "Once upon a time, there was a little girl named Lily. She liked to play \
+outside in the sun with her dog Max. One day, they found a big red ball in the park. \"Can I \
+play too?\" asked a small boy. Lily smiled and said, \"Yes! Let's play together.\" The end.";
+
+fn rss_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// A prompt of exactly `n` tokens (text repeated and cut at token level).
+fn prompt_of(tok: &Tokenizer, n: usize) -> Result<String> {
+    let mut text = TEXT.to_string();
+    while tok.encode(&text)?.len() < n {
+        text.push(' ');
+        text.push_str(TEXT);
+    }
+    let ids = tok.encode(&text)?;
+    let s = tok.decode(&ids[..n])?;
+    Ok(s)
+}
+
+fn sampling(seed: u64) -> SamplingParams {
+    SamplingParams {
+        temperature: 0.8,
+        top_k: None,
+        top_p: 0.95,
+        seed: Some(seed),
+    }
+}
+
+/// Runs `n` concurrent requests; returns (tokens, seconds, mean decode tok/s per stream).
+fn run_concurrent(
+    engine: &Engine,
+    n: usize,
+    prompt: &str,
+    max_tokens: usize,
+) -> Result<(usize, f64, f64)> {
+    let start = Instant::now();
+    let streams = (0..n)
+        .map(|i| {
+            engine.submit(GenerateRequest {
+                prompt: prompt.to_string(),
+                max_tokens,
+                sampling: sampling(1000 + i as u64),
+                ..Default::default()
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tokens = 0;
+    let mut per_stream = 0.0;
+    for s in streams {
+        for ev in s {
+            match ev {
+                StreamEvent::Done(c) => {
+                    tokens += c.usage.completion_tokens;
+                    per_stream += c.timings.decode_tokens_per_s;
+                }
+                StreamEvent::Error(e) => bail!("generation failed: {e}"),
+                StreamEvent::Delta(_) => {}
+            }
+        }
+    }
+    Ok((tokens, start.elapsed().as_secs_f64(), per_stream / n as f64))
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let tmp;
+    let dir = if args.random_default {
+        tmp = tempfile::tempdir()?;
+        let tok = Tokenizer::train_from_iter(
+            TEXT.split(". "),
+            &TrainOptions {
+                vocab_size: 400,
+                min_frequency: 1,
+                ..Default::default()
+            },
+        )?;
+        let cfg = ModelConfig {
+            dim: 288,
+            n_layers: 6,
+            n_heads: 6,
+            n_kv_heads: 6,
+            hidden_dim: 768,
+            vocab_size: 32000,
+            max_seq_len: 512,
+            rope_theta: 10000.0,
+            norm_eps: 1e-5,
+            tied: true,
+            dropout: 0.0,
+        };
+        random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F16, 7, &tok)?;
+        tmp.path().to_path_buf()
+    } else {
+        args.model.clone()
+    };
+
+    // Raw model step rate (no sampling, no scheduling) at each batch size.
+    let native = std::sync::Arc::new(
+        NativeModel::load_with(
+            &dir,
+            &NativeOptions {
+                weight_dtype: args.dtype,
+                threads: args.threads,
+                force_portable: false,
+            },
+        )
+        .context("loading the model")?,
+    );
+    let isa = format!("{:?}", native.isa());
+    let threads = native.threads();
+    let cfg = native.config().clone();
+    let mut raw = serde_json::Map::new();
+    {
+        let mut dec = native.clone().decoder(32);
+        let mut logits = vec![0f32; 32 * cfg.vocab_size];
+        for &b in &[1usize, 4, 10, 32] {
+            let prompt: Vec<u32> = (0..16)
+                .map(|i| (i * 7 + 3) % cfg.vocab_size as u32)
+                .collect();
+            for s in 0..b {
+                dec.step(
+                    &[SeqWork {
+                        slot: s,
+                        tokens: &prompt,
+                        start_pos: 0,
+                        want_logits: false,
+                    }],
+                    &mut logits,
+                )?;
+            }
+            let steps = 64;
+            let toks: Vec<[u32; 1]> = (0..b)
+                .map(|i| [(i as u32 * 13) % cfg.vocab_size as u32])
+                .collect();
+            let t0 = Instant::now();
+            for st in 0..steps {
+                let batch: Vec<SeqWork> = (0..b)
+                    .map(|s| SeqWork {
+                        slot: s,
+                        tokens: &toks[s],
+                        start_pos: 16 + st,
+                        want_logits: true,
+                    })
+                    .collect();
+                dec.step(&batch, &mut logits)?;
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            raw.insert(format!("batch_{b}"), json!((b * steps) as f64 / secs));
+        }
+    }
+    drop(native);
+
+    // Sampler cost on a full 32k vocabulary (the random-default tokenizer is small,
+    // so the engine runs below sample only its few hundred entries).
+    let sampler_us = {
+        let logits: Vec<f32> = (0..32000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 100.0)
+            .collect();
+        let mut s = Sampler::new(sampling(1), 1);
+        let n = 200;
+        let t0 = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(s.sample(&logits));
+        }
+        t0.elapsed().as_secs_f64() * 1e6 / n as f64
+    };
+
+    let engine = Engine::load(
+        &dir,
+        EngineOptions {
+            weight_dtype: args.dtype,
+            threads: args.threads,
+            max_batch: 32,
+            queue_capacity: 64,
+            ..Default::default()
+        },
+    )
+    .context("loading the engine")?;
+    let tok = engine.tokenizer().clone();
+    let short = prompt_of(&tok, 16)?;
+
+    // Time to first token for a 64-token prompt: median of 9, engine idle.
+    let p64 = prompt_of(&tok, 64)?;
+    let mut ttfts = Vec::new();
+    let mut p64_tokens = 0;
+    for i in 0..9 {
+        let c = engine.generate(GenerateRequest {
+            prompt: p64.clone(),
+            max_tokens: 1,
+            sampling: sampling(i),
+            ..Default::default()
+        })?;
+        p64_tokens = c.usage.prompt_tokens;
+        ttfts.push(c.timings.ttft_ms);
+    }
+    ttfts.sort_by(f64::total_cmp);
+
+    // Single stream: decode rate reported by the engine, mean of 3 runs.
+    let mut single = 0.0;
+    for _ in 0..3 {
+        single += run_concurrent(&engine, 1, &short, args.gen_tokens.max(256))?.2 / 3.0;
+    }
+
+    let mut aggregate = serde_json::Map::new();
+    for &n in &[1usize, 4, 10, 32] {
+        let (tokens, secs, per) = run_concurrent(&engine, n, &short, args.gen_tokens)?;
+        aggregate.insert(
+            format!("concurrency_{n}"),
+            json!({"tokens": tokens, "seconds": secs, "tokens_per_s": tokens as f64 / secs, "per_stream_decode_tokens_per_s": per}),
+        );
+    }
+    let stats = engine.stats();
+    engine.shutdown();
+
+    let out = json!({
+        "model": if args.random_default { "random-default (dim 288, 6 layers, 6/6 heads, hidden 768, vocab 32000, seq 512)".to_string() } else { dir.display().to_string() },
+        "n_params": cfg.n_params(),
+        "weight_dtype": args.dtype.name(),
+        "isa": isa,
+        "threads": threads,
+        "single_stream_decode_tokens_per_s": single,
+        "ttft_ms_64_token_prompt": {"median": ttfts[ttfts.len() / 2], "min": ttfts[0], "max": ttfts[ttfts.len() - 1], "prompt_tokens": p64_tokens},
+        "aggregate": aggregate,
+        "raw_model_step_tokens_per_s": raw,
+        "sampler_us_per_token_vocab_32000_top_p": sampler_us,
+        "peak_rss_mib": rss_kib("VmHWM:").map(|k| k as f64 / 1024.0),
+        "rss_mib_at_end": rss_kib("VmRSS:").map(|k| k as f64 / 1024.0),
+        "tokens_generated": stats.tokens_generated,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

@@ -1,0 +1,439 @@
+//! The engine end to end: determinism, batching, stop rules, finish reasons,
+//! cancellation, queueing, prompt limits and shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use slm_infer::{
+    Completion, Engine, EngineOptions, FinishReason, GenerateRequest, InferError, PromptOverflow,
+    SamplingParams, StreamEvent,
+};
+
+/// A script of one visible, non-whitespace token.
+fn letter() -> Vec<u32> {
+    vec![tiny_tokenizer().encode("a").unwrap()[0]]
+}
+
+fn tiny(max_batch: usize) -> Engine {
+    Engine::load(
+        tiny_dir(),
+        EngineOptions {
+            max_batch,
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+fn req(prompt: &str, max_tokens: usize, seed: u64) -> GenerateRequest {
+    GenerateRequest {
+        prompt: prompt.into(),
+        max_tokens,
+        sampling: SamplingParams {
+            temperature: 0.9,
+            top_k: Some(200),
+            top_p: 0.95,
+            seed: Some(seed),
+        },
+        ..Default::default()
+    }
+}
+
+/// Collects a stream; checks that the deltas add up to the final text.
+fn collect(stream: slm_infer::GenerationStream) -> Completion {
+    let mut text = String::new();
+    for ev in stream {
+        match ev {
+            StreamEvent::Delta(d) => text.push_str(&d),
+            StreamEvent::Done(c) => {
+                assert_eq!(text, c.text, "deltas must add up to the completion text");
+                return c;
+            }
+            StreamEvent::Error(e) => panic!("error event: {e}"),
+        }
+    }
+    panic!("stream ended without Done");
+}
+
+#[test]
+fn same_seed_same_text_and_different_seed_differs() {
+    let e = tiny(4);
+    let a = e.generate(req("Once upon a time", 40, 7)).unwrap();
+    let b = e.generate(req("Once upon a time", 40, 7)).unwrap();
+    let c = e.generate(req("Once upon a time", 40, 8)).unwrap();
+    assert_eq!(a.text, b.text);
+    assert_eq!(a.usage, b.usage);
+    assert_ne!(a.text, c.text);
+    assert!(a.usage.completion_tokens > 0);
+}
+
+#[test]
+fn batched_output_equals_unbatched_output() {
+    let prompts = [
+        "Once upon a time",
+        "Lily had a dog",
+        "",
+        "The sun was hot and the birds sang all day long",
+    ];
+    let alone_engine = tiny(1);
+    let alone: Vec<Completion> = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| alone_engine.generate(req(p, 50, i as u64)).unwrap())
+        .collect();
+    alone_engine.shutdown();
+
+    // All at once, with a small prefill chunk so prefill and decode interleave.
+    let e = Engine::load(
+        tiny_dir(),
+        EngineOptions {
+            max_batch: 4,
+            prefill_chunk: 3,
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let streams: Vec<_> = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| e.submit(req(p, 50, i as u64)).unwrap())
+        .collect();
+    for (s, a) in streams.into_iter().zip(&alone) {
+        let c = collect(s);
+        assert_eq!(c.text, a.text);
+        assert_eq!(c.usage, a.usage);
+        assert_eq!(c.finish_reason, a.finish_reason);
+    }
+}
+
+#[test]
+fn max_tokens_and_context_end_give_length() {
+    let e = tiny(2);
+    let c = collect(
+        e.submit(GenerateRequest {
+            sampling: SamplingParams::greedy(),
+            ..req("Once", 5, 0)
+        })
+        .unwrap(),
+    );
+    // Greedy on random weights may hit end-of-text early; otherwise exactly 5 tokens.
+    if c.finish_reason == FinishReason::Length {
+        assert_eq!(c.usage.completion_tokens, 5);
+    } else {
+        assert_eq!(c.finish_reason, FinishReason::Stop);
+        assert!(c.usage.completion_tokens <= 5);
+    }
+    // Scripted model that never ends: bounded by the context of 32.
+    let tok = tiny_tokenizer();
+    let word = tok.encode(" la").unwrap();
+    let e = scripted_engine(vec![word[0]], 32, 1, Duration::ZERO, 4);
+    let c = e
+        .generate(GenerateRequest {
+            max_tokens: 1000,
+            sampling: SamplingParams::greedy(),
+            ..GenerateRequest::new("Once upon a time")
+        })
+        .unwrap();
+    assert_eq!(c.finish_reason, FinishReason::Length);
+    assert_eq!(c.usage.prompt_tokens + c.usage.completion_tokens, 32);
+}
+
+#[test]
+fn end_of_text_stops_and_is_not_emitted() {
+    let tok = tiny_tokenizer();
+    let mut script = tok.encode(" The cat sat.").unwrap();
+    script.push(tok.eot_id());
+    let e = scripted_engine(script.clone(), 128, 2, Duration::ZERO, 4);
+    let c = collect(
+        e.submit(GenerateRequest {
+            sampling: SamplingParams::greedy(),
+            ..GenerateRequest::new("Once")
+        })
+        .unwrap(),
+    );
+    assert_eq!(c.finish_reason, FinishReason::Stop);
+    assert_eq!(c.text, " The cat sat.");
+    assert_eq!(c.usage.completion_tokens, script.len());
+    assert!(c.timings.ttft_ms <= c.timings.total_ms);
+}
+
+#[test]
+fn stop_sequences_match_across_token_boundaries() {
+    let tok = tiny_tokenizer();
+    let text = " The dog ran home. THE END and then more words";
+    let script = tok.encode(text).unwrap();
+    // The stop string must span several tokens for the test to mean anything.
+    let pieces: Vec<String> = script.iter().map(|t| tok.decode(&[*t]).unwrap()).collect();
+    assert!(pieces.iter().all(|p| !p.contains("THE END")), "{pieces:?}");
+    let e = scripted_engine(script, 128, 1, Duration::ZERO, 4);
+    let r = GenerateRequest {
+        stop: vec!["zzz".into(), "THE END".into()],
+        sampling: SamplingParams::greedy(),
+        max_tokens: 100,
+        ..GenerateRequest::new("Once")
+    };
+    let stream = e.submit(r).unwrap();
+    let mut deltas = Vec::new();
+    let mut done = None;
+    for ev in stream {
+        match ev {
+            StreamEvent::Delta(d) => deltas.push(d),
+            StreamEvent::Done(c) => done = Some(c),
+            StreamEvent::Error(e) => panic!("{e}"),
+        }
+    }
+    let c = done.unwrap();
+    assert_eq!(c.finish_reason, FinishReason::Stop);
+    assert_eq!(c.text, " The dog ran home.");
+    assert_eq!(deltas.concat(), c.text);
+    assert!(
+        deltas
+            .iter()
+            .all(|d| !d.contains("THE") && !d.contains("END"))
+    );
+}
+
+#[test]
+fn trim_to_sentence_applies_when_stopped_by_length() {
+    let tok = tiny_tokenizer();
+    let script = tok
+        .encode(" He ran. She sat down on the big chair and")
+        .unwrap();
+    let n = script.len();
+    let e = scripted_engine(script, 128, 1, Duration::ZERO, 4);
+    let r = GenerateRequest {
+        trim_to_sentence: true,
+        max_tokens: n,
+        sampling: SamplingParams::greedy(),
+        ..GenerateRequest::new("Once")
+    };
+    let c = collect(e.submit(r.clone()).unwrap());
+    assert_eq!(c.finish_reason, FinishReason::Length);
+    assert_eq!(c.text, " He ran.");
+    let c = e
+        .generate(GenerateRequest {
+            trim_to_sentence: false,
+            ..r
+        })
+        .unwrap();
+    assert_eq!(c.text, " He ran. She sat down on the big chair and");
+}
+
+#[test]
+fn cancel_frees_the_slot_at_the_next_step() {
+    let tok = tiny_tokenizer();
+    let script = tok.encode(" la la la").unwrap();
+    let e = scripted_engine(script, 128, 2, Duration::from_millis(5), 4);
+    let s = e
+        .submit(GenerateRequest {
+            max_tokens: 100,
+            sampling: SamplingParams::greedy(),
+            ..GenerateRequest::new("Once")
+        })
+        .unwrap();
+    assert!(matches!(s.recv(), Some(StreamEvent::Delta(_))));
+    assert_eq!(e.stats().running, 1);
+    s.cancel();
+    let mut last = None;
+    while let Some(ev) = s.recv() {
+        last = Some(ev);
+    }
+    match last {
+        Some(StreamEvent::Done(c)) => {
+            assert_eq!(c.finish_reason, FinishReason::Cancelled);
+            assert!(c.usage.completion_tokens < 100);
+        }
+        other => panic!("expected Done(cancelled), got {other:?}"),
+    }
+    assert!(wait_for(|| e.stats().running == 0));
+    assert_eq!(e.stats().cancelled, 1);
+
+    // Dropping the stream cancels too (closed channel).
+    let s = e
+        .submit(GenerateRequest {
+            max_tokens: 100,
+            ..GenerateRequest::new("Once")
+        })
+        .unwrap();
+    assert!(s.recv().is_some());
+    drop(s);
+    assert!(wait_for(
+        || e.stats().running == 0 && e.stats().cancelled == 2
+    ));
+    let before = e.stats().tokens_generated;
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(
+        e.stats().tokens_generated,
+        before,
+        "a cancelled sequence kept generating"
+    );
+}
+
+#[test]
+fn full_queue_is_rejected_with_queue_full() {
+    let e = scripted_engine(letter(), 128, 1, Duration::from_millis(5), 1);
+    let long = || GenerateRequest {
+        max_tokens: 120,
+        sampling: SamplingParams::greedy(),
+        ..GenerateRequest::new("Once")
+    };
+    let a = e.submit(long()).unwrap();
+    assert!(wait_for(|| e.stats().running == 1));
+    let b = e.submit(long()).unwrap();
+    assert_eq!(e.stats().queued, 1);
+    match e.submit(long()) {
+        Err(InferError::QueueFull { capacity: 1 }) => {}
+        other => panic!("expected QueueFull, got {other:?}"),
+    }
+    drop(a);
+    // The queued request gets the freed slot.
+    assert!(matches!(b.recv(), Some(StreamEvent::Delta(_))));
+}
+
+#[test]
+fn prompt_limits_reject_or_truncate() {
+    let e = scripted_engine(letter(), 32, 1, Duration::ZERO, 4);
+    let long_prompt = "Once upon a time there was a very long story. ".repeat(10);
+    let n = e.tokenizer().encode(&long_prompt).unwrap().len();
+    assert!(n > 32);
+    match e.submit(GenerateRequest::new(long_prompt.clone())) {
+        Err(InferError::PromptTooLong {
+            prompt_tokens,
+            max_prompt_tokens,
+            max_seq_len,
+        }) => {
+            assert_eq!((prompt_tokens, max_prompt_tokens, max_seq_len), (n, 31, 32));
+        }
+        other => panic!("expected PromptTooLong, got {other:?}"),
+    }
+    let c = e
+        .generate(GenerateRequest {
+            overflow: PromptOverflow::TruncateLeft,
+            max_tokens: 8,
+            sampling: SamplingParams::greedy(),
+            ..GenerateRequest::new(long_prompt)
+        })
+        .unwrap();
+    assert_eq!(c.usage.prompt_tokens, 24);
+    assert_eq!(c.usage.completion_tokens, 8);
+    assert_eq!(c.finish_reason, FinishReason::Length);
+}
+
+#[test]
+fn invalid_requests_are_rejected() {
+    let e = scripted_engine(letter(), 32, 1, Duration::ZERO, 4);
+    let bad = [
+        GenerateRequest {
+            max_tokens: 0,
+            ..GenerateRequest::new("x")
+        },
+        GenerateRequest {
+            sampling: SamplingParams {
+                top_p: 0.0,
+                ..Default::default()
+            },
+            ..GenerateRequest::new("x")
+        },
+        GenerateRequest {
+            stop: vec![String::new()],
+            ..GenerateRequest::new("x")
+        },
+    ];
+    for r in bad {
+        assert!(matches!(e.submit(r), Err(InferError::InvalidRequest(_))));
+    }
+}
+
+#[test]
+fn shutdown_cancels_in_flight_and_rejects_new_work() {
+    let e = scripted_engine(letter(), 128, 1, Duration::from_millis(5), 4);
+    let s = e
+        .submit(GenerateRequest {
+            max_tokens: 120,
+            ..GenerateRequest::new("Once")
+        })
+        .unwrap();
+    let queued = e
+        .submit(GenerateRequest {
+            max_tokens: 120,
+            ..GenerateRequest::new("Once")
+        })
+        .unwrap();
+    assert!(s.recv().is_some());
+    e.shutdown();
+    let last = s.last();
+    assert!(
+        matches!(
+            last,
+            Some(StreamEvent::Done(Completion {
+                finish_reason: FinishReason::Cancelled,
+                ..
+            }))
+        ),
+        "{last:?}"
+    );
+    let q = queued.last();
+    assert!(
+        matches!(
+            q,
+            Some(StreamEvent::Done(Completion {
+                finish_reason: FinishReason::Cancelled,
+                ..
+            }))
+        ),
+        "{q:?}"
+    );
+    assert!(matches!(
+        e.submit(GenerateRequest::new("x")),
+        Err(InferError::ShuttingDown)
+    ));
+}
+
+#[test]
+fn async_receive_works() {
+    let tok = tiny_tokenizer();
+    let mut script = tok.encode(" Hi.").unwrap();
+    script.push(tok.eot_id());
+    let e = scripted_engine(script, 64, 1, Duration::ZERO, 4);
+    let s = e
+        .submit(GenerateRequest {
+            sampling: SamplingParams::greedy(),
+            ..GenerateRequest::new("Once")
+        })
+        .unwrap();
+    let text = futures_lite_block_on(async {
+        let mut t = String::new();
+        while let Some(ev) = s.recv_async().await {
+            if let StreamEvent::Delta(d) = ev {
+                t.push_str(&d);
+            }
+        }
+        t
+    });
+    assert_eq!(text, " Hi.");
+}
+
+/// Minimal executor: the future only waits on a flume channel fed by another thread.
+fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        match f.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Loading a model directory: success and every class of bad input.
+
+mod common;
+
+use common::*;
+use slm_infer::{Engine, EngineOptions, InferError, ModelConfig, WeightDtype, random_model};
+
+#[test]
+fn tiny_model_loads_with_info() {
+    let e = Engine::load(tiny_dir(), EngineOptions::default()).unwrap();
+    let info = e.info();
+    assert_eq!(info.name, "tiny-random");
+    assert_eq!(info.config.n_kv_heads, 2);
+    assert_eq!(info.vocab_size, e.tokenizer().vocab_size());
+    assert_eq!(info.max_seq_len, 128);
+    assert_eq!(info.dtype, "f16");
+    assert_eq!(info.n_params, info.config.n_params());
+    let file = std::fs::metadata(tiny_dir().join("model.safetensors"))
+        .unwrap()
+        .len();
+    assert_eq!(info.weights_bytes, file);
+    e.shutdown();
+}
+
+fn load_err(dir: &std::path::Path) -> String {
+    match Engine::load(dir, EngineOptions::default()) {
+        Ok(_) => panic!("loading {} should fail", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn missing_files_are_named() {
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        let tmp = tiny_copy();
+        std::fs::remove_file(tmp.path().join(f)).unwrap();
+        let msg = load_err(tmp.path());
+        assert!(msg.contains(f), "{f}: {msg}");
+    }
+}
+
+#[test]
+fn corrupt_safetensors_is_reported() {
+    let tmp = tiny_copy();
+    let p = tmp.path().join("model.safetensors");
+    let bytes = std::fs::read(&p).unwrap();
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    let msg = load_err(tmp.path());
+    assert!(
+        msg.contains("model.safetensors") && msg.contains("not a valid safetensors"),
+        "{msg}"
+    );
+    std::fs::write(&p, b"garbage").unwrap();
+    assert!(load_err(tmp.path()).contains("not a valid safetensors"));
+}
+
+#[test]
+fn malformed_or_inconsistent_config_is_reported() {
+    let tmp = tiny_copy();
+    let p = tmp.path().join("config.json");
+    std::fs::write(&p, "{\"dim\": 64").unwrap();
+    assert!(load_err(tmp.path()).contains("config.json"));
+    let mut cfg: ModelConfig =
+        serde_json::from_str(&std::fs::read_to_string(tiny_dir().join("config.json")).unwrap())
+            .unwrap();
+    cfg.n_kv_heads = 3;
+    std::fs::write(&p, serde_json::to_string(&cfg).unwrap()).unwrap();
+    assert!(load_err(tmp.path()).contains("n_kv_heads"));
+}
+
+#[test]
+fn vocab_mismatch_is_reported() {
+    let tmp = tiny_copy();
+    let p = tmp.path().join("config.json");
+    let mut cfg: ModelConfig = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    cfg.vocab_size = 300;
+    std::fs::write(&p, serde_json::to_string(&cfg).unwrap()).unwrap();
+    match Engine::load(tmp.path(), EngineOptions::default()) {
+        Err(InferError::VocabMismatch {
+            tokenizer_vocab,
+            model_vocab,
+        }) => {
+            assert_eq!((tokenizer_vocab, model_vocab), (512, 300));
+        }
+        other => panic!("expected VocabMismatch, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_shape_and_missing_tensor_are_named() {
+    // Config says hidden_dim 96 but the weights have 128.
+    let tmp = tiny_copy();
+    let p = tmp.path().join("config.json");
+    let mut cfg: ModelConfig = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    cfg.hidden_dim = 96;
+    std::fs::write(&p, serde_json::to_string(&cfg).unwrap()).unwrap();
+    let msg = load_err(tmp.path());
+    assert!(
+        msg.contains("gate_proj") && msg.contains("[128, 64]") && msg.contains("[96, 64]"),
+        "{msg}"
+    );
+
+    // An untied config needs lm_head.weight, which the tied fixture lacks.
+    cfg.hidden_dim = 128;
+    cfg.tied = false;
+    std::fs::write(&p, serde_json::to_string(&cfg).unwrap()).unwrap();
+    let msg = load_err(tmp.path());
+    assert!(msg.contains("missing tensor lm_head.weight"), "{msg}");
+}
+
+#[test]
+fn unsupported_dtype_is_named() {
+    let tmp = tiny_copy();
+    let cfg: ModelConfig =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("config.json")).unwrap())
+            .unwrap();
+    let mut tensors = random_model::random_tensors(&cfg, 1);
+    let bytes = random_model::safetensors_bytes(&tensors, WeightDtype::F32).unwrap();
+    std::fs::write(tmp.path().join("model.safetensors"), &bytes).unwrap();
+    Engine::load(tmp.path(), EngineOptions::default())
+        .expect("f32 file loads")
+        .shutdown();
+
+    // Re-encode one tensor as I32 by hand.
+    let (shape, _) = tensors.remove("model.norm.weight").unwrap();
+    let mut views: Vec<(String, safetensors::tensor::TensorView<'_>)> = Vec::new();
+    let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, (s, v))| {
+            (
+                n.clone(),
+                s.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let ints: Vec<u8> = vec![0u8; shape[0] * 4];
+    for (n, s, b) in &encoded {
+        views.push((
+            n.clone(),
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap(),
+        ));
+    }
+    views.push((
+        "model.norm.weight".into(),
+        safetensors::tensor::TensorView::new(safetensors::Dtype::I32, shape.clone(), &ints)
+            .unwrap(),
+    ));
+    std::fs::write(
+        tmp.path().join("model.safetensors"),
+        safetensors::serialize(views, None).unwrap(),
+    )
+    .unwrap();
+    let msg = load_err(tmp.path());
+    assert!(
+        msg.contains("model.norm.weight") && msg.contains("I32"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn bad_engine_options_are_rejected() {
+    let r = Engine::load(
+        tiny_dir(),
+        EngineOptions {
+            max_batch: 0,
+            ..Default::default()
+        },
+    );
+    assert!(matches!(r, Err(InferError::InvalidRequest(m)) if m.contains("max_batch")));
+}
