@@ -156,10 +156,10 @@ impl Drop for Inner {
 fn stop_thread(shared: &Shared, thread: &Mutex<Option<JoinHandle<()>>>) {
     shared.shutdown.store(true, Ordering::Release);
     let handle = thread.lock().map(|mut h| h.take()).unwrap_or(None);
-    if let Some(h) = handle {
-        if h.join().is_err() {
-            tracing::error!("engine thread panicked");
-        }
+    if let Some(h) = handle
+        && h.join().is_err()
+    {
+        tracing::error!("engine thread panicked");
     }
 }
 

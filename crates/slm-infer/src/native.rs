@@ -75,7 +75,7 @@ impl NativeModel {
         weights: ModelWeights,
         opts: &NativeOptions,
     ) -> Result<NativeModel, InferError> {
-        cfg.validate().map_err(|m| InferError::Model(m))?;
+        cfg.validate().map_err(InferError::Model)?;
         let threads = if opts.threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {

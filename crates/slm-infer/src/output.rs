@@ -87,10 +87,11 @@ impl OutputFilter {
     /// The remaining delta when generation ends for `reason`.
     pub fn finish(&mut self, reason: FinishReason) -> String {
         let mut end = trim_end_len(&self.text);
-        if self.trim_to_sentence && reason == FinishReason::Length {
-            if let Some(s) = last_sentence_end(&self.text[..end]) {
-                end = trim_end_len(&self.text[..s]);
-            }
+        if self.trim_to_sentence
+            && reason == FinishReason::Length
+            && let Some(s) = last_sentence_end(&self.text[..end])
+        {
+            end = trim_end_len(&self.text[..s]);
         }
         self.emit_to(self.emitted.max(end))
     }
