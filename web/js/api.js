@@ -48,7 +48,8 @@ export function errorFromResponse(status, body, retryAfterHeader) {
  */
 export function buildChatRequest(model, messages, settings) {
   const body = {
-    model,
+    // Unknown model name (info not loaded): leave it out and let the server use its own.
+    ...(model ? { model } : {}),
     messages: messages.map(({ role, content }) => ({ role, content })),
     stream: true,
     max_tokens: settings.max_tokens,

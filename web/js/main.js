@@ -8,8 +8,6 @@ import { describeInfo } from './format.js';
 import { DEFAULT_SETTINGS, LIMITS, loadSettings, normalizeSettings, saveSettings } from './settings.js';
 import { ConversationStore } from './store.js';
 
-const FALLBACK_MODEL = 'slm';
-
 function memoryStorage() {
   // Private modes can throw on localStorage access; keep the page working.
   const map = new Map();
@@ -71,6 +69,10 @@ async function refreshInfo() {
   try {
     info = await fetchInfo();
     renderInfo(info);
+    if (replyCap()) {
+      const slider = document.getElementById('set-max_tokens');
+      slider.max = String(Math.max(Number(slider.min), Math.min(LIMITS.max_tokens.max, replyCap())));
+    }
     errorEl.hidden = true;
   } catch (err) {
     errorEl.textContent = `Live numbers are unavailable right now (${err.message}).`;
@@ -78,6 +80,12 @@ async function refreshInfo() {
   } finally {
     stats.setAttribute('aria-busy', 'false');
   }
+}
+
+// The prompt and the reply share the model's context window; keeping replies
+// to half of it leaves the other half for the story so far.
+function replyCap() {
+  return typeof info?.context_length === 'number' && info.context_length > 0 ? Math.floor(info.context_length / 2) : null;
 }
 
 // ---- settings panel ------------------------------------------------------------
@@ -128,8 +136,8 @@ const store = new ConversationStore(storage, {
 
 new ChatController({
   store,
-  getSettings: () => settings,
-  getModel: () => info?.model ?? FALLBACK_MODEL,
+  getSettings: () => (replyCap() ? { ...settings, max_tokens: Math.min(settings.max_tokens, replyCap()) } : settings),
+  getModel: () => info?.model ?? null,
   onActivity: (active) => background.setActive(active),
   onToken: () => background.pulse(),
   // Speed and latency are measured by the server as it serves; show fresh ones.

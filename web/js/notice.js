@@ -26,6 +26,13 @@ export function describeError(error) {
     case 'auth':
       return { title: 'The server needs an API key', text: error.message, retryAfter: null };
     case 'invalid':
+      if (error.code === 'context_length_exceeded') {
+        return {
+          title: 'This story is too long for the model',
+          text: `${error.message} Lower “Max tokens” in Settings, or start a new story.`,
+          retryAfter: null,
+        };
+      }
       return { title: 'The server did not accept that request', text: error.message, retryAfter: null };
     default:
       return { title: 'Something went wrong while writing', text: error.message, retryAfter: null };

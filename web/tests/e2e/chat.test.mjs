@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, BASE_URL, FAST_SETTINGS, eventually, launch, openPage, sendPrompt, sleep, waitForReply } from './harness.mjs';
+import { ARTIFACTS, BASE_URL, FAST_SETTINGS, eventually, holdRequests, launch, openPage, sendPrompt, sleep, waitForReply } from './harness.mjs';
 
 let browser;
 before(async () => {
@@ -105,9 +105,10 @@ describe('chat', () => {
   });
 
   test('Stop cancels the request and keeps what was written', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: { ...FAST_SETTINGS, max_tokens: 512 } });
+    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
+      const release = await holdRequests(page, CHAT);
       const failed = [];
       page.on('requestfailed', (r) => {
         if (r.url().endsWith('/v1/chat/completions')) failed.push(r.failure()?.errorText);
@@ -116,7 +117,9 @@ describe('chat', () => {
       await sendPrompt(page, 'Tom and his dog went to the park. Suddenly,');
       await requestSeen;
       assert.ok(await page.locator('#stop').isVisible(), 'Stop offered while writing');
+      assert.ok(await page.locator('.msg-assistant .typing').isVisible(), 'typing indicator while waiting');
       await page.locator('#stop').click();
+      release();
 
       const reply = await waitForReply(page, ['stopped']);
       assert.equal(await reply.locator('.msg-meta').innerText(), 'Stopped');
@@ -128,14 +131,11 @@ describe('chat', () => {
       assert.ok(await page.locator('#send').isVisible());
       assert.ok(await reply.locator('.msg-regenerate').isVisible(), 'Regenerate offered after Stop');
 
-      // The server is still serving after the cancel.
-      await page.evaluate(() => {
-        const s = JSON.parse(localStorage.getItem('slm.settings.v1'));
-        localStorage.setItem('slm.settings.v1', JSON.stringify({ ...s, max_tokens: 32 }));
-      });
-      await page.reload();
-      await sendPrompt(page, 'The end came quickly.');
+      // Regenerate after Stop goes to the real server and finishes.
+      await page.unroute(CHAT);
+      await reply.locator('.msg-regenerate').click();
       await waitForReply(page);
+      assert.ok((await page.locator('.msg-assistant .msg-text').innerText()).length > 0);
       assert.deepEqual(errors, []);
     } finally {
       await context.close();
@@ -184,13 +184,15 @@ describe('chat', () => {
   });
 
   test('deleting a story while it is being written stops it cleanly', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: { ...FAST_SETTINGS, max_tokens: 512 } });
+    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
+      const release = await holdRequests(page, CHAT);
       const requestSeen = page.waitForRequest(CHAT);
       await sendPrompt(page, 'A fox lived under a tree.');
       await requestSeen;
       await page.locator('.conversation-delete').first().click();
+      release();
       assert.equal(await page.locator('.conversation-open').count(), 0);
       await eventually(async () => page.locator('#send').isVisible(), { message: 'Send to come back' });
       assert.ok(await page.locator('#empty-state').isVisible());

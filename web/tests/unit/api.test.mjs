@@ -32,6 +32,7 @@ test('buildChatRequest sends the settings and strips local message fields', () =
     max_tokens: 64, temperature: 0.5, top_p: 0.8, top_k: 10,
   });
   assert.equal(buildChatRequest('m', [], { seed: 7 }).seed, 7);
+  assert.equal('model' in buildChatRequest(null, [], {}), false, 'unknown model is left out');
 });
 
 test('streamChat delivers deltas in order and the finish reason', async () => {

@@ -38,4 +38,7 @@ test('error notices: busy mentions the wait, down says what to check', () => {
   assert.match(describeError({ kind: 'busy', message: 'x' }).text, /in a moment/);
   assert.match(describeError({ kind: 'down', message: 'Could not reach the server.' }).text, /slm-server is running/);
   assert.equal(describeError({ kind: 'invalid', message: 'prompt too long' }).text, 'prompt too long');
+  const tooLong = describeError({ kind: 'invalid', code: 'context_length_exceeded', message: 'Reduce max_tokens.' });
+  assert.match(tooLong.title, /too long/);
+  assert.match(tooLong.text, /^Reduce max_tokens\. Lower/);
 });
