@@ -1,0 +1,369 @@
+//! Each endpoint over a real socket with the tiny committed model.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[test]
+fn health_ready_models_info_openapi() {
+    let srv = start_tiny();
+    let r = get(&srv, "/health");
+    assert_eq!(
+        (r.status(), r.json().unwrap()["status"].clone()),
+        (200, json!("ok"))
+    );
+    let r = get(&srv, "/ready");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json().unwrap()["model"], "tiny-random");
+
+    let v = get(&srv, "/v1/models").json().unwrap();
+    assert_eq!(v["object"], "list");
+    assert_eq!(v["data"][0]["id"], "tiny-random");
+    assert_eq!(v["data"][0]["object"], "model");
+    assert_eq!(v["data"][0]["max_model_len"], 128);
+    assert_eq!(get(&srv, "/v1/models/tiny-random").status(), 200);
+    assert_error(&get(&srv, "/v1/models/gpt-4"), 404, Some("model"));
+
+    let info = get(&srv, "/api/info").json().unwrap();
+    let engine_info = srv.state.engine.info();
+    assert_eq!(info["model"], "tiny-random");
+    assert_eq!(info["parameters"], engine_info.n_params);
+    assert_eq!(info["weights_bytes"], engine_info.weights_bytes);
+    let on_disk = std::fs::metadata(tiny_model_dir().join("model.safetensors"))
+        .unwrap()
+        .len();
+    assert_eq!(info["weights_bytes"], on_disk);
+    assert_eq!(info["context_length"], 128);
+    assert_eq!(info["vocab_size"], 512);
+    assert_eq!(info["layers"], 2);
+    assert_eq!(info["dim"], 64);
+    assert_eq!(info["heads"], 4);
+    assert_eq!(info["dtype"], "f16");
+    assert_eq!(info["max_batch"], srv.state.engine.stats().max_batch);
+    // No requests yet: nothing measured, and we say so rather than invent it.
+    assert!(info["decode_tokens_per_s"].is_null());
+    assert!(info["ttft_ms_p50"].is_null());
+
+    for _ in 0..2 {
+        let r = post(
+            &srv,
+            "/v1/completions",
+            &json!({"prompt": "Once upon a time", "max_tokens": 20, "temperature": 0}),
+        );
+        assert_eq!(r.status(), 200, "{}", r.text());
+    }
+    let info = get(&srv, "/api/info").json().unwrap();
+    assert!(info["ttft_ms_p50"].as_f64().unwrap() > 0.0, "{info}");
+
+    let r = get(&srv, "/openapi.json");
+    assert_eq!(r.status(), 200);
+    let doc = r.json().unwrap();
+    assert!(doc["paths"]["/v1/chat/completions"]["post"].is_object());
+}
+
+#[test]
+fn completion_has_openai_shape_and_consistent_usage() {
+    let srv = start_tiny();
+    let r = post(
+        &srv,
+        "/v1/completions",
+        &json!({"model": "tiny-random", "prompt": "Once upon a time", "max_tokens": 16, "seed": 3}),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let v = r.json().unwrap();
+    assert!(v["id"].as_str().unwrap().starts_with("cmpl-"));
+    assert_eq!(v["object"], "text_completion");
+    assert_eq!(v["model"], "tiny-random");
+    assert!(v["created"].as_u64().unwrap() > 1_600_000_000);
+    let choice = &v["choices"][0];
+    assert_eq!(choice["index"], 0);
+    assert!(choice["text"].is_string());
+    let finish = choice["finish_reason"].as_str().unwrap();
+    assert!(finish == "stop" || finish == "length", "{finish}");
+    let u = &v["usage"];
+    let prompt_tokens = srv
+        .state
+        .engine
+        .tokenizer()
+        .encode("Once upon a time")
+        .unwrap()
+        .len();
+    assert_eq!(u["prompt_tokens"], prompt_tokens);
+    let completion = u["completion_tokens"].as_u64().unwrap();
+    assert!(completion <= 16);
+    if finish == "length" {
+        assert_eq!(completion, 16);
+    }
+    assert_eq!(
+        u["total_tokens"].as_u64().unwrap(),
+        prompt_tokens as u64 + completion
+    );
+    assert!(v["timings"]["total_ms"].as_f64().unwrap() >= 0.0);
+}
+
+#[test]
+fn chat_uses_the_story_template() {
+    let srv = start_tiny();
+    let body = json!({
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Tom had a red ball."},
+            {"role": "assistant", "content": "He liked to play."},
+            {"role": "user", "content": [{"type": "text", "text": "One day, it rolled away."}]}
+        ],
+        "max_tokens": 8, "temperature": 0
+    });
+    let r = post(&srv, "/v1/chat/completions", &body);
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let v = r.json().unwrap();
+    assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+    assert!(v["choices"][0]["message"]["content"].is_string());
+    // The system message is ignored; the turns are joined with spaces.
+    let story = "Tom had a red ball. He liked to play. One day, it rolled away.";
+    let expected = srv.state.engine.tokenizer().encode(story).unwrap().len();
+    assert_eq!(v["usage"]["prompt_tokens"], expected);
+
+    // Same text as a completion of that story, since greedy decoding is deterministic.
+    let c = post(
+        &srv,
+        "/v1/completions",
+        &json!({"prompt": story, "max_tokens": 8, "temperature": 0}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        c["choices"][0]["text"]
+    );
+}
+
+#[test]
+fn chat_drops_oldest_turns_to_fit_the_context() {
+    let srv = start_tiny();
+    let tok = srv.state.engine.tokenizer();
+    // A turn of 60..90 tokens: one fits beside the last turn in 128 - 20
+    // tokens, two do not.
+    let sentence = "The cat sat on the mat and looked at the sun. ";
+    let mut long_turn = String::new();
+    while tok.encode(long_turn.trim()).unwrap().len() < 60 {
+        long_turn.push_str(sentence);
+    }
+    let turn_tokens = tok.encode(long_turn.trim()).unwrap().len();
+    assert!(turn_tokens <= 90, "{turn_tokens}");
+    let body = json!({
+        "messages": [
+            {"role": "user", "content": long_turn},
+            {"role": "assistant", "content": long_turn},
+            {"role": "user", "content": "Then the dog came."}
+        ],
+        "max_tokens": 20, "temperature": 0
+    });
+    let r = post(&srv, "/v1/chat/completions", &body);
+    assert_eq!(r.status(), 200, "{}", r.text());
+    let v = r.json().unwrap();
+    let prompt_tokens = v["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(prompt_tokens + 20 <= 128, "{prompt_tokens}");
+    // The last turn plus one long turn fit in 108 tokens; both long ones do not.
+    let two = tok
+        .encode(&format!("{} Then the dog came.", long_turn.trim()))
+        .unwrap()
+        .len() as u64;
+    assert_eq!(prompt_tokens, two);
+}
+
+#[test]
+fn fixed_seeds_give_the_same_text_alone_and_concurrently() {
+    let srv = start_tiny();
+    let body = |seed: u64| json!({"prompt": "Lily saw a bird", "max_tokens": 40, "temperature": 1.0, "seed": seed});
+    let alone: Vec<Value> = (0..4)
+        .map(|s| {
+            post(&srv, "/v1/completions", &body(s)).json().unwrap()["choices"][0]["text"].clone()
+        })
+        .collect();
+    let concurrent: Vec<Value> = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..4)
+            .map(|s| {
+                let srv = &srv;
+                scope.spawn(move || {
+                    post(srv, "/v1/completions", &body(s)).json().unwrap()["choices"][0]["text"]
+                        .clone()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(alone, concurrent);
+    // Different seeds really sample differently (else the check above is empty).
+    assert!(alone.iter().any(|t| t != &alone[0]), "{alone:?}");
+}
+
+#[test]
+fn metrics_count_requests_tokens_and_latencies() {
+    let srv = start_tiny();
+    let r = post(
+        &srv,
+        "/v1/completions",
+        &json!({"prompt": "Once", "max_tokens": 10, "temperature": 0}),
+    );
+    let completion_tokens = r.json().unwrap()["usage"]["completion_tokens"]
+        .as_u64()
+        .unwrap();
+    assert_error(
+        &post(&srv, "/v1/completions", &json!({"prompt": "x", "top_p": 5})),
+        400,
+        Some("top_p"),
+    );
+    let r = get(&srv, "/metrics");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.head
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = r.text();
+    for needle in [
+        "slm_http_requests_total{route=\"/v1/completions\",status=\"200\"} 1\n",
+        "slm_http_requests_total{route=\"/v1/completions\",status=\"400\"} 1\n",
+        "slm_num_requests_waiting 0\n",
+        "slm_num_requests_running 0\n",
+        &format!("slm_generation_tokens_total {completion_tokens}\n"),
+        "slm_time_to_first_token_seconds_count 1\n",
+        "# TYPE slm_time_per_output_token_seconds histogram\n",
+        "slm_process_peak_resident_memory_bytes ",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+#[test]
+fn web_ui_is_served_without_shadowing_the_api() {
+    let web = tempfile::tempdir().unwrap();
+    std::fs::write(web.path().join("index.html"), "<html>slm ui</html>").unwrap();
+    std::fs::write(web.path().join("app.js"), "console.log(1)").unwrap();
+    // A file named like an API route must not win over the route.
+    std::fs::write(web.path().join("health"), "static health").unwrap();
+    let mut cfg = config_for(tiny_model_dir());
+    cfg.web_dir = Some(web.path().to_path_buf());
+    let srv = start(cfg);
+    let r = get(&srv, "/");
+    assert_eq!(
+        (r.status(), r.text().as_str()),
+        (200, "<html>slm ui</html>")
+    );
+    let r = get(&srv, "/app.js");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.head
+            .header("content-type")
+            .unwrap()
+            .contains("javascript")
+    );
+    assert_eq!(get(&srv, "/health").json().unwrap()["status"], "ok");
+    let r = get(&srv, "/missing.css");
+    assert_eq!(r.status(), 404);
+    assert!(r.text().contains("Not Found"));
+    assert_error(&get(&srv, "/v1/nothing"), 404, None);
+    assert_error(&get(&srv, "/api/nothing"), 404, None);
+}
+
+#[test]
+fn missing_web_dir_gives_a_clear_404_on_root() {
+    let srv = start_tiny();
+    let r = get(&srv, "/");
+    assert_eq!(r.status(), 404);
+    assert!(r.text().contains("--web-dir"), "{}", r.text());
+    assert_eq!(get(&srv, "/health").status(), 200);
+}
+
+#[test]
+fn api_key_guards_v1_only() {
+    let mut cfg = config_for(tiny_model_dir());
+    cfg.api_key = Some("s3cret".into());
+    let srv = start(cfg);
+    let v = assert_error(&get(&srv, "/v1/models"), 401, None);
+    assert_eq!(v["error"]["type"], "authentication_error");
+    assert_error(
+        &get_with(&srv, "/v1/models", &[("Authorization", "Bearer wrong")]),
+        401,
+        None,
+    );
+    assert_error(
+        &get_with(&srv, "/v1/models", &[("Authorization", "s3cret")]),
+        401,
+        None,
+    );
+    assert_eq!(
+        get_with(&srv, "/v1/models", &[("Authorization", "Bearer s3cret")]).status(),
+        200
+    );
+    let body = json!({"prompt": "Hi", "max_tokens": 2}).to_string();
+    assert_error(
+        &post_raw(&srv, "/v1/completions", body.as_bytes(), &[]),
+        401,
+        None,
+    );
+    let r = post_raw(
+        &srv,
+        "/v1/completions",
+        body.as_bytes(),
+        &[("Authorization", "Bearer s3cret")],
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+    for open in [
+        "/health",
+        "/ready",
+        "/api/info",
+        "/metrics",
+        "/openapi.json",
+    ] {
+        assert_eq!(get(&srv, open).status(), 200, "{open}");
+    }
+    assert_eq!(
+        get(&srv, "/api/info").json().unwrap()["auth_required"],
+        true
+    );
+}
+
+#[test]
+fn cors_is_off_by_default_and_allow_listed_by_config() {
+    let srv = start_tiny();
+    let r = get_with(&srv, "/v1/models", &[("Origin", "http://evil.test")]);
+    assert!(r.head.header("access-control-allow-origin").is_none());
+    drop(srv);
+
+    let mut cfg = config_for(tiny_model_dir());
+    cfg.cors_origins = vec!["http://app.test".into()];
+    let srv = start(cfg);
+    let r = get_with(&srv, "/v1/models", &[("Origin", "http://app.test")]);
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.head.header("access-control-allow-origin"),
+        Some("http://app.test")
+    );
+    let r = get_with(&srv, "/v1/models", &[("Origin", "http://evil.test")]);
+    assert!(r.head.header("access-control-allow-origin").is_none());
+    let pre = slm_server::http_client::request(
+        "OPTIONS",
+        &url(&srv, "/v1/chat/completions"),
+        &[
+            ("Origin", "http://app.test"),
+            ("Access-Control-Request-Method", "POST"),
+            (
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            ),
+        ],
+        None,
+        TIMEOUT,
+    )
+    .unwrap();
+    assert_eq!(pre.status(), 200, "{}", pre.text());
+    assert_eq!(
+        pre.head.header("access-control-allow-origin"),
+        Some("http://app.test")
+    );
+}

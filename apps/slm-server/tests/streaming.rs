@@ -1,0 +1,192 @@
+//! SSE framing, disconnect cancellation, queue-full 429 and graceful
+//! shutdown, all over real sockets.
+
+mod common;
+
+use std::net::Shutdown;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use slm_server::http_client::SseEvent;
+
+#[test]
+fn completion_stream_framing_matches_the_non_streamed_text() {
+    let srv = start_tiny();
+    let body = json!({"prompt": "Once upon a time", "max_tokens": 24, "seed": 11,
+                      "stream": true, "stream_options": {"include_usage": true}});
+    let (head, mut sse) = open_stream(&srv, "/v1/completions", &body);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some("text/event-stream"));
+    let events = all_data(&mut sse);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let id = chunks[0]["id"].as_str().unwrap();
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["id"] == id && c["object"] == "text_completion")
+    );
+    let (usage_chunk, rest) = chunks.split_last().unwrap();
+    let (final_chunk, deltas) = rest.split_last().unwrap();
+    assert!(usage_chunk["choices"].as_array().unwrap().is_empty());
+    assert!(
+        deltas
+            .iter()
+            .all(|c| c["choices"][0]["finish_reason"].is_null())
+    );
+    let finish = final_chunk["choices"][0]["finish_reason"].as_str().unwrap();
+    let text: String = deltas
+        .iter()
+        .map(|c| c["choices"][0]["text"].as_str().unwrap())
+        .collect();
+
+    let mut plain = body.clone();
+    plain.as_object_mut().unwrap().remove("stream");
+    plain.as_object_mut().unwrap().remove("stream_options");
+    let v = post(&srv, "/v1/completions", &plain).json().unwrap();
+    assert_eq!(text, v["choices"][0]["text"].as_str().unwrap());
+    assert_eq!(finish, v["choices"][0]["finish_reason"]);
+    assert_eq!(usage_chunk["usage"], v["usage"]);
+}
+
+#[test]
+fn chat_stream_has_role_then_content_then_finish() {
+    let srv = start_tiny();
+    let body = json!({"messages": [{"role": "user", "content": "Sam found a box."}],
+                      "max_tokens": 12, "temperature": 0, "stream": true});
+    let (head, mut sse) = open_stream(&srv, "/v1/chat/completions", &body);
+    assert_eq!(head.status, 200);
+    let events = all_data(&mut sse);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk")
+    );
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let last = chunks.last().unwrap();
+    assert!(last["choices"][0]["finish_reason"].is_string());
+    assert!(last.get("usage").is_none(), "usage only when asked for");
+    let text: String = chunks[1..chunks.len() - 1]
+        .iter()
+        .map(|c| c["choices"][0]["delta"]["content"].as_str().unwrap())
+        .collect();
+    let mut plain = body.clone();
+    plain["stream"] = json!(false);
+    let v = post(&srv, "/v1/chat/completions", &plain).json().unwrap();
+    assert_eq!(
+        text,
+        v["choices"][0]["message"]["content"].as_str().unwrap()
+    );
+}
+
+#[test]
+fn client_disconnect_cancels_the_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(slow_config(dir.path()));
+    let body = json!({"prompt": "Once", "max_tokens": 4000, "temperature": 0, "stream": true});
+    let (head, mut sse) = open_stream(&srv, "/v1/completions", &body);
+    assert_eq!(head.status, 200);
+    // Wait for real tokens so the sequence is surely running.
+    for _ in 0..3 {
+        let d = next_data(&mut sse).expect("a chunk");
+        assert_ne!(d, "[DONE]", "generation ended before the disconnect");
+    }
+    assert_eq!(srv.state.engine.stats().running, 1);
+    let cancelled_before = srv.state.engine.stats().cancelled;
+    sse.get_ref().socket().shutdown(Shutdown::Both).unwrap();
+    drop(sse);
+    assert!(
+        wait_until(Duration::from_secs(10), || srv.state.engine.stats().running
+            == 0),
+        "engine still running after the client left: {:?}",
+        srv.state.engine.stats()
+    );
+    assert_eq!(srv.state.engine.stats().cancelled, cancelled_before + 1);
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .state
+        .metrics
+        .aborted_count("client_disconnected")
+        == 1));
+    let m = get(&srv, "/metrics").text();
+    assert!(
+        m.contains("slm_request_aborted_total{reason=\"client_disconnected\"} 1"),
+        "{m}"
+    );
+}
+
+#[test]
+fn full_queue_answers_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = slow_config(dir.path());
+    cfg.max_batch = Some(1);
+    cfg.queue_capacity = Some(1);
+    cfg.retry_after_secs = 2;
+    let srv = start(cfg);
+    let body = json!({"prompt": "Once", "max_tokens": 4000, "temperature": 0, "stream": true});
+    // A: running.
+    let (head_a, mut a) = open_stream(&srv, "/v1/completions", &body);
+    assert_eq!(head_a.status, 200);
+    assert_ne!(next_data(&mut a).unwrap(), "[DONE]");
+    // B: waits in the queue (its stream starts with keep-alives only).
+    let (head_b, mut b) = open_stream(&srv, "/v1/completions", &body);
+    assert_eq!(head_b.status, 200);
+    assert!(matches!(
+        b.next_event().unwrap(),
+        Some(SseEvent::Comment(_))
+    ));
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .state
+        .engine
+        .stats()
+        .queued
+        == 1));
+    // C: no room.
+    let r = post(&srv, "/v1/completions", &body);
+    let v = assert_error(&r, 429, None);
+    assert_eq!(v["error"]["code"], "queue_full");
+    assert_eq!(r.head.header("retry-after"), Some("2"));
+    let m = get(&srv, "/metrics").text();
+    assert!(m.contains("slm_num_requests_waiting 1\n"), "{m}");
+    assert!(m.contains("slm_num_requests_running 1\n"), "{m}");
+    assert!(
+        m.contains("slm_http_requests_total{route=\"/v1/completions\",status=\"429\"} 1\n"),
+        "{m}"
+    );
+    drop(a);
+    drop(b);
+    assert!(wait_until(Duration::from_secs(10), || {
+        let s = srv.state.engine.stats();
+        s.running == 0 && s.queued == 0
+    }));
+}
+
+#[test]
+fn graceful_shutdown_ends_in_flight_streams_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(slow_config(dir.path()));
+    let body = json!({"prompt": "Once", "max_tokens": 4000, "temperature": 0, "stream": true});
+    let (_, mut sse) = open_stream(&srv, "/v1/completions", &body);
+    assert_ne!(next_data(&mut sse).unwrap(), "[DONE]");
+    let state = srv.state.clone();
+    let stopper = std::thread::spawn(move || srv.shutdown());
+    let events = all_data(&mut sse);
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("[DONE]"),
+        "{events:?}"
+    );
+    let err: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert_eq!(err["error"]["code"], "shutting_down");
+    stopper.join().unwrap().unwrap();
+    assert!(state.is_shutting_down());
+    assert_eq!(state.engine.stats().running, 0);
+}
