@@ -64,6 +64,22 @@ pub fn dot4(isa: Isa, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
     }
 }
 
+/// Sixteen dot products: `out[i][j] = x[i] · w[j]`, every pair computed
+/// with exactly the operations of [`dot4`] (so results are bit-identical to
+/// it) but sharing loads, which makes batched steps compute-bound rather
+/// than load-bound.
+#[inline]
+pub fn dot4x4(isa: Isa, x: [&[f32]; 4], w: [&[f32]; 4]) -> [[f32; 4]; 4] {
+    let n = w[0].len();
+    debug_assert!(x.iter().chain(w.iter()).all(|r| r.len() == n));
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: run-time detected; equal lengths by construction.
+        Isa::Avx512 => unsafe { avx512::dot4x4(x, w) },
+        _ => x.map(|xr| dot4(isa, xr, w)),
+    }
+}
+
 /// Widens f16 values to f32 (exact).
 pub fn f16_to_f32(isa: Isa, src: &[f16], dst: &mut [f32]) {
     let n = src.len().min(dst.len());
@@ -242,6 +258,42 @@ mod avx512 {
             _mm512_reduce_add_ps(a2),
             _mm512_reduce_add_ps(a3),
         ]
+    }
+
+    /// # Safety
+    /// Requires AVX-512F; all eight rows equally long.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot4x4(x: [&[f32]; 4], w: [&[f32]; 4]) -> [[f32; 4]; 4] {
+        let n = w[0].len();
+        let px = x.map(|r| r.as_ptr());
+        let pw = w.map(|r| r.as_ptr());
+        let mut acc = [[_mm512_setzero_ps(); 4]; 4];
+        let mut i = 0;
+        while i + LANES <= n {
+            unsafe {
+                let wv = pw.map(|p| _mm512_loadu_ps(p.add(i)));
+                for r in 0..4 {
+                    let xv = _mm512_loadu_ps(px[r].add(i));
+                    for c in 0..4 {
+                        acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
+                    }
+                }
+            }
+            i += LANES;
+        }
+        if i < n {
+            let m = tail_mask(n - i);
+            unsafe {
+                let wv = pw.map(|p| _mm512_maskz_loadu_ps(m, p.add(i)));
+                for r in 0..4 {
+                    let xv = _mm512_maskz_loadu_ps(m, px[r].add(i));
+                    for c in 0..4 {
+                        acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
+                    }
+                }
+            }
+        }
+        acc.map(|row| row.map(|a| _mm512_reduce_add_ps(a)))
     }
 
     /// # Safety
