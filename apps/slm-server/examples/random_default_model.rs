@@ -44,6 +44,10 @@ fn main() -> anyhow::Result<()> {
     };
     random_model::write_random_model(&args.out, &cfg, WeightDtype::F16, args.seed, &tokenizer)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    println!("wrote {} ({} parameters)", args.out.display(), cfg.n_params());
+    println!(
+        "wrote {} ({} parameters)",
+        args.out.display(),
+        cfg.n_params()
+    );
     Ok(())
 }

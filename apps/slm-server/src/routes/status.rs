@@ -58,6 +58,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(state.metrics.render(state.engine_gauges()))
 }
 
+/// f32 settings as the short decimals people wrote (0.8, not 0.800000011920929).
+fn round_f32(x: f32) -> f64 {
+    (f64::from(x) * 1e6).round() / 1e6
+}
+
 /// What the web UI shows about the model and its measured speed.
 pub async fn info(state: web::Data<AppState>) -> HttpResponse {
     let i = state.engine.info();
@@ -78,8 +83,8 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
         "ttft_ms_p50": state.metrics.recent_ttft_p50_ms(),
         "defaults": {
             "max_tokens": state.policy.default_max_tokens,
-            "temperature": state.policy.default_temperature,
-            "top_p": state.policy.default_top_p,
+            "temperature": round_f32(state.policy.default_temperature),
+            "top_p": round_f32(state.policy.default_top_p),
             "top_k": state.policy.default_top_k,
         },
         "auth_required": state.api_key.is_some(),
@@ -95,6 +100,12 @@ pub async fn openapi() -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn f32_defaults_are_shown_as_written() {
+        assert_eq!(round_f32(0.8), 0.8);
+        assert_eq!(round_f32(0.95), 0.95);
+    }
 
     #[test]
     fn openapi_document_is_valid_json_and_lists_every_route() {
