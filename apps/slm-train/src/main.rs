@@ -1,1 +1,69 @@
-fn main() {}
+//! `slm-train`: the command line for building the model — prepare data, train
+//! the tokenizer, download the dataset, and (in their own modules) train,
+//! evaluate and export. This file only parses arguments and dispatches.
+
+mod bench_tokenize;
+mod bench_train;
+mod byte_size;
+mod device;
+mod download;
+mod eval;
+mod export;
+mod prepare;
+mod shards;
+mod tokenizer;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "slm-train",
+    version,
+    about = "Build the slm TinyStories model: data, tokenizer, training"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Clean corpora, train (or reuse) the tokenizer and write token shards.
+    Prepare(prepare::Args),
+    /// Train only the tokenizer and write tokenizer.json.
+    Tokenizer(tokenizer::Args),
+    /// Download TinyStories from the Hugging Face Hub (resumable, checksummed).
+    Download(download::Args),
+    /// Measure tokenization throughput on a corpus file; prints JSON.
+    BenchTokenize(bench_tokenize::Args),
+    /// Train a model from a TOML run config (see configs/ and docs/training.md).
+    Train(train::TrainArgs),
+    /// Evaluate a model directory on prepared shards; prints one JSON line.
+    Eval(eval::EvalArgs),
+    /// Write a model directory (config.json, model.safetensors, tokenizer.json,
+    /// generation.json) from a training checkpoint.
+    Export(export::ExportArgs),
+    /// Measure training throughput (tokens/s) of the 15M config; prints JSON.
+    BenchTrain(bench_train::BenchTrainArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Prepare(args) => prepare::run(args),
+        Command::Tokenizer(args) => tokenizer::run(args),
+        Command::Download(args) => download::run(args),
+        Command::BenchTokenize(args) => bench_tokenize::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Export(args) => export::run(args),
+        Command::BenchTrain(args) => bench_train::run(args),
+    }
+}

@@ -1,0 +1,62 @@
+//! `slm-train eval`: loss, perplexity and bits per byte of a model directory on prepared
+//! shards, as one JSON line on stdout.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use slm_trainer::evaluate;
+
+use crate::device::DeviceKind;
+use crate::shards::load_valid;
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Model directory (config.json + model.safetensors).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Prepared shards to evaluate on (e.g. the valid split).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Predictions per window; defaults to the model's max_seq_len.
+    #[arg(long)]
+    pub seq_len: Option<usize>,
+    /// Windows per forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Evaluate only the first N windows (bytes are counted pro rata).
+    #[arg(long)]
+    pub max_windows: Option<usize>,
+    #[arg(long, value_enum, default_value = "flex")]
+    pub device: DeviceKind,
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let device = args.device.device()?;
+    let model = slm_model::load_model_dir(&args.model, &device)
+        .with_context(|| format!("loading model {}", args.model.display()))?;
+    let (data, vocab) = load_valid(&args.data)?;
+    if vocab > model.config().vocab_size {
+        bail!(
+            "{} uses a {vocab}-token vocabulary, the model only {}",
+            args.data.display(),
+            model.config().vocab_size
+        );
+    }
+    let seq_len = args.seq_len.unwrap_or(model.config().max_seq_len);
+    if seq_len == 0 || seq_len > model.config().max_seq_len || args.batch_size == 0 {
+        bail!(
+            "--seq-len must be in 1..={} and --batch-size positive",
+            model.config().max_seq_len
+        );
+    }
+    let report = evaluate(
+        &model,
+        &data,
+        seq_len,
+        args.batch_size,
+        args.max_windows,
+        &device,
+    )?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}

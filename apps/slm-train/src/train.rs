@@ -1,0 +1,250 @@
+//! `slm-train train`: runs the trainer on prepared shards with a progress bar, Ctrl-C
+//! checkpointing and resume.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use slm_trainer::{Precision, RunHooks, TrainConfig, TrainEvent, Trainer, latest_checkpoint};
+
+use crate::device::DeviceKind;
+use crate::shards::{ShardWindows, find_tokenizer, load_valid};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Run config (TOML). Values can be overridden by `SLM_TRAIN__SECTION__KEY`
+    /// environment variables (e.g. `SLM_TRAIN__OPTIM__LR=3e-4`) and then by the flags below.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Run directory: checkpoints/, metrics.jsonl, loss.png, config.resolved.toml.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue from the newest complete checkpoint in `--out`.
+    #[arg(long)]
+    pub resume: bool,
+    /// Backend to train on.
+    #[arg(long, value_enum, default_value = "flex")]
+    pub device: DeviceKind,
+    /// Compute precision (f32 master weights are kept in every case).
+    #[arg(long)]
+    pub precision: Option<Precision>,
+    /// Prepared training shards (overrides data.train).
+    #[arg(long)]
+    pub train_data: Option<PathBuf>,
+    /// Prepared validation shards (overrides data.valid).
+    #[arg(long)]
+    pub valid_data: Option<PathBuf>,
+    /// tokenizer.json the shards were prepared with (overrides data.tokenizer).
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Total optimizer steps (optim.max_steps).
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Peak learning rate (optim.lr).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Sequences per micro-batch (batch.micro_batch).
+    #[arg(long)]
+    pub micro_batch: Option<usize>,
+    /// Micro-batches per optimizer step (batch.accum_steps).
+    #[arg(long)]
+    pub accum_steps: Option<usize>,
+    /// Random seed (seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Evaluate every N steps (eval.every).
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Checkpoint every N steps (checkpoint.every).
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Any other config key, e.g. `--set optim.warmup_steps=50` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Hide the progress bar (log lines only).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+impl TrainArgs {
+    fn overrides(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut o = Vec::new();
+        let mut put = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                o.push((k.to_string(), v));
+            }
+        };
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        put("data.train", path(&self.train_data));
+        put("data.valid", path(&self.valid_data));
+        put("data.tokenizer", path(&self.tokenizer));
+        put(
+            "precision",
+            self.precision.map(|p| format!("{p:?}").to_lowercase()),
+        );
+        put("optim.max_steps", self.max_steps.map(|v| v.to_string()));
+        put("optim.lr", self.lr.map(|v| v.to_string()));
+        put("batch.micro_batch", self.micro_batch.map(|v| v.to_string()));
+        put("batch.accum_steps", self.accum_steps.map(|v| v.to_string()));
+        put("seed", self.seed.map(|v| v.to_string()));
+        put("eval.every", self.eval_every.map(|v| v.to_string()));
+        put(
+            "checkpoint.every",
+            self.checkpoint_every.map(|v| v.to_string()),
+        );
+        for kv in &self.set {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("--set expects KEY=VALUE, got `{kv}`"))?;
+            o.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        Ok(o)
+    }
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let mut cfg = TrainConfig::load(&args.config, &args.overrides()?)
+        .with_context(|| format!("loading {}", args.config.display()))?;
+    let tokenizer_path = find_tokenizer(cfg.data.tokenizer.as_deref(), &cfg.data.train)?;
+    let tokenizer = slm_tokenizer::Tokenizer::from_file(&tokenizer_path)
+        .with_context(|| format!("loading tokenizer {}", tokenizer_path.display()))?;
+    // Recorded in config.resolved.toml so `export` can find it.
+    cfg.data.tokenizer = Some(std::fs::canonicalize(&tokenizer_path)?);
+
+    let train = ShardWindows::open(&cfg.data.train, cfg.batch.seq_len + 1, cfg.seed)?;
+    if train.vocab_size() > cfg.model.vocab_size {
+        bail!(
+            "shards use a {}-token vocabulary but model.vocab_size is {}",
+            train.vocab_size(),
+            cfg.model.vocab_size
+        );
+    }
+    let (valid, _) = load_valid(&cfg.data.valid)?;
+    let device = args.device.device()?.autodiff();
+    if !cfg.precision.supported_on(&device) {
+        bail!(
+            "--precision {:?} is not supported on the {} backend (use f32)",
+            cfg.precision,
+            args.device.name()
+        );
+    }
+
+    let existing = latest_checkpoint(&args.out)?;
+    let mut trainer = match (args.resume, existing) {
+        (true, Some(dir)) => {
+            tracing::info!("resuming from {}", dir.display());
+            Trainer::resume(cfg.clone(), device, Box::new(train), &dir)?
+        }
+        (true, None) => bail!(
+            "--resume: no complete checkpoint under {}",
+            args.out.join(slm_trainer::CHECKPOINTS_DIR).display()
+        ),
+        (false, Some(dir)) => bail!(
+            "{} already holds checkpoint {}; pass --resume to continue it or choose another --out",
+            args.out.display(),
+            dir.display()
+        ),
+        (false, None) => Trainer::new(cfg.clone(), device, Box::new(train))?,
+    };
+
+    ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            // Second Ctrl-C: the user does not want to wait for the checkpoint.
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: checkpoint at the end of this step (Ctrl-C again to abort)");
+    })
+    .context("installing the Ctrl-C handler")?;
+
+    tracing::info!(
+        params = cfg.model.num_params(),
+        tokens_per_step = cfg.batch.tokens_per_step(),
+        device = args.device.name(),
+        precision = ?cfg.precision,
+        eval_windows = ?cfg.eval.max_windows,
+        "training {} → {}",
+        args.config.display(),
+        args.out.display()
+    );
+    let max_steps = cfg.optim.max_steps;
+    let bar = if args.no_progress {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(max_steps)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps {msg} [{elapsed_precise} eta {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    bar.set_position(trainer.state().step);
+    bar.enable_steady_tick(Duration::from_millis(500));
+
+    let decode_tok = tokenizer.clone();
+    let hooks = RunHooks {
+        prompt: vec![tokenizer.eot_id()],
+        stop_token: Some(tokenizer.eot_id()),
+        decode: Some(Box::new(move |ids: &[u32]| {
+            decode_tok
+                .decode(ids)
+                .unwrap_or_else(|e| format!("<undecodable: {e}>"))
+        })),
+    };
+    let mut tok_s_avg = 0.0f64;
+    trainer.run(&args.out, Some(&valid), hooks, &STOP, |event| match event {
+        TrainEvent::Step {
+            outcome,
+            tokens_per_sec,
+        } => {
+            tok_s_avg = if tok_s_avg == 0.0 {
+                *tokens_per_sec
+            } else {
+                0.9 * tok_s_avg + 0.1 * tokens_per_sec
+            };
+            bar.set_position(outcome.step);
+            bar.set_message(format!(
+                "loss {:.4} lr {:.2e} {:.0} tok/s",
+                outcome.loss, outcome.lr, tok_s_avg
+            ));
+            if outcome.skipped {
+                tracing::warn!(
+                    step = outcome.step,
+                    scale = outcome.loss_scale,
+                    "f16 overflow: step skipped"
+                );
+            }
+        }
+        TrainEvent::Eval {
+            step,
+            report,
+            samples,
+        } => {
+            bar.suspend(|| {
+                tracing::info!(
+                    step,
+                    loss = report.loss,
+                    perplexity = report.perplexity,
+                    bits_per_byte = report.bits_per_byte,
+                    tokens = report.tokens,
+                    "validation"
+                );
+                for s in samples {
+                    tracing::info!("sample: {}", s.trim());
+                }
+            });
+        }
+        TrainEvent::Checkpoint { step, dir } => {
+            bar.suspend(|| tracing::info!(step, "checkpoint {}", dir.display()));
+        }
+        TrainEvent::Stopped { step } => {
+            bar.suspend(|| tracing::info!(step, "stopped early; resume with --resume"));
+        }
+    })?;
+    bar.finish();
+    Ok(())
+}

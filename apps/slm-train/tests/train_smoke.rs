@@ -1,0 +1,150 @@
+//! `slm-train train --config configs/smoke.toml` end to end on the committed fixtures:
+//! validation loss must fall clearly, and the run must leave checkpoints, metrics and the
+//! plot; then resume, export and eval the result.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use slm_data::{PrepareConfig, TokenizerSource};
+use slm_tokenizer::TrainOptions;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn slm_train(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_slm-train"))
+        .args(args)
+        .current_dir(repo())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("slm-train runs")
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "slm-train failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn eval_losses(run: &Path) -> Vec<(u64, f64)> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "eval")
+        .map(|v| (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn smoke_config_trains_resumes_exports_and_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let fixtures = repo().join("datasets/fixtures");
+    let mut prep = PrepareConfig::new(
+        vec![fixtures.join("tinystories-train-160.txt")],
+        vec![fixtures.join("tinystories-valid-40.txt")],
+        data.clone(),
+    );
+    prep.tokenizer = TokenizerSource::Train {
+        options: TrainOptions {
+            vocab_size: 512,
+            ..TrainOptions::default()
+        },
+        sample_bytes: slm_data::DEFAULT_SAMPLE_BYTES,
+    };
+    slm_data::prepare(&prep).expect("fixture prepares");
+
+    let run = tmp.path().join("run");
+    let (train_dir, valid_dir) = (data.join("train"), data.join("valid"));
+    let base = [
+        "train",
+        "--config",
+        "configs/smoke.toml",
+        "--out",
+        run.to_str().unwrap(),
+        "--train-data",
+        train_dir.to_str().unwrap(),
+        "--valid-data",
+        valid_dir.to_str().unwrap(),
+        "--no-progress",
+    ];
+    ok(&slm_train(&base));
+
+    let evals = eval_losses(&run);
+    assert_eq!(
+        evals.iter().map(|e| e.0).collect::<Vec<_>>(),
+        vec![50, 100, 150]
+    );
+    let uniform = 512f64.ln();
+    let last = evals.last().unwrap().1;
+    assert!(
+        last < uniform - 1.5 && last < evals[0].1,
+        "validation loss did not fall clearly: {evals:?} (uniform {uniform:.2})"
+    );
+    for f in [
+        "loss.png",
+        "config.resolved.toml",
+        "checkpoints/step-00000150/model.bpk",
+    ] {
+        assert!(run.join(f).is_file(), "missing {f}");
+    }
+    assert!(
+        !run.join("checkpoints/step-00000050").exists(),
+        "keep = 2 prunes step 50"
+    );
+
+    // A second plain `train` must not clobber the run; `--resume` continues it.
+    let again = slm_train(&base);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    let mut resume = base.to_vec();
+    resume.extend(["--resume", "--max-steps", "160", "--eval-every", "10"]);
+    ok(&slm_train(&resume));
+    let evals = eval_losses(&run);
+    assert_eq!(evals.last().unwrap().0, 160);
+
+    let model = tmp.path().join("model");
+    ok(&slm_train(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--dtype",
+        "f32",
+    ]));
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "generation.json",
+    ] {
+        assert!(model.join(f).is_file(), "export missing {f}");
+    }
+    let line = ok(&slm_train(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        valid_dir.to_str().unwrap(),
+        "--seq-len",
+        "64",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    let loss = report["loss"].as_f64().unwrap();
+    // Same weights (f32 export), same windows as the step-160 evaluation during training.
+    assert!(
+        (loss - evals.last().unwrap().1).abs() < 1e-3,
+        "eval {loss} vs in-training {}",
+        evals.last().unwrap().1
+    );
+    let ppl = report["perplexity"].as_f64().unwrap();
+    assert!((ppl - loss.exp()).abs() < 1e-6 * ppl);
+    assert!(report["bits_per_byte"].as_f64().unwrap() > 0.0);
+    assert!(report["bytes"].as_u64().unwrap() > 20_000, "{report}");
+}
