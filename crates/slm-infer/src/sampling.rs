@@ -94,20 +94,21 @@ impl Sampler {
         if self.params.temperature == 0.0 || self.params.top_k == Some(1) {
             return argmax(logits);
         }
-        self.fill_candidates(logits);
+        let r = self.rng.random::<f64>();
+        if self.prepare(logits) {
+            // No truncation: walk the whole distribution in token order.
+            let total: f64 = self.weights.iter().map(|w| *w as f64).sum();
+            if !(total > 0.0 && total.is_finite()) {
+                return argmax(logits);
+            }
+            return walk(self.weights.iter().copied().zip(0u32..), r * total)
+                .unwrap_or_else(|| argmax(logits));
+        }
         let total: f64 = self.cand.iter().map(|c| c.0 as f64).sum();
         if !(total > 0.0 && total.is_finite()) {
             return argmax(logits);
         }
-        let r = self.rng.random::<f64>() * total;
-        let mut acc = 0.0;
-        for &(p, t) in &self.cand {
-            acc += p as f64;
-            if r < acc {
-                return t;
-            }
-        }
-        self.cand.last().map_or(0, |c| c.1)
+        walk(self.cand.iter().copied(), r * total).unwrap_or_else(|| argmax(logits))
     }
 
     /// The tokens sampling may return for `logits`, with unnormalised
@@ -117,39 +118,35 @@ impl Sampler {
         if self.params.temperature == 0.0 || self.params.top_k == Some(1) {
             self.cand.clear();
             self.cand.push((1.0, argmax(logits)));
-        } else {
-            self.fill_candidates(logits);
+        } else if self.prepare(logits) {
+            self.cand.clear();
+            self.cand.extend(self.weights.iter().copied().zip(0u32..));
         }
         &self.cand
     }
 
-    fn fill_candidates(&mut self, logits: &[f32]) {
+    /// Computes the softmax weights, then the top-k / top-p candidates into
+    /// `cand`. Returns true when nothing is truncated (then `cand` is not
+    /// filled and sampling uses `weights` directly).
+    fn prepare(&mut self, logits: &[f32]) -> bool {
         let p = &self.params;
         let inv_t = 1.0 / p.temperature;
-        let max = logits
-            .iter()
-            .copied()
-            .filter(|l| !l.is_nan())
-            .fold(f32::NEG_INFINITY, f32::max);
+        let max = simd::max_ignoring_nan(logits);
         self.weights.resize(logits.len(), 0.0);
         simd::softmax_weights(self.isa, logits, max, inv_t, &mut self.weights);
-        self.cand.clear();
-        self.cand
-            .extend(self.weights.iter().enumerate().map(|(i, &w)| (w, i as u32)));
-        // Most likely first; ties broken by token id so the order is total.
-        let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        let n = self.cand.len();
+        let n = logits.len();
         let k = p.top_k.unwrap_or(n).min(n);
-        let sorted = k < n;
-        if sorted {
+        if k < n {
+            // Most likely first; ties broken by token id so the order is total.
+            let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+            self.cand.clear();
+            self.cand.extend(self.weights.iter().copied().zip(0u32..));
             self.cand.select_nth_unstable_by(k - 1, order);
             self.cand.truncate(k);
             self.cand.sort_unstable_by(order);
-        }
-        if p.top_p < 1.0 {
-            let total: f64 = self.cand.iter().map(|c| c.0 as f64).sum();
-            let target = p.top_p as f64 * total;
-            if sorted {
+            if p.top_p < 1.0 {
+                let total: f64 = self.cand.iter().map(|c| c.0 as f64).sum();
+                let target = p.top_p as f64 * total;
                 let mut acc = 0.0;
                 let mut keep = self.cand.len();
                 for (i, c) in self.cand.iter().enumerate() {
@@ -160,24 +157,29 @@ impl Sampler {
                     }
                 }
                 self.cand.truncate(keep.max(1));
-            } else {
-                self.nucleus_by_buckets(target);
             }
+            false
+        } else if p.top_p < 1.0 {
+            self.nucleus_by_buckets(p.top_p as f64);
+            false
+        } else {
+            true
         }
     }
 
     /// Top-p without sorting the whole vocabulary: non-negative f32 bit
     /// patterns order like their values, so a histogram of probability mass
     /// over the high bits finds the bucket where the cumulative mass (from
-    /// the top) crosses `target`. Everything above it is kept, and only that
-    /// one bucket is sorted. O(vocab) instead of O(vocab log vocab).
-    fn nucleus_by_buckets(&mut self, target: f64) {
+    /// the top) crosses `top_p` of the total. Everything above it is kept, and
+    /// only that one bucket is sorted. O(vocab) instead of O(vocab log vocab).
+    fn nucleus_by_buckets(&mut self, top_p: f64) {
         const SHIFT: u32 = 19;
         self.hist.clear();
         self.hist.resize(1 << (31 - SHIFT), 0.0);
-        for c in &self.cand {
-            self.hist[(c.0.to_bits() >> SHIFT) as usize] += c.0 as f64;
+        for w in &self.weights {
+            self.hist[(w.to_bits() >> SHIFT) as usize] += *w as f64;
         }
+        let target = top_p * self.hist.iter().sum::<f64>();
         let mut acc = 0.0;
         let mut b = self.hist.len() - 1;
         while b > 0 && acc + self.hist[b] < target {
@@ -185,17 +187,19 @@ impl Sampler {
             b -= 1;
         }
         let edge_bucket = b as u32;
-        let edge = &mut self.edge;
-        edge.clear();
-        self.cand.retain(|c| {
-            let k = c.0.to_bits() >> SHIFT;
-            if k == edge_bucket {
-                edge.push(*c);
+        self.cand.clear();
+        self.edge.clear();
+        for (w, t) in self.weights.iter().copied().zip(0u32..) {
+            let k = w.to_bits() >> SHIFT;
+            if k > edge_bucket {
+                self.cand.push((w, t));
+            } else if k == edge_bucket {
+                self.edge.push((w, t));
             }
-            k > edge_bucket
-        });
-        edge.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        for c in edge.iter() {
+        }
+        self.edge
+            .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for c in &self.edge {
             if acc >= target && !self.cand.is_empty() {
                 break;
             }
@@ -203,6 +207,22 @@ impl Sampler {
             acc += c.0 as f64;
         }
     }
+}
+
+/// The token where the running sum of weights first exceeds `r`.
+fn walk(items: impl Iterator<Item = (f32, u32)>, r: f64) -> Option<u32> {
+    let mut acc = 0.0;
+    let mut last = None;
+    for (p, t) in items {
+        acc += p as f64;
+        if p > 0.0 {
+            last = Some(t);
+        }
+        if r < acc {
+            return Some(t);
+        }
+    }
+    last
 }
 
 /// Index of the largest logit (lowest index on ties; NaN ignored).

@@ -278,6 +278,41 @@ impl Matrix {
                     o += rows_here;
                 }
             }
+            // Few rows: widen in registers instead of through the tile buffer.
+            Storage::F16(_) | Storage::Bf16(_) if m < 4 && isa == Isa::Avx512 => {
+                let (halves, bf16): (&[u16], bool) = match &self.data {
+                    Storage::F16(v) => (bytemuck::cast_slice(v), false),
+                    Storage::Bf16(v) => (bytemuck::cast_slice(v), true),
+                    Storage::F32(_) => unreachable!("matched above"),
+                };
+                let mut o = r0;
+                while o < r1 {
+                    let rows_here = TILE.min(r1 - o);
+                    if rows_here == TILE {
+                        let w = [0, 1, 2, 3].map(|j| &halves[(o + j) * k..(o + j + 1) * k]);
+                        for i in 0..m {
+                            let xi = &x[i * k..(i + 1) * k];
+                            let r = simd::dot4_half(isa, xi, w, bf16)
+                                .expect("AVX-512 has a fused kernel");
+                            for (j, v) in r.into_iter().enumerate() {
+                                write(i, o + j, v);
+                            }
+                        }
+                    } else {
+                        TILE_BUF.with(|buf| {
+                            let mut buf = buf.borrow_mut();
+                            if buf.len() < TILE * k {
+                                buf.resize(TILE * k, 0.0);
+                            }
+                            for j in 0..rows_here {
+                                self.row_to_f32(isa, o + j, &mut buf[j * k..(j + 1) * k]);
+                            }
+                            compute(&buf[..rows_here * k], o, rows_here);
+                        });
+                    }
+                    o += rows_here;
+                }
+            }
             _ => TILE_BUF.with(|buf| {
                 let mut buf = buf.borrow_mut();
                 if buf.len() < TILE * k {

@@ -80,6 +80,20 @@ pub fn dot4x4(isa: Isa, x: [&[f32]; 4], w: [&[f32]; 4]) -> [[f32; 4]; 4] {
     }
 }
 
+/// [`dot4`] with the four weight rows in half precision, widened in
+/// registers; bit-identical to widening them first (widening is exact).
+/// Returns `None` when no fused kernel exists for this ISA.
+#[inline]
+pub fn dot4_half(isa: Isa, x: &[f32], w: [&[u16]; 4], bf16: bool) -> Option<[f32; 4]> {
+    debug_assert!(w.iter().all(|r| r.len() == x.len()));
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: run-time detected (Avx512 implies F16C); equal lengths by construction.
+        Isa::Avx512 => Some(unsafe { avx512::dot4_half(x, w, bf16) }),
+        _ => None,
+    }
+}
+
 /// Widens f16 values to f32 (exact).
 pub fn f16_to_f32(isa: Isa, src: &[f16], dst: &mut [f32]) {
     let n = src.len().min(dst.len());
@@ -123,6 +137,23 @@ fn softmax_weights_body(x: &[f32], max: f32, scale: f32, out: &mut [f32]) {
     for (o, v) in out.iter_mut().zip(x) {
         *o = exp_nonpositive((v - max) * scale);
     }
+}
+
+/// Largest value, NaN ignored (`-inf` for empty or all-NaN input). Sixteen
+/// running maxima so the loop vectorises.
+pub fn max_ignoring_nan(x: &[f32]) -> f32 {
+    let mut m = [f32::NEG_INFINITY; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for l in 0..LANES {
+            // `>` is false for NaN, so NaN never wins.
+            m[l] = if c[l] > m[l] { c[l] } else { m[l] };
+        }
+    }
+    for (l, v) in chunks.remainder().iter().enumerate() {
+        m[l] = if *v > m[l] { *v } else { m[l] };
+    }
+    m.into_iter().fold(f32::NEG_INFINITY, f32::max)
 }
 
 /// `exp(x)` for `x <= 0` (NaN maps to 0).
@@ -258,6 +289,59 @@ mod avx512 {
             _mm512_reduce_add_ps(a2),
             _mm512_reduce_add_ps(a3),
         ]
+    }
+
+    /// Sixteen halves at `p` widened to f32 (f16 via F16C, bf16 by shifting).
+    #[inline]
+    #[target_feature(enable = "avx512f,f16c")]
+    unsafe fn load_half(p: *const u16, bf16: bool) -> __m512 {
+        unsafe {
+            let h = _mm256_loadu_si256(p as *const __m256i);
+            if bf16 {
+                _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))
+            } else {
+                _mm512_cvtph_ps(h)
+            }
+        }
+    }
+
+    /// # Safety
+    /// Requires AVX-512F and F16C; every row as long as `x`.
+    #[target_feature(enable = "avx512f,f16c")]
+    pub unsafe fn dot4_half(x: &[f32], w: [&[u16]; 4], bf16: bool) -> [f32; 4] {
+        let n = x.len();
+        let px = x.as_ptr();
+        let pw = w.map(|r| r.as_ptr());
+        let mut acc = [_mm512_setzero_ps(); 4];
+        let mut i = 0;
+        while i + LANES <= n {
+            unsafe {
+                let xv = _mm512_loadu_ps(px.add(i));
+                for c in 0..4 {
+                    acc[c] = _mm512_fmadd_ps(xv, load_half(pw[c].add(i), bf16), acc[c]);
+                }
+            }
+            i += LANES;
+        }
+        if i < n {
+            // Tails are rare (dims are multiples of 16 in practice): widen via a buffer.
+            let m = tail_mask(n - i);
+            let xv = unsafe { _mm512_maskz_loadu_ps(m, px.add(i)) };
+            for c in 0..4 {
+                let mut buf = [0f32; LANES];
+                for (j, b) in buf.iter_mut().enumerate().take(n - i) {
+                    let h = w[c][i + j];
+                    *b = if bf16 {
+                        f32::from_bits((h as u32) << 16)
+                    } else {
+                        half::f16::from_bits(h).to_f32()
+                    };
+                }
+                let wv = unsafe { _mm512_maskz_loadu_ps(m, buf.as_ptr()) };
+                acc[c] = _mm512_fmadd_ps(xv, wv, acc[c]);
+            }
+        }
+        acc.map(|a| _mm512_reduce_add_ps(a))
     }
 
     /// # Safety
