@@ -15,7 +15,7 @@ use crate::device::DeviceKind;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchTrainArgs {
-    #[arg(long, value_enum, default_value = "flex")]
+    #[arg(long, value_enum, default_value = "ndarray")]
     pub device: DeviceKind,
     #[arg(long, default_value_t = 8)]
     pub batch: usize,

@@ -3,13 +3,14 @@
 use anyhow::bail;
 use slm_model::burn::prelude::Device;
 
-/// Backends selectable from the command line. `flex` is the default: it measured faster
-/// than `ndarray` for training the 15M model on CPU (see bench/train.json).
+/// Backends selectable from the command line. `ndarray` is the default for now: it measured
+/// faster than `flex` for a 15M training step on our 2-core CPU (see bench/train.json),
+/// although upstream deprecates it in favour of `flex`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeviceKind {
     /// Burn's pure-Rust CPU backend (SIMD + rayon).
     Flex,
-    /// The older ndarray CPU backend (deprecated upstream; kept for comparison).
+    /// The ndarray CPU backend (deprecated upstream, but faster here for training).
     Ndarray,
     /// GPU through wgpu (Vulkan/Metal/DX12); needs the `wgpu` cargo feature.
     Wgpu,
@@ -21,7 +22,7 @@ impl DeviceKind {
     pub fn device(self) -> anyhow::Result<Device> {
         Ok(match self {
             Self::Flex => Device::flex(),
-            #[allow(deprecated)] // measured alternative, see bench/train.json
+            #[allow(deprecated)] // measured faster for training, see bench/train.json
             Self::Ndarray => Device::ndarray(),
             #[cfg(feature = "wgpu")]
             Self::Wgpu => Device::wgpu(slm_model::burn::tensor::DeviceKind::DefaultDevice),

@@ -26,7 +26,7 @@ pub struct EvalArgs {
     /// Evaluate only the first N windows (bytes are counted pro rata).
     #[arg(long)]
     pub max_windows: Option<usize>,
-    #[arg(long, value_enum, default_value = "flex")]
+    #[arg(long, value_enum, default_value = "ndarray")]
     pub device: DeviceKind,
 }
 

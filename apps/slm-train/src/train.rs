@@ -27,7 +27,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
     /// Backend to train on.
-    #[arg(long, value_enum, default_value = "flex")]
+    #[arg(long, value_enum, default_value = "ndarray")]
     pub device: DeviceKind,
     /// Compute precision (f32 master weights are kept in every case).
     #[arg(long)]
