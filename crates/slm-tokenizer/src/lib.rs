@@ -9,6 +9,7 @@
 
 mod byte_level;
 mod error;
+mod fast_encode;
 mod incremental;
 mod token_table;
 mod training;
@@ -22,6 +23,7 @@ pub use error::TokenizerError;
 pub use incremental::IncrementalDecoder;
 pub use training::TrainOptions;
 
+use fast_encode::FastEncoder;
 use token_table::TokenTable;
 
 /// The end-of-text special token separating stories.
@@ -31,6 +33,8 @@ pub const EOT: &str = "<|endoftext|>";
 #[derive(Clone)]
 pub struct Tokenizer {
     inner: Arc<tokenizers::Tokenizer>,
+    /// `None` for pipelines the fast path does not reproduce.
+    fast: Option<Arc<FastEncoder>>,
     table: Arc<TokenTable>,
     json: Arc<str>,
     hash: Arc<str>,
@@ -124,8 +128,10 @@ impl Tokenizer {
             .to_string(true)
             .map_err(|e| invalid(format!("cannot serialize: {e}")))?;
         let hash = hex(&Sha256::digest(json.as_bytes()));
+        let fast = FastEncoder::for_pipeline(&json, eot_id).map(Arc::new);
         Ok(Self {
             vocab_size: table.len(),
+            fast,
             inner: Arc::new(inner),
             table: Arc::new(table),
             json: json.into(),
@@ -152,6 +158,15 @@ impl Tokenizer {
     /// Token ids for `text`. No BOS/EOS is added; each `<|endoftext|>` in the
     /// text becomes the single EOT id.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        if let Some(fast) = &self.fast {
+            return fast.encode(self.inner.get_model(), text);
+        }
+        self.encode_reference(text)
+    }
+
+    /// Encoding through the full `tokenizers` pipeline (what [`Self::encode`]
+    /// does for non-standard pipelines); the fast path must agree with it.
+    pub fn encode_reference(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
         let enc = self
             .inner
             .encode_fast(text, false)
@@ -161,6 +176,10 @@ impl Tokenizer {
 
     /// Encodes many texts in parallel (rayon).
     pub fn encode_batch(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TokenizerError> {
+        if self.fast.is_some() {
+            use rayon::prelude::*;
+            return texts.par_iter().map(|t| self.encode(t)).collect();
+        }
         let encs = self
             .inner
             .encode_batch_fast(texts.to_vec(), false)
@@ -271,6 +290,22 @@ mod tests {
         assert!(err.to_string().contains(&bad.to_string()), "{err}");
         assert!(tok.token_bytes(bad).is_none());
         assert!(tok.incremental_decoder().push(bad).is_err());
+    }
+
+    #[test]
+    fn trained_tokenizers_use_the_fast_path_and_others_do_not() {
+        let tok = tiny();
+        assert!(tok.fast.is_some());
+        // Same tokenizer with a prefix space: a pipeline the fast path does not reproduce.
+        let json = tok
+            .to_json()
+            .replace("\"add_prefix_space\": false", "\"add_prefix_space\": true");
+        let other = Tokenizer::from_bytes(json.as_bytes()).unwrap();
+        assert!(other.fast.is_none());
+        assert_eq!(
+            other.encode("the cat").unwrap(),
+            other.encode_reference("the cat").unwrap()
+        );
     }
 
     #[test]

@@ -280,3 +280,50 @@ proptest! {
         prop_assert_eq!(out, tok.decode(&ids).unwrap());
     }
 }
+
+#[test]
+fn fast_path_matches_the_tokenizers_pipeline_on_stories() {
+    let tok = tok();
+    for path in [
+        fixture(),
+        fixture().with_file_name("tinystories-valid-40.txt"),
+    ] {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert_eq!(
+            tok.encode(&text).unwrap(),
+            tok.encode_reference(&text).unwrap()
+        );
+    }
+    for text in [
+        "a  b",
+        "a \n\n b",
+        "x   ",
+        "  'sup 's'S 123 4five",
+        "\t\u{3000}漢字 🦀!!",
+        "\r\n \u{85}x",
+    ] {
+        assert_eq!(
+            tok.encode(text).unwrap(),
+            tok.encode_reference(text).unwrap(),
+            "{text:?}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn fast_path_matches_the_tokenizers_pipeline(s in any::<String>()) {
+        let tok = tok();
+        prop_assert_eq!(tok.encode(&s).unwrap(), tok.encode_reference(&s).unwrap());
+    }
+
+    #[test]
+    fn fast_path_matches_on_whitespace_heavy_text(
+        s in "[ a-zA-Z0-9'.,!\\n\\t\\r\u{a0}\u{3000}é漢-]{0,60}"
+    ) {
+        let tok = tok();
+        prop_assert_eq!(tok.encode(&s).unwrap(), tok.encode_reference(&s).unwrap());
+    }
+}
