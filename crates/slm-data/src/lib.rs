@@ -28,7 +28,7 @@ pub use error::DataError;
 pub use meta::{ShardInfo, ShardMeta, SourceInfo};
 pub use prepare::{
     DEFAULT_BATCH_BYTES, DEFAULT_SAMPLE_BYTES, DEFAULT_SHARD_TOKENS, PrepareConfig, PrepareReport,
-    TOKENIZER_FILE, TokenizerSource, prepare,
+    TOKENIZER_FILE, TokenizerSource, prepare, train_tokenizer,
 };
 pub use progress::bytes_bar;
 pub use reader::{CorpusReader, Record};

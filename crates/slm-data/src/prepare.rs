@@ -141,14 +141,13 @@ pub fn prepare(cfg: &PrepareConfig) -> Result<PrepareReport, DataError> {
                         .into(),
                 ));
             }
-            if options.vocab_size > MAX_VOCAB {
-                return Err(DataError::VocabTooLarge {
-                    origin: "requested by --vocab-size".into(),
-                    vocab_size: options.vocab_size,
-                });
-            }
-            let (tok, used) =
-                train_tokenizer(&cfg.train, train_cleaner(), options, *sample_bytes, cfg)?;
+            let (tok, used) = train_tokenizer(
+                &cfg.train,
+                train_cleaner(),
+                options,
+                *sample_bytes,
+                cfg.show_progress,
+            )?;
             (tok, true, used)
         }
     };
@@ -228,15 +227,26 @@ fn fingerprints(
     }
 }
 
-/// Trains on the first `sample_bytes` of cleaned training text, streamed.
-fn train_tokenizer(
+/// Trains a tokenizer on the first `sample_bytes` of cleaned text from
+/// `paths`, streamed (memory does not grow with the sample). Returns the
+/// tokenizer and the number of text bytes it was trained on.
+pub fn train_tokenizer(
     paths: &[PathBuf],
     cleaner: Cleaner,
     options: &TrainOptions,
     sample_bytes: u64,
-    cfg: &PrepareConfig,
+    show_progress: bool,
 ) -> Result<(Tokenizer, u64), DataError> {
-    let bar = bytes_bar(total_bytes(paths), "tokenizer", cfg.show_progress);
+    if options.vocab_size > MAX_VOCAB {
+        return Err(DataError::VocabTooLarge {
+            origin: "requested by --vocab-size".into(),
+            vocab_size: options.vocab_size,
+        });
+    }
+    for path in paths {
+        CorpusReader::open(path)?;
+    }
+    let bar = bytes_bar(total_bytes(paths), "tokenizer", show_progress);
     let mut stream = StoryStream::new(paths, cleaner, bar.clone());
     let mut used = 0u64;
     let sample = stream.by_ref().take_while(|s| {
