@@ -69,19 +69,19 @@ impl ModelConfig {
                 return fail(format!("{name} must be positive"));
             }
         }
-        if self.dim % self.n_heads != 0 {
+        if !self.dim.is_multiple_of(self.n_heads) {
             return fail(format!(
                 "dim ({}) must be divisible by n_heads ({})",
                 self.dim, self.n_heads
             ));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return fail(format!(
                 "head_dim ({}) must be even for rotary embeddings",
                 self.head_dim()
             ));
         }
-        if self.n_heads % self.n_kv_heads != 0 {
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return fail(format!(
                 "n_heads ({}) must be a multiple of n_kv_heads ({})",
                 self.n_heads, self.n_kv_heads
