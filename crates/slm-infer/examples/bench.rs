@@ -112,8 +112,20 @@ fn run_concurrent(
     Ok((tokens, start.elapsed().as_secs_f64(), per_stream / n as f64))
 }
 
+/// The 1-minute load average: this shared machine runs other builds, and
+/// their load shows up directly in the timings.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
+    let load_at_start = load_average();
     let tmp;
     let dir = if args.random_default {
         tmp = tempfile::tempdir()?;
@@ -276,6 +288,7 @@ fn main() -> Result<()> {
         "peak_rss_mib": rss_kib("VmHWM:").map(|k| k as f64 / 1024.0),
         "rss_mib_at_end": rss_kib("VmRSS:").map(|k| k as f64 / 1024.0),
         "tokens_generated": stats.tokens_generated,
+        "load_average_1m": {"start": load_at_start, "end": load_average(), "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)},
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

@@ -311,18 +311,21 @@ mod avx512 {
     pub unsafe fn dot4_half(x: &[f32], w: [&[u16]; 4], bf16: bool) -> [f32; 4] {
         let n = x.len();
         let px = x.as_ptr();
-        let pw = w.map(|r| r.as_ptr());
-        let mut acc = [_mm512_setzero_ps(); 4];
+        let [p0, p1, p2, p3] = [w[0].as_ptr(), w[1].as_ptr(), w[2].as_ptr(), w[3].as_ptr()];
+        let z = _mm512_setzero_ps();
+        let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
         let mut i = 0;
         while i + LANES <= n {
             unsafe {
                 let xv = _mm512_loadu_ps(px.add(i));
-                for c in 0..4 {
-                    acc[c] = _mm512_fmadd_ps(xv, load_half(pw[c].add(i), bf16), acc[c]);
-                }
+                a0 = _mm512_fmadd_ps(xv, load_half(p0.add(i), bf16), a0);
+                a1 = _mm512_fmadd_ps(xv, load_half(p1.add(i), bf16), a1);
+                a2 = _mm512_fmadd_ps(xv, load_half(p2.add(i), bf16), a2);
+                a3 = _mm512_fmadd_ps(xv, load_half(p3.add(i), bf16), a3);
             }
             i += LANES;
         }
+        let mut acc = [a0, a1, a2, a3];
         if i < n {
             // Tails are rare (dims are multiples of 16 in practice): widen via a buffer.
             let m = tail_mask(n - i);
@@ -341,43 +344,82 @@ mod avx512 {
                 acc[c] = _mm512_fmadd_ps(xv, wv, acc[c]);
             }
         }
-        acc.map(|a| _mm512_reduce_add_ps(a))
+        [
+            _mm512_reduce_add_ps(acc[0]),
+            _mm512_reduce_add_ps(acc[1]),
+            _mm512_reduce_add_ps(acc[2]),
+            _mm512_reduce_add_ps(acc[3]),
+        ]
     }
 
     /// # Safety
     /// Requires AVX-512F; all eight rows equally long.
     #[target_feature(enable = "avx512f")]
     pub unsafe fn dot4x4(x: [&[f32]; 4], w: [&[f32]; 4]) -> [[f32; 4]; 4] {
+        // Written out by hand: closures or array maps here are not inlined
+        // into the AVX-512 context and would spill every accumulator.
         let n = w[0].len();
-        let px = x.map(|r| r.as_ptr());
-        let pw = w.map(|r| r.as_ptr());
-        let mut acc = [[_mm512_setzero_ps(); 4]; 4];
+        let [x0, x1, x2, x3] = [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()];
+        let [p0, p1, p2, p3] = [w[0].as_ptr(), w[1].as_ptr(), w[2].as_ptr(), w[3].as_ptr()];
+        let z = _mm512_setzero_ps();
+        let (mut a00, mut a01, mut a02, mut a03) = (z, z, z, z);
+        let (mut a10, mut a11, mut a12, mut a13) = (z, z, z, z);
+        let (mut a20, mut a21, mut a22, mut a23) = (z, z, z, z);
+        let (mut a30, mut a31, mut a32, mut a33) = (z, z, z, z);
+        macro_rules! step {
+            ($load:ident $(, $m:ident)?) => {{
+                let w0 = $load!(p0 $(, $m)?);
+                let w1 = $load!(p1 $(, $m)?);
+                let w2 = $load!(p2 $(, $m)?);
+                let w3 = $load!(p3 $(, $m)?);
+                let v = $load!(x0 $(, $m)?);
+                a00 = _mm512_fmadd_ps(v, w0, a00);
+                a01 = _mm512_fmadd_ps(v, w1, a01);
+                a02 = _mm512_fmadd_ps(v, w2, a02);
+                a03 = _mm512_fmadd_ps(v, w3, a03);
+                let v = $load!(x1 $(, $m)?);
+                a10 = _mm512_fmadd_ps(v, w0, a10);
+                a11 = _mm512_fmadd_ps(v, w1, a11);
+                a12 = _mm512_fmadd_ps(v, w2, a12);
+                a13 = _mm512_fmadd_ps(v, w3, a13);
+                let v = $load!(x2 $(, $m)?);
+                a20 = _mm512_fmadd_ps(v, w0, a20);
+                a21 = _mm512_fmadd_ps(v, w1, a21);
+                a22 = _mm512_fmadd_ps(v, w2, a22);
+                a23 = _mm512_fmadd_ps(v, w3, a23);
+                let v = $load!(x3 $(, $m)?);
+                a30 = _mm512_fmadd_ps(v, w0, a30);
+                a31 = _mm512_fmadd_ps(v, w1, a31);
+                a32 = _mm512_fmadd_ps(v, w2, a32);
+                a33 = _mm512_fmadd_ps(v, w3, a33);
+            }};
+        }
         let mut i = 0;
         while i + LANES <= n {
-            unsafe {
-                let wv = pw.map(|p| _mm512_loadu_ps(p.add(i)));
-                for r in 0..4 {
-                    let xv = _mm512_loadu_ps(px[r].add(i));
-                    for c in 0..4 {
-                        acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
-                    }
-                }
+            macro_rules! full {
+                ($p:ident) => {
+                    unsafe { _mm512_loadu_ps($p.add(i)) }
+                };
             }
+            step!(full);
             i += LANES;
         }
         if i < n {
             let m = tail_mask(n - i);
-            unsafe {
-                let wv = pw.map(|p| _mm512_maskz_loadu_ps(m, p.add(i)));
-                for r in 0..4 {
-                    let xv = _mm512_maskz_loadu_ps(m, px[r].add(i));
-                    for c in 0..4 {
-                        acc[r][c] = _mm512_fmadd_ps(xv, wv[c], acc[r][c]);
-                    }
-                }
+            macro_rules! masked {
+                ($p:ident, $m:ident) => {
+                    unsafe { _mm512_maskz_loadu_ps($m, $p.add(i)) }
+                };
             }
+            step!(masked, m);
         }
-        acc.map(|row| row.map(|a| _mm512_reduce_add_ps(a)))
+        let r = |a| _mm512_reduce_add_ps(a);
+        [
+            [r(a00), r(a01), r(a02), r(a03)],
+            [r(a10), r(a11), r(a12), r(a13)],
+            [r(a20), r(a21), r(a22), r(a23)],
+            [r(a30), r(a31), r(a32), r(a33)],
+        ]
     }
 
     /// # Safety
