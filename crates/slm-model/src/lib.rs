@@ -3,26 +3,38 @@
 //! backend — a `Device` picks where it runs. Also its `ModelConfig` and the safetensors
 //! model-directory format (see docs/architecture.md).
 //!
-//! It does not train (see `slm-trainer`) or sample (see `slm-infer`), and it never chooses a
-//! backend: callers pass the `Device`.
+//! With `default-features = false` only the config and the file format are compiled (no
+//! Burn), which is what the inference engine needs. It does not train (see `slm-trainer`)
+//! or sample (see `slm-infer`), and it never chooses a backend: callers pass the `Device`.
 
-mod attention;
-mod cache;
 mod config;
 mod error;
+mod format;
+
+#[cfg(feature = "burn")]
+mod attention;
+#[cfg(feature = "burn")]
+mod cache;
+#[cfg(feature = "burn")]
 mod feed_forward;
+#[cfg(feature = "burn")]
 mod rope;
+#[cfg(feature = "burn")]
 mod transformer;
+#[cfg(feature = "burn")]
 mod weights;
 
-pub use cache::KvCache;
 pub use config::ModelConfig;
 pub use error::ModelError;
+pub use format::{CONFIG_FILE, WEIGHTS_FILE, WeightDtype, read_config, tensor_shapes, view_to_f32};
+
+#[cfg(feature = "burn")]
+pub use cache::KvCache;
+#[cfg(feature = "burn")]
 pub use transformer::{Block, Transformer};
-pub use weights::{
-    CONFIG_FILE, WEIGHTS_FILE, WeightDtype, from_safetensors, load_model_dir, read_config,
-    save_model_dir, to_safetensors, view_to_f32,
-};
+#[cfg(feature = "burn")]
+pub use weights::{from_safetensors, load_model_dir, save_model_dir, to_safetensors};
 
 /// Re-exported so dependents name the same Burn types without depending on burn directly.
+#[cfg(feature = "burn")]
 pub use burn;

@@ -12,30 +12,8 @@ use burn::prelude::*;
 use half::{bf16, f16};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+use crate::format::{CONFIG_FILE, WEIGHTS_FILE, WeightDtype, read_config, view_to_f32};
 use crate::{ModelConfig, ModelError, Transformer};
-
-/// Storage precision of `model.safetensors`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WeightDtype {
-    F32,
-    F16,
-    Bf16,
-}
-
-impl std::str::FromStr for WeightDtype {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "f32" => Ok(Self::F32),
-            "f16" => Ok(Self::F16),
-            "bf16" => Ok(Self::Bf16),
-            other => Err(format!(
-                "unknown weight dtype `{other}` (use f32, f16 or bf16)"
-            )),
-        }
-    }
-}
 
 /// How a tensor is laid out in the file relative to Burn.
 #[derive(Clone, Copy)]
@@ -152,26 +130,6 @@ pub fn to_safetensors(model: &Transformer, dtype: WeightDtype) -> Vec<u8> {
     safetensors::serialize(views, Some(meta)).expect("in-memory serialization cannot fail")
 }
 
-/// Decodes a tensor's bytes to f32, whatever its stored float dtype.
-pub fn view_to_f32(view: &TensorView<'_>) -> Option<Vec<f32>> {
-    let data = view.data();
-    Some(match view.dtype() {
-        Dtype::F32 => data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Dtype::F16 => data
-            .chunks_exact(2)
-            .map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => data
-            .chunks_exact(2)
-            .map(|b| bf16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        _ => return None,
-    })
-}
-
 /// Builds a model of `config` from safetensors bytes (`path` only names the source in errors).
 /// Every expected tensor must be present with the right shape, and no other tensor may be.
 pub fn from_safetensors(
@@ -275,22 +233,6 @@ pub fn from_safetensors(
         set_lin(head, take("lm_head.weight"));
     }
     Ok(model)
-}
-
-/// File names inside a model directory.
-pub const CONFIG_FILE: &str = "config.json";
-pub const WEIGHTS_FILE: &str = "model.safetensors";
-
-/// Reads and validates `dir/config.json`.
-pub fn read_config(dir: &Path) -> Result<ModelConfig, ModelError> {
-    let path = dir.join(CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::io(&path, e))?;
-    ModelConfig::from_json(&text).map_err(|e| match e {
-        ModelError::InvalidConfig(msg) => {
-            ModelError::InvalidConfig(format!("{}: {msg}", path.display()))
-        }
-        other => other,
-    })
 }
 
 /// Writes `config.json` and `model.safetensors` into `dir` (created if needed). Each file is
