@@ -276,7 +276,7 @@ fn main() -> Result<()> {
 
     let out = json!({
         "model": if args.random_default { "random-default (dim 288, 6 layers, 6/6 heads, hidden 768, vocab 32000, seq 512)".to_string() } else { dir.display().to_string() },
-        "n_params": cfg.n_params(),
+        "n_params": cfg.num_params(),
         "weight_dtype": args.dtype.name(),
         "isa": isa,
         "threads": threads,

@@ -101,7 +101,7 @@ fn main() -> Result<()> {
         "wrote {} (vocab {}, {} params)",
         args.out.display(),
         cfg.vocab_size,
-        cfg.n_params()
+        cfg.num_params()
     );
     Ok(())
 }

@@ -170,7 +170,7 @@ impl Engine {
     pub fn load(model_dir: impl AsRef<Path>, opts: EngineOptions) -> Result<Engine, InferError> {
         let dir = model_dir.as_ref();
         opts.validate()?;
-        let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
+        let cfg = crate::config::read_config(&dir.join("config.json"))?;
         let tok_path = dir.join("tokenizer.json");
         let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| InferError::Tokenizer {
             path: tok_path.clone(),
@@ -200,7 +200,7 @@ impl Engine {
             .unwrap_or_else(|| dir.display().to_string());
         let info = ModelInfo {
             name,
-            n_params: cfg.n_params(),
+            n_params: cfg.num_params(),
             weights_bytes,
             dtype: opts.weight_dtype.name().to_string(),
             max_seq_len: cfg.max_seq_len,

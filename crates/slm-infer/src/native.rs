@@ -65,7 +65,7 @@ impl NativeModel {
         opts: &NativeOptions,
     ) -> Result<NativeModel, InferError> {
         let dir = dir.as_ref();
-        let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
+        let cfg = crate::config::read_config(&dir.join("config.json"))?;
         let weights = ModelWeights::load(&dir.join("model.safetensors"), &cfg, opts.weight_dtype)?;
         NativeModel::from_weights(cfg, weights, opts)
     }
@@ -75,7 +75,8 @@ impl NativeModel {
         weights: ModelWeights,
         opts: &NativeOptions,
     ) -> Result<NativeModel, InferError> {
-        cfg.validate().map_err(InferError::Model)?;
+        cfg.validate()
+            .map_err(|e| InferError::Model(e.to_string()))?;
         let threads = if opts.threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {

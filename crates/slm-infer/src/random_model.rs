@@ -108,9 +108,9 @@ pub fn write_random_model(
     seed: u64,
     tokenizer: &Tokenizer,
 ) -> Result<(), InferError> {
-    cfg.validate().map_err(|message| InferError::Config {
+    cfg.validate().map_err(|e| InferError::Config {
         path: dir.join("config.json"),
-        message,
+        message: e.to_string(),
     })?;
     let io = |path: &Path| {
         let path = path.to_path_buf();

@@ -53,6 +53,11 @@ impl ModelConfig {
         self.dim / self.n_heads
     }
 
+    /// Width of the key (and value) projection: `n_kv_heads * head_dim`.
+    pub fn kv_dim(&self) -> usize {
+        self.n_kv_heads * self.head_dim()
+    }
+
     /// Checks the invariants the model code relies on.
     pub fn validate(&self) -> Result<(), ModelError> {
         let fail = |msg: String| Err(ModelError::InvalidConfig(msg));
@@ -104,7 +109,7 @@ impl ModelConfig {
 
     /// Parameter count computed from the shape alone (matches `Module::num_params`).
     pub fn num_params(&self) -> usize {
-        let kv_dim = self.n_kv_heads * self.head_dim();
+        let kv_dim = self.kv_dim();
         let attn = 2 * self.dim * self.dim + 2 * self.dim * kv_dim;
         let mlp = 3 * self.dim * self.hidden_dim;
         let norms = 2 * self.dim;
