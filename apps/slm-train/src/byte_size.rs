@@ -34,7 +34,8 @@ mod tests {
         assert_eq!(parse_byte_size("200M"), Ok(200 << 20));
         assert_eq!(parse_byte_size("2g"), Ok(2 << 30));
         assert!(parse_byte_size("12X").unwrap_err().contains("suffix"));
-        assert!(parse_byte_size("lots").unwrap_err().contains("not a size"));
+        assert!(parse_byte_size("1.5M").unwrap_err().contains("not a size"));
+        assert!(parse_byte_size("lots").unwrap_err().contains("suffix"));
         assert!(
             parse_byte_size("99999999999999G")
                 .unwrap_err()
