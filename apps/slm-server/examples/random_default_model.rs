@@ -29,25 +29,14 @@ fn main() -> anyhow::Result<()> {
     let tok_path = args.tokenizer_from.join("tokenizer.json");
     let tokenizer = slm_tokenizer::Tokenizer::from_file(&tok_path)
         .with_context(|| format!("reading {}", tok_path.display()))?;
-    let cfg = ModelConfig {
-        dim: 288,
-        n_layers: 6,
-        n_heads: 6,
-        n_kv_heads: 6,
-        hidden_dim: 768,
-        vocab_size: 32000,
-        max_seq_len: 512,
-        rope_theta: 10000.0,
-        norm_eps: 1e-5,
-        tied: true,
-        dropout: 0.0,
-    };
+    // The default ModelConfig is the bundled model's ~15M shape.
+    let cfg = ModelConfig::default();
     random_model::write_random_model(&args.out, &cfg, WeightDtype::F16, args.seed, &tokenizer)
         .with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "wrote {} ({} parameters)",
         args.out.display(),
-        cfg.n_params()
+        cfg.num_params()
     );
     Ok(())
 }

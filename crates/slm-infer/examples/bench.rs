@@ -137,19 +137,8 @@ fn main() -> Result<()> {
                 ..Default::default()
             },
         )?;
-        let cfg = ModelConfig {
-            dim: 288,
-            n_layers: 6,
-            n_heads: 6,
-            n_kv_heads: 6,
-            hidden_dim: 768,
-            vocab_size: 32000,
-            max_seq_len: 512,
-            rope_theta: 10000.0,
-            norm_eps: 1e-5,
-            tied: true,
-            dropout: 0.0,
-        };
+        // The default ModelConfig is the bundled model's ~15M shape.
+        let cfg = ModelConfig::default();
         random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F16, 7, &tok)?;
         tmp.path().to_path_buf()
     } else {
