@@ -67,6 +67,23 @@ pub fn view_to_f32(view: &TensorView<'_>) -> Option<Vec<f32>> {
     })
 }
 
+/// Rotary tables `(cos, sin)`, each `[max_seq_len, head_dim / 2]` row-major: position `pos`
+/// and pair `i` rotate by `pos * theta^(-2i / head_dim)`. Angles are computed in f64 so every
+/// implementation (Burn, native) gets the same f32 values.
+pub fn rope_tables(head_dim: usize, max_seq_len: usize, theta: f64) -> (Vec<f32>, Vec<f32>) {
+    let half = head_dim / 2;
+    let mut cos = Vec::with_capacity(max_seq_len * half);
+    let mut sin = Vec::with_capacity(max_seq_len * half);
+    for pos in 0..max_seq_len {
+        for i in 0..half {
+            let angle = pos as f64 * theta.powf(-2.0 * i as f64 / head_dim as f64);
+            cos.push(angle.cos() as f32);
+            sin.push(angle.sin() as f32);
+        }
+    }
+    (cos, sin)
+}
+
 /// Every tensor of `model.safetensors` for `config`, with its file shape (`[out, in]` for
 /// linear weights), in a fixed order.
 pub fn tensor_shapes(config: &ModelConfig) -> Vec<(String, Vec<usize>)> {

@@ -26,7 +26,9 @@ mod weights;
 
 pub use config::ModelConfig;
 pub use error::ModelError;
-pub use format::{CONFIG_FILE, WEIGHTS_FILE, WeightDtype, read_config, tensor_shapes, view_to_f32};
+pub use format::{
+    CONFIG_FILE, WEIGHTS_FILE, WeightDtype, read_config, rope_tables, tensor_shapes, view_to_f32,
+};
 
 #[cfg(feature = "burn")]
 pub use cache::KvCache;

@@ -12,17 +12,7 @@ pub struct Rope {
 impl Rope {
     pub fn new(head_dim: usize, max_seq_len: usize, theta: f64, device: &Device) -> Self {
         let half = head_dim / 2;
-        let mut cos = Vec::with_capacity(max_seq_len * half);
-        let mut sin = Vec::with_capacity(max_seq_len * half);
-        for pos in 0..max_seq_len {
-            for i in 0..half {
-                // Computed in f64 so every implementation (Burn, native) agrees to f32 rounding.
-                let freq = theta.powf(-2.0 * i as f64 / head_dim as f64);
-                let angle = pos as f64 * freq;
-                cos.push(angle.cos() as f32);
-                sin.push(angle.sin() as f32);
-            }
-        }
+        let (cos, sin) = crate::format::rope_tables(head_dim, max_seq_len, theta);
         let shape = [max_seq_len, half];
         Self {
             cos: Tensor::from_data(TensorData::new(cos, shape), device),

@@ -23,17 +23,8 @@ pub struct RopeTable {
 impl RopeTable {
     pub fn new(head_dim: usize, max_seq_len: usize, theta: f64) -> RopeTable {
         let half = head_dim / 2;
-        let mut cos = Vec::with_capacity(max_seq_len * half);
-        let mut sin = Vec::with_capacity(max_seq_len * half);
-        for pos in 0..max_seq_len {
-            for i in 0..half {
-                // Angle in f64 so long contexts keep full f32 accuracy.
-                let freq = theta.powf(-2.0 * i as f64 / head_dim as f64);
-                let a = pos as f64 * freq;
-                cos.push(a.cos() as f32);
-                sin.push(a.sin() as f32);
-            }
-        }
+        // The same tables as the Burn model, by construction.
+        let (cos, sin) = slm_model::rope_tables(head_dim, max_seq_len, theta);
         RopeTable { half, cos, sin }
     }
 
