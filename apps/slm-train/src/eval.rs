@@ -11,7 +11,8 @@ use crate::shards::load_valid;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// Model directory (config.json + model.safetensors).
+    /// Model directory (config.json + model.safetensors; with tokenizer.json the softmax
+    /// covers the tokenizer's tokens, the ones the inference engine samples from).
     #[arg(long)]
     pub model: PathBuf,
     /// Prepared shards to evaluate on (e.g. the valid split).
@@ -26,7 +27,7 @@ pub struct EvalArgs {
     /// Evaluate only the first N windows (bytes are counted pro rata).
     #[arg(long)]
     pub max_windows: Option<usize>,
-    #[arg(long, value_enum, default_value = "ndarray")]
+    #[arg(long, value_enum, default_value = "flex")]
     pub device: DeviceKind,
 }
 
@@ -42,6 +43,24 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             model.config().vocab_size
         );
     }
+    // The softmax covers the tokenizer's tokens, as the inference engine samples them; a
+    // model directory without tokenizer.json is evaluated over the shards' vocabulary.
+    let tok_path = args.model.join("tokenizer.json");
+    let eval_vocab = if tok_path.is_file() {
+        let tok = slm_tokenizer::Tokenizer::from_file(&tok_path)
+            .with_context(|| format!("loading {}", tok_path.display()))?;
+        if tok.vocab_size() < vocab {
+            bail!(
+                "{} has {} tokens but {} uses {vocab}: not the tokenizer these shards came from",
+                tok_path.display(),
+                tok.vocab_size(),
+                args.data.display()
+            );
+        }
+        tok.vocab_size()
+    } else {
+        vocab
+    };
     let seq_len = args.seq_len.unwrap_or(model.config().max_seq_len);
     if seq_len == 0 || seq_len > model.config().max_seq_len || args.batch_size == 0 {
         bail!(
@@ -55,6 +74,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         seq_len,
         args.batch_size,
         args.max_windows,
+        eval_vocab,
         &device,
     )?;
     println!("{}", serde_json::to_string(&report)?);

@@ -2,6 +2,7 @@
 //! the tokenizer, download the dataset, and (in their own modules) train,
 //! evaluate and export. This file only parses arguments and dispatches.
 
+mod alloc;
 mod bench_tokenize;
 mod bench_train;
 mod byte_size;
@@ -56,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    alloc::tune_for_training();
     match Cli::parse().command {
         Command::Prepare(args) => prepare::run(args),
         Command::Tokenizer(args) => tokenizer::run(args),

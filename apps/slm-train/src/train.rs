@@ -26,8 +26,14 @@ pub struct TrainArgs {
     /// Continue from the newest complete checkpoint in `--out`.
     #[arg(long)]
     pub resume: bool,
+    /// Start a new run from the weights of this model directory (config.json +
+    /// model.safetensors, same shape as `[model]`) instead of a random init; the optimizer,
+    /// schedule and data order start fresh. For continuing a finished run with a new
+    /// schedule (a resumed run keeps its old one).
+    #[arg(long, value_name = "MODEL_DIR", conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
     /// Backend to train on.
-    #[arg(long, value_enum, default_value = "ndarray")]
+    #[arg(long, value_enum, default_value = "flex")]
     pub device: DeviceKind,
     /// Compute precision (f32 master weights are kept in every case).
     #[arg(long)]
@@ -106,6 +112,34 @@ impl TrainArgs {
     }
 }
 
+/// The weights of model directory `dir` in a model built from the run's `[model]` section
+/// (whose dropout applies); the shapes must match.
+fn load_init(
+    dir: &std::path::Path,
+    cfg: &TrainConfig,
+    device: &slm_model::burn::prelude::Device,
+) -> anyhow::Result<slm_model::Transformer> {
+    let found = slm_model::read_config(dir)
+        .with_context(|| format!("reading --init-from {}", dir.display()))?;
+    let shape = |c: &slm_model::ModelConfig| slm_model::ModelConfig {
+        dropout: 0.0,
+        ..c.clone()
+    };
+    if shape(&found) != shape(&cfg.model) {
+        bail!(
+            "--init-from {} has a different model shape than the config's [model]:\n  {}\nvs\n  {}",
+            dir.display(),
+            found.to_json(),
+            cfg.model.to_json()
+        );
+    }
+    let path = dir.join(slm_model::WEIGHTS_FILE);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(slm_model::from_safetensors(
+        &cfg.model, &bytes, &path, device,
+    )?)
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut cfg = TrainConfig::load(&args.config, &args.overrides()?)
         .with_context(|| format!("loading {}", args.config.display()))?;
@@ -122,6 +156,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             train.vocab_size(),
             cfg.model.vocab_size
         );
+    }
+    match cfg.data.loss_vocab {
+        None => cfg.data.loss_vocab = Some(train.vocab_size()),
+        Some(n) if n < train.vocab_size() => bail!(
+            "data.loss_vocab is {n} but the shards use a {}-token vocabulary",
+            train.vocab_size()
+        ),
+        Some(_) => {}
     }
     let (valid, _) = load_valid(&cfg.data.valid)?;
     let device = args.device.device()?.autodiff();
@@ -148,7 +190,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             args.out.display(),
             dir.display()
         ),
-        (false, None) => Trainer::new(cfg.clone(), device, Box::new(train))?,
+        (false, None) => match &args.init_from {
+            None => Trainer::new(cfg.clone(), device, Box::new(train))?,
+            Some(dir) => {
+                let model = load_init(dir, &cfg, &device)?;
+                tracing::info!("initialised from {}", dir.display());
+                Trainer::with_model(cfg.clone(), device, Box::new(train), model)?
+            }
+        },
     };
 
     ctrlc::set_handler(|| {

@@ -1,6 +1,8 @@
 //! `slm-train train --config configs/smoke.toml` end to end on the committed fixtures:
 //! validation loss must fall clearly, and the run must leave checkpoints, metrics and the
-//! plot; then resume, export and eval the result.
+//! plot; then resume, export and eval the result, and start a new run from the export.
+//! The tokenizer (400 tokens) is smaller than the model's 512 rows, as with the real data,
+//! so the loss covers only the tokenizer's rows (data.loss_vocab).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,6 +42,8 @@ fn eval_losses(run: &Path) -> Vec<(u64, f64)> {
         .collect()
 }
 
+const TOKENIZER_VOCAB: usize = 400;
+
 #[test]
 fn smoke_config_trains_resumes_exports_and_evaluates() {
     let tmp = tempfile::tempdir().unwrap();
@@ -52,7 +56,7 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
     );
     prep.tokenizer = TokenizerSource::Train {
         options: TrainOptions {
-            vocab_size: 512,
+            vocab_size: TOKENIZER_VOCAB,
             ..TrainOptions::default()
         },
         sample_bytes: slm_data::DEFAULT_SAMPLE_BYTES,
@@ -80,7 +84,12 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
         evals.iter().map(|e| e.0).collect::<Vec<_>>(),
         vec![50, 100, 150]
     );
-    let uniform = 512f64.ln();
+    let resolved = std::fs::read_to_string(run.join("config.resolved.toml")).unwrap();
+    assert!(
+        resolved.contains(&format!("loss_vocab = {TOKENIZER_VOCAB}")),
+        "loss_vocab not taken from the shards:\n{resolved}"
+    );
+    let uniform = (TOKENIZER_VOCAB as f64).ln();
     let last = evals.last().unwrap().1;
     assert!(
         last < uniform - 1.5 && last < evals[0].1,
@@ -147,4 +156,37 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
     assert!((ppl - loss.exp()).abs() < 1e-6 * ppl);
     assert!(report["bits_per_byte"].as_f64().unwrap() > 0.0);
     assert!(report["bytes"].as_u64().unwrap() > 20_000, "{report}");
+
+    // A new run from the exported weights starts where the old one ended, not from scratch.
+    let run2 = tmp.path().join("run2");
+    let mut init = base.to_vec();
+    init[4] = run2.to_str().unwrap();
+    let model_arg = model.to_str().unwrap();
+    init.extend([
+        "--init-from",
+        model_arg,
+        "--max-steps",
+        "4",
+        "--eval-every",
+        "4",
+    ]);
+    ok(&slm_train(&init));
+    let evals2 = eval_losses(&run2);
+    assert_eq!(evals2.len(), 1);
+    assert!(
+        evals2[0].1 < uniform - 1.5,
+        "--init-from run is not using the exported weights: {evals2:?} (uniform {uniform:.2})"
+    );
+    // A model of another shape is refused with a clear error.
+    let run3 = tmp.path().join("run3");
+    let mut wrong = init.clone();
+    wrong[4] = run3.to_str().unwrap();
+    wrong.extend(["--set", "model.n_layers=3"]);
+    let out = slm_train(&wrong);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("different model shape"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -99,6 +99,19 @@ impl Transformer {
 
     /// Full-sequence forward for training: `tokens: [batch, seq]` → logits `[batch, seq, vocab]`.
     pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        self.forward_rows(tokens, self.config.vocab_size)
+    }
+
+    /// [`Transformer::forward`] with logits for only the first `rows` vocabulary entries
+    /// (`[batch, seq, rows]`). When the tokenizer is smaller than `vocab_size`, the rows past
+    /// it are padding that can never be an input or a target; skipping them saves most of
+    /// the output head's work (and the softmax over them) in training and evaluation.
+    pub fn forward_rows(&self, tokens: Tensor<2, Int>, rows: usize) -> Tensor<3> {
+        assert!(
+            rows > 0 && rows <= self.config.vocab_size,
+            "logit rows {rows} outside 1..={}",
+            self.config.vocab_size
+        );
         let [_, seq] = tokens.dims();
         assert!(
             seq <= self.config.max_seq_len,
@@ -109,7 +122,7 @@ impl Transformer {
         for layer in &self.layers {
             x = layer.forward(x, &self.rope, 0, None);
         }
-        self.logits(x)
+        self.logits(x, rows)
     }
 
     /// Incremental decode: feeds `tokens: [batch, new]` at the cache's current position,
@@ -139,23 +152,36 @@ impl Transformer {
             x = layer.forward(x, &self.rope, start, Some(layer_cache));
         }
         cache.len += new;
-        Ok(self.logits(x))
+        Ok(self.logits(x, self.config.vocab_size))
     }
 
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(self.layers.len())
     }
 
-    fn logits(&self, x: Tensor<3>) -> Tensor<3> {
+    /// Final norm and output head over the first `rows` vocabulary entries.
+    fn logits(&self, x: Tensor<3>, rows: usize) -> Tensor<3> {
         let x = self.norm.forward(x);
+        let full = rows == self.config.vocab_size;
         match &self.lm_head {
-            Some(head) => head.forward(x),
+            Some(head) if full => head.forward(x),
+            Some(head) => {
+                // Linear stores [d_in, d_out]: keep the first `rows` output columns.
+                let w: Tensor<2> = head.weight.val();
+                let [b, t, d] = x.dims();
+                x.reshape([b * t, d])
+                    .matmul(w.narrow(1, 0, rows))
+                    .reshape([b, t, rows])
+            }
             None => {
-                let w: Tensor<2> = self.embed.weight.val();
+                let mut w: Tensor<2> = self.embed.weight.val();
+                if !full {
+                    w = w.narrow(0, 0, rows);
+                }
                 let [b, t, d] = x.dims();
                 x.reshape([b * t, d])
                     .matmul(w.transpose())
-                    .reshape([b, t, self.config.vocab_size])
+                    .reshape([b, t, rows])
             }
         }
     }

@@ -258,3 +258,25 @@ fn bad_model_directories_are_refused_clearly() {
     let err = load_model_dir(p, &device).unwrap_err().to_string();
     assert!(err.contains("config.json"), "{err}");
 }
+
+#[test]
+fn forward_rows_is_the_leading_columns_of_forward() {
+    let device = Device::flex();
+    for tied in [true, false] {
+        device.seed(11);
+        let model = ModelConfig {
+            tied,
+            ..tiny_config()
+        }
+        .init(&device)
+        .unwrap();
+        let ids = tokens(&[sequence(10, 3), sequence(10, 4)].concat(), 2, &device);
+        let full = model.forward(ids.clone());
+        let rows = 40;
+        let part = model.forward_rows(ids, rows);
+        assert_eq!(part.dims(), [2, 10, rows]);
+        let expected = to_vec(full.narrow(2, 0, rows));
+        let diff = max_abs_diff(&to_vec(part), &expected);
+        assert!(diff < 1e-5, "tied={tied}: {diff}");
+    }
+}

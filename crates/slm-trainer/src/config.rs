@@ -48,6 +48,13 @@ pub struct DataConfig {
     /// looks for `tokenizer.json` in the train directory and its parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<PathBuf>,
+    /// Vocabulary entries the softmax covers: the tokenizer's size. The rows of
+    /// `model.vocab_size` past it are padding that never occurs as an input or a target
+    /// (the inference engine never samples them either), so their logits are skipped.
+    /// Absent: `slm-train train` fills it in from the shards' meta.json; the library
+    /// then uses the whole `model.vocab_size`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_vocab: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +243,14 @@ impl TrainConfig {
                 "optim.eps must be positive; weight_decay and grad_clip non-negative".into(),
             );
         }
+        if let Some(n) = self.data.loss_vocab
+            && !(1..=self.model.vocab_size).contains(&n)
+        {
+            return fail(format!(
+                "data.loss_vocab must be in 1..={} (model.vocab_size), got {n}",
+                self.model.vocab_size
+            ));
+        }
         let b = &self.batch;
         if b.micro_batch == 0 || b.accum_steps == 0 || b.seq_len == 0 {
             return fail(
@@ -265,6 +280,11 @@ impl TrainConfig {
 
     /// Hash of everything that shapes the loss curve (model, optimizer, batch, seed,
     /// precision). Recorded in checkpoints so a resume under a different recipe is noticed.
+    /// Logit rows the loss, evaluation and samples use (see [`DataConfig::loss_vocab`]).
+    pub fn logit_rows(&self) -> usize {
+        self.data.loss_vocab.unwrap_or(self.model.vocab_size)
+    }
+
     pub fn recipe_hash(&self) -> String {
         let recipe = serde_json::json!({
             "model": self.model,
@@ -272,6 +292,7 @@ impl TrainConfig {
             "batch": self.batch,
             "seed": self.seed,
             "precision": self.precision,
+            "loss_vocab": self.logit_rows(),
         });
         let digest = Sha256::digest(recipe.to_string().as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -386,6 +407,21 @@ seq_len = 16
             .unwrap_err()
             .to_string();
         assert!(err.contains("does not exist"), "{err}");
+        for bad in ["0", "101"] {
+            let err = TrainConfig::from_toml(&TOML.replace(
+                "valid = \"v\"",
+                &format!("valid = \"v\"\nloss_vocab = {bad}"),
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("data.loss_vocab"), "{err}");
+        }
+        let cfg = TrainConfig::from_toml(
+            &TOML.replace("valid = \"v\"", "valid = \"v\"\nloss_vocab = 60"),
+        )
+        .unwrap();
+        assert_eq!(cfg.logit_rows(), 60);
+        assert_eq!(TrainConfig::from_toml(TOML).unwrap().logit_rows(), 100);
     }
 
     #[test]

@@ -33,18 +33,26 @@ fn int_batch(rows: &[&[u16]], device: &Device) -> Tensor<2, Int> {
 
 /// Evaluates `model` (use a non-autodiff / `valid()` model) on `data` in windows of
 /// `seq_len` predictions, `batch_size` windows per forward, at most `max_windows` windows.
+/// The softmax covers the first `vocab` entries: the tokenizer's size, i.e. the
+/// distribution the inference engine samples from (rows past it are padding).
 pub fn evaluate(
     model: &Transformer,
     data: &SequentialTokens,
     seq_len: usize,
     batch_size: usize,
     max_windows: Option<usize>,
+    vocab: usize,
     device: &Device,
 ) -> Result<EvalReport, TrainError> {
-    let vocab = model.config().vocab_size;
+    if vocab == 0 || vocab > model.config().vocab_size {
+        return Err(TrainError::Config(format!(
+            "evaluation vocabulary {vocab} outside 1..={} (the model's)",
+            model.config().vocab_size
+        )));
+    }
     if let Some(bad) = data.tokens().iter().find(|&&t| t as usize >= vocab) {
         return Err(TrainError::Data(format!(
-            "validation token id {bad} is outside the model's vocabulary ({vocab})"
+            "validation token id {bad} is outside the evaluated vocabulary ({vocab})"
         )));
     }
     let windows = data.windows(seq_len, max_windows);
@@ -57,7 +65,8 @@ pub fn evaluate(
         let [b, len] = batch.dims();
         let inputs = batch.clone().narrow(1, 0, len - 1);
         let targets = batch.narrow(1, 1, len - 1);
-        let nll = cross_entropy_sum(model.forward(inputs), targets).into_scalar::<f64>();
+        let nll =
+            cross_entropy_sum(model.forward_rows(inputs, vocab), targets).into_scalar::<f64>();
         total_nll += nll;
         predicted += (b * (len - 1)) as u64;
     };

@@ -15,6 +15,9 @@ pub struct SampleOptions {
     pub seed: u64,
     /// Generation stops after emitting this token (end of text).
     pub stop_token: Option<u32>,
+    /// Sample only among the first `vocab` logits (the tokenizer's tokens; the rest are
+    /// padding rows that decode to nothing).
+    pub vocab: usize,
 }
 
 /// Continues `prompt` (non-empty) by up to `max_tokens` tokens; returns only the new tokens.
@@ -44,7 +47,7 @@ pub fn sample_tokens(
             .convert::<f32>()
             .try_to_vec::<f32>()
             .map_err(|e| TrainError::Data(format!("reading logits: {e:?}")))?;
-        let next = pick(&last, opts.temperature, &mut rng);
+        let next = pick(&last[..opts.vocab.min(vocab)], opts.temperature, &mut rng);
         out.push(next);
         if Some(next) == opts.stop_token {
             break;

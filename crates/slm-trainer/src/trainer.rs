@@ -102,6 +102,23 @@ impl Trainer {
         // Parameters initialise lazily from the device RNG; materialise them now, while the
         // RNG is in its seeded state, so the initial weights depend on the seed alone.
         model.visit(&mut Materialize);
+        Self::with_model(cfg, device, train, model)
+    }
+
+    /// A fresh run (new optimizer state, schedule and data order) starting from `model`'s
+    /// weights, e.g. a finished run's export. Its config must equal `cfg.model`.
+    pub fn with_model(
+        cfg: TrainConfig,
+        device: Device,
+        train: Box<dyn WindowSource>,
+        model: Transformer,
+    ) -> Result<Self, TrainError> {
+        Self::check_setup(&cfg, &device, train.as_ref())?;
+        if model.config() != &cfg.model {
+            return Err(TrainError::Config(
+                "the initial model's config differs from the run's [model] section".into(),
+            ));
+        }
         let optim = build_optimizer(&model, &cfg.optim);
         let state = checkpoint::new_state(
             cfg.model.clone(),
@@ -211,10 +228,11 @@ impl Trainer {
         for _ in 0..b {
             self.train.next_window(&mut self.batch_buf)?;
         }
-        let vocab = self.cfg.model.vocab_size as u32;
+        let vocab = self.cfg.logit_rows() as u32;
         if let Some(bad) = self.batch_buf.iter().find(|&&t| t >= vocab) {
             return Err(TrainError::Data(format!(
-                "training token id {bad} is outside the model's vocabulary ({vocab})"
+                "training token id {bad} is outside the trained vocabulary ({vocab}; \
+                 data.loss_vocab / model.vocab_size)"
             )));
         }
         let ids: Vec<i64> = self.batch_buf.iter().map(|&t| t as i64).collect();
@@ -237,7 +255,8 @@ impl Trainer {
             let (inputs, targets) = self.next_micro_batch()?;
             self.device.seed(step_seed(self.cfg.seed, step, micro));
             let compute = compute_copy(&self.model, self.cfg.precision);
-            let loss = cross_entropy(compute.forward(inputs), targets);
+            let logits = compute.forward_rows(inputs, self.cfg.logit_rows());
+            let loss = cross_entropy(logits, targets);
             let detached = loss.clone().detach();
             loss_total = Some(match loss_total {
                 Some(t) => t + detached,
@@ -297,6 +316,7 @@ impl Trainer {
             self.cfg.batch.seq_len,
             self.cfg.eval.batch_size,
             self.cfg.eval.max_windows,
+            self.cfg.logit_rows(),
             &device,
         )
     }
@@ -312,6 +332,7 @@ impl Trainer {
                     temperature: self.cfg.eval.temperature,
                     seed: self.cfg.seed.wrapping_add(i as u64),
                     stop_token: stop,
+                    vocab: self.cfg.logit_rows(),
                 };
                 sample_tokens(&model, prompt, &opts, &device)
             })
