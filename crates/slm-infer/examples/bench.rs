@@ -7,7 +7,8 @@
 //! scheduling included): single-stream decode tokens/s, time to first token
 //! for a 64-token prompt, aggregate tokens/s at 1/4/10/32 concurrent
 //! sequences and peak RSS; plus the raw model step rate at the same batch
-//! sizes and the sampler's cost on a 32,000-entry vocabulary.
+//! sizes and the sampler's cost on a 32,000-entry vocabulary and on the
+//! tokenizer's (the rows the engine computes logits for and samples).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -145,6 +146,12 @@ fn main() -> Result<()> {
         args.model.clone()
     };
 
+    // The engine computes logits only for the tokenizer's rows; so does the raw run.
+    let tok_path = dir.join("tokenizer.json");
+    let vocab_rows = Tokenizer::from_file(&tok_path)
+        .with_context(|| format!("reading {}", tok_path.display()))?
+        .vocab_size();
+
     // Raw model step rate (no sampling, no scheduling) at each batch size.
     let native = std::sync::Arc::new(
         NativeModel::load_with(
@@ -153,6 +160,7 @@ fn main() -> Result<()> {
                 weight_dtype: args.dtype,
                 threads: args.threads,
                 force_portable: false,
+                vocab_rows: Some(vocab_rows),
             },
         )
         .context("loading the model")?,
@@ -163,11 +171,9 @@ fn main() -> Result<()> {
     let mut raw = serde_json::Map::new();
     {
         let mut dec = native.clone().decoder(32);
-        let mut logits = vec![0f32; 32 * cfg.vocab_size];
+        let mut logits = vec![0f32; 32 * vocab_rows];
         for &b in &[1usize, 4, 10, 32] {
-            let prompt: Vec<u32> = (0..16)
-                .map(|i| (i * 7 + 3) % cfg.vocab_size as u32)
-                .collect();
+            let prompt: Vec<u32> = (0..16).map(|i| (i * 7 + 3) % vocab_rows as u32).collect();
             for s in 0..b {
                 dec.step(
                     &[SeqWork {
@@ -181,7 +187,7 @@ fn main() -> Result<()> {
             }
             let steps = 64;
             let toks: Vec<[u32; 1]> = (0..b)
-                .map(|i| [(i as u32 * 13) % cfg.vocab_size as u32])
+                .map(|i| [(i as u32 * 13) % vocab_rows as u32])
                 .collect();
             let t0 = Instant::now();
             for st in 0..steps {
@@ -201,10 +207,10 @@ fn main() -> Result<()> {
     }
     drop(native);
 
-    // Sampler cost on a full 32k vocabulary (the random-default tokenizer is small,
-    // so the engine runs below sample only its few hundred entries).
-    let sampler_us = {
-        let logits: Vec<f32> = (0..32000)
+    // Sampler cost per token (temperature 0.8, top-p 0.95) on a full 32k
+    // vocabulary and on the tokenizer's, which is what the engine samples.
+    let sampler_us = |vocab: usize| {
+        let logits: Vec<f32> = (0..vocab)
             .map(|i| ((i * 7919) % 1000) as f32 / 100.0)
             .collect();
         let mut s = Sampler::new(sampling(1), 1);
@@ -215,6 +221,7 @@ fn main() -> Result<()> {
         }
         t0.elapsed().as_secs_f64() * 1e6 / n as f64
     };
+    let (sampler_us_32k, sampler_us_active) = (sampler_us(32000), sampler_us(vocab_rows));
 
     let engine = Engine::load(
         &dir,
@@ -266,6 +273,8 @@ fn main() -> Result<()> {
     let out = json!({
         "model": if args.random_default { "random-default (dim 288, 6 layers, 6/6 heads, hidden 768, vocab 32000, seq 512)".to_string() } else { dir.display().to_string() },
         "n_params": cfg.num_params(),
+        "vocab_size": cfg.vocab_size,
+        "logit_rows_computed": vocab_rows,
         "weight_dtype": args.dtype.name(),
         "isa": isa,
         "threads": threads,
@@ -273,7 +282,8 @@ fn main() -> Result<()> {
         "ttft_ms_64_token_prompt": {"median": ttfts[ttfts.len() / 2], "min": ttfts[0], "max": ttfts[ttfts.len() - 1], "prompt_tokens": p64_tokens},
         "aggregate": aggregate,
         "raw_model_step_tokens_per_s": raw,
-        "sampler_us_per_token_vocab_32000_top_p": sampler_us,
+        "sampler_us_per_token_vocab_32000_top_p": sampler_us_32k,
+        "sampler_us_per_token_active_vocab_top_p": sampler_us_active,
         "peak_rss_mib": rss_kib("VmHWM:").map(|k| k as f64 / 1024.0),
         "rss_mib_at_end": rss_kib("VmRSS:").map(|k| k as f64 / 1024.0),
         "tokens_generated": stats.tokens_generated,

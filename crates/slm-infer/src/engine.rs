@@ -106,7 +106,13 @@ pub struct ModelInfo {
     /// Precision of the weights in memory.
     pub dtype: String,
     pub max_seq_len: usize,
+    /// The config's vocabulary (rows in the weights file).
     pub vocab_size: usize,
+    /// Vocabulary rows the running model computes logits for: the
+    /// tokenizer's size when the config pads beyond it. Set by the engine
+    /// from the model it runs.
+    #[serde(default)]
+    pub active_vocab: usize,
     pub generation: GenerationDefaults,
 }
 
@@ -190,6 +196,8 @@ impl Engine {
                 weight_dtype: opts.weight_dtype,
                 threads: opts.threads,
                 force_portable: opts.force_portable,
+                // Rows past the tokenizer can be neither fed nor sampled.
+                vocab_rows: Some(tokenizer.vocab_size()),
             },
         )?;
         let generation = read_generation_defaults(&dir.join("generation.json"))?;
@@ -205,6 +213,7 @@ impl Engine {
             dtype: opts.weight_dtype.name().to_string(),
             max_seq_len: cfg.max_seq_len,
             vocab_size: cfg.vocab_size,
+            active_vocab: native.vocab_rows(),
             config: cfg,
             generation,
         };
@@ -213,23 +222,34 @@ impl Engine {
     }
 
     /// Starts an engine over any [`DecodeModel`] (e.g. a Burn-backed one).
+    /// The model's logit width may be anything from the tokenizer's
+    /// vocabulary up to the config's `vocab_size`; `info.active_vocab` is set
+    /// to it.
     pub fn with_model(
         model: Box<dyn DecodeModel>,
         tokenizer: Tokenizer,
-        info: ModelInfo,
+        mut info: ModelInfo,
         mut opts: EngineOptions,
     ) -> Result<Engine, InferError> {
         opts.validate()?;
         check_vocab(&tokenizer, &info.config)?;
-        if model.vocab_size() != info.config.vocab_size || model.max_seq_len() != info.max_seq_len {
+        let width = model.vocab_size();
+        if width < tokenizer.vocab_size() || width > info.config.vocab_size {
             return Err(InferError::Model(format!(
-                "model reports vocab {} / context {}, info says {} / {}",
-                model.vocab_size(),
+                "model computes {width} logits per token; it must be between the tokenizer's \
+                 {} tokens and the config's vocab_size {}",
+                tokenizer.vocab_size(),
+                info.config.vocab_size
+            )));
+        }
+        if model.max_seq_len() != info.max_seq_len {
+            return Err(InferError::Model(format!(
+                "model reports a context of {}, info says {}",
                 model.max_seq_len(),
-                info.config.vocab_size,
                 info.max_seq_len
             )));
         }
+        info.active_vocab = width;
         opts.max_batch = model.num_slots();
         let (tx, rx) = flume::bounded(opts.queue_capacity);
         let shared = Arc::new(Shared::default());

@@ -20,6 +20,8 @@ pub struct SeqWork<'a> {
 
 /// A causal language model with a slot-indexed KV cache.
 pub trait DecodeModel: Send {
+    /// Logits per row, which is also the bound on input token ids: at least
+    /// the tokenizer's vocabulary, at most the config's `vocab_size`.
     fn vocab_size(&self) -> usize;
     fn max_seq_len(&self) -> usize;
     /// Sequences that can be in flight at once.

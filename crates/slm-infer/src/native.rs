@@ -23,6 +23,13 @@ pub struct NativeOptions {
     pub threads: usize,
     /// Use the portable kernels even where AVX-512 is available.
     pub force_portable: bool,
+    /// Keep only the first N rows of the embedding and output head (`None`:
+    /// all `vocab_size` rows). Logits are then N wide and token ids `>= N`
+    /// are rejected. Set it to the tokenizer's size when the config pads the
+    /// vocabulary beyond it: rows no token maps to can never be fed nor
+    /// sampled, yet dominate the cost of the output projection. Logits of the
+    /// kept rows are bit-identical to those of the full model.
+    pub vocab_rows: Option<usize>,
 }
 
 impl Default for NativeOptions {
@@ -31,6 +38,7 @@ impl Default for NativeOptions {
             weight_dtype: WeightDtype::F32,
             threads: 0,
             force_portable: false,
+            vocab_rows: None,
         }
     }
 }
@@ -38,6 +46,8 @@ impl Default for NativeOptions {
 /// Weights plus everything shared by all sequences.
 pub struct NativeModel {
     cfg: ModelConfig,
+    /// Rows of the embedding and head held: the logit width (`<= cfg.vocab_size`).
+    vocab: usize,
     weights: ModelWeights,
     rope: RopeTable,
     isa: Isa,
@@ -48,6 +58,7 @@ impl std::fmt::Debug for NativeModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NativeModel")
             .field("cfg", &self.cfg)
+            .field("vocab", &self.vocab)
             .field("isa", &self.isa)
             .finish_non_exhaustive()
     }
@@ -66,17 +77,34 @@ impl NativeModel {
     ) -> Result<NativeModel, InferError> {
         let dir = dir.as_ref();
         let cfg = crate::config::read_config(&dir.join("config.json"))?;
-        let weights = ModelWeights::load(&dir.join("model.safetensors"), &cfg, opts.weight_dtype)?;
+        let vocab = vocab_rows(&cfg, opts)?;
+        let weights = ModelWeights::load(
+            &dir.join("model.safetensors"),
+            &cfg,
+            opts.weight_dtype,
+            vocab,
+        )?;
         NativeModel::from_weights(cfg, weights, opts)
     }
 
+    /// Builds the model from loaded weights, whose embedding may already be
+    /// cut to fewer rows than `cfg.vocab_size`; `opts.vocab_rows`, if set,
+    /// cuts it further (never below what is asked, never past what is held).
     pub fn from_weights(
         cfg: ModelConfig,
-        weights: ModelWeights,
+        mut weights: ModelWeights,
         opts: &NativeOptions,
     ) -> Result<NativeModel, InferError> {
         cfg.validate()
             .map_err(|e| InferError::Model(e.to_string()))?;
+        let vocab = vocab_rows(&cfg, opts)?;
+        if weights.vocab_rows() < vocab {
+            return Err(InferError::Model(format!(
+                "the weights hold {} vocabulary rows, {vocab} requested",
+                weights.vocab_rows()
+            )));
+        }
+        weights.truncate_vocab(vocab);
         let threads = if opts.threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
@@ -93,6 +121,7 @@ impl NativeModel {
             Isa::detect()
         };
         Ok(NativeModel {
+            vocab,
             rope: RopeTable::new(cfg.head_dim(), cfg.max_seq_len, cfg.rope_theta),
             cfg,
             weights,
@@ -103,6 +132,12 @@ impl NativeModel {
 
     pub fn config(&self) -> &ModelConfig {
         &self.cfg
+    }
+
+    /// Vocabulary rows held: the width of every logit row, and the bound on
+    /// input token ids (`<= config().vocab_size`).
+    pub fn vocab_rows(&self) -> usize {
+        self.vocab
     }
 
     pub fn isa(&self) -> Isa {
@@ -118,7 +153,7 @@ impl NativeModel {
         self.weights.bytes()
     }
 
-    /// Logits for every position of `tokens` (`tokens.len() * vocab_size`
+    /// Logits for every position of `tokens` (`tokens.len() * vocab_rows()`
     /// values, row-major), computed in one pass without any cache reuse.
     pub fn forward_full(&self, tokens: &[u32]) -> Result<Vec<f32>, InferError> {
         if tokens.is_empty() {
@@ -126,7 +161,7 @@ impl NativeModel {
         }
         let mut cache = KvCache::new(&self.cfg, 1, tokens.len().min(self.cfg.max_seq_len));
         let mut scratch = Scratch::default();
-        let mut out = vec![0f32; tokens.len() * self.cfg.vocab_size];
+        let mut out = vec![0f32; tokens.len() * self.vocab];
         let work = [SeqWork {
             slot: 0,
             tokens,
@@ -167,15 +202,8 @@ impl NativeModel {
                     cache.max_seq
                 ));
             }
-            if let Some(t) = w
-                .tokens
-                .iter()
-                .find(|t| **t as usize >= self.cfg.vocab_size)
-            {
-                return bad(format!(
-                    "token {t} outside vocabulary of {}",
-                    self.cfg.vocab_size
-                ));
+            if let Some(t) = w.tokens.iter().find(|t| **t as usize >= self.vocab) {
+                return bad(format!("token {t} outside vocabulary of {}", self.vocab));
             }
             // Slots beyond 128 are rare; only those below are checked for duplicates cheaply.
             if w.slot < 128 {
@@ -204,7 +232,7 @@ impl NativeModel {
         let cfg = &self.cfg;
         let (dim, kv_dim, hidden) = (cfg.dim, cfg.kv_dim(), cfg.hidden_dim);
         let qkv_dim = dim + 2 * kv_dim;
-        let vocab = cfg.vocab_size;
+        let vocab = self.vocab;
         let eps = cfg.norm_eps as f32;
         let isa = self.isa;
 
@@ -235,7 +263,7 @@ impl NativeModel {
                 out.len()
             )));
         }
-        s.ensure(m, nl, cfg);
+        s.ensure(m, nl, cfg, vocab);
 
         self.pool.install(|| {
             for (r, row) in s.rows.iter().enumerate() {
@@ -353,6 +381,18 @@ impl NativeModel {
     }
 }
 
+/// The number of vocabulary rows `opts` asks for, checked against `cfg`.
+fn vocab_rows(cfg: &ModelConfig, opts: &NativeOptions) -> Result<usize, InferError> {
+    match opts.vocab_rows {
+        None => Ok(cfg.vocab_size),
+        Some(n) if n >= 1 && n <= cfg.vocab_size => Ok(n),
+        Some(n) => Err(InferError::Model(format!(
+            "vocab_rows {n} must be between 1 and the config's vocab_size {}",
+            cfg.vocab_size
+        ))),
+    }
+}
+
 thread_local! {
     static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -389,7 +429,7 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn ensure(&mut self, m: usize, nl: usize, cfg: &ModelConfig) {
+    fn ensure(&mut self, m: usize, nl: usize, cfg: &ModelConfig, vocab: usize) {
         let grow = |v: &mut Vec<f32>, n: usize| {
             if v.len() < n {
                 v.resize(n, 0.0);
@@ -404,7 +444,7 @@ impl Scratch {
         grow(&mut self.gu, m * 2 * cfg.hidden_dim);
         grow(&mut self.h, m * cfg.hidden_dim);
         grow(&mut self.xl, nl * dim);
-        grow(&mut self.logits, nl * cfg.vocab_size);
+        grow(&mut self.logits, nl * vocab);
     }
 }
 
@@ -455,7 +495,7 @@ impl NativeDecoder {
 
 impl DecodeModel for NativeDecoder {
     fn vocab_size(&self) -> usize {
-        self.model.cfg.vocab_size
+        self.model.vocab
     }
 
     fn max_seq_len(&self) -> usize {

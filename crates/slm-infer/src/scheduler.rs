@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use slm_tokenizer::{IncrementalDecoder, Tokenizer};
 
 use crate::model::{DecodeModel, SeqWork};
@@ -77,6 +78,10 @@ pub(crate) struct Scheduler {
     pub sample_vocab: usize,
 }
 
+/// Logit values sampled per step (sum over sequences) from which sampling
+/// runs in parallel: below it, waking the pool costs more than it saves.
+const PARALLEL_SAMPLING_MIN: usize = 16 * 1024;
+
 /// What one batch item is for.
 #[derive(Clone, Copy)]
 struct Plan {
@@ -95,6 +100,9 @@ impl Scheduler {
         let mut seqs: Vec<Seq> = Vec::with_capacity(slots);
         let mut logits = vec![0f32; slots * vocab];
         let mut plans: Vec<Plan> = Vec::with_capacity(slots + 1);
+        // Per sequence: the logits row to sample this step, then the token drawn.
+        let mut rows: Vec<Option<usize>> = Vec::with_capacity(slots);
+        let mut drawn: Vec<Option<u32>> = Vec::with_capacity(slots);
         let eot = self.tokenizer.eot_id();
         loop {
             if self.shared.shutdown.load(Ordering::Acquire) {
@@ -198,16 +206,50 @@ impl Scheduler {
                 self.reap(&mut seqs, &mut free);
                 continue;
             }
+            rows.clear();
+            rows.resize(seqs.len(), None);
             for (j, p) in plans.iter().enumerate() {
+                if p.want_logits {
+                    rows[p.seq] = Some(j);
+                }
+            }
+            self.sample_all(&mut seqs, &rows, &logits, vocab, &mut drawn);
+            for p in &plans {
                 let s = &mut seqs[p.seq];
                 s.fed += p.len;
-                if p.want_logits {
-                    let row = &logits[j * vocab..j * vocab + self.sample_vocab];
-                    let tok = s.sampler.sample(row);
+                if let Some(tok) = drawn[p.seq] {
                     self.on_token(s, tok, eot);
                 }
             }
             self.reap(&mut seqs, &mut free);
+        }
+    }
+
+    /// Draws the next token of every sequence with a logits row (`rows[i]`
+    /// for `seqs[i]`) into `drawn`. Each sequence samples with its own RNG, so
+    /// doing several at once in parallel changes no result; it pays off once
+    /// the rows are long enough (a 10k-token vocabulary costs ~40 µs a row).
+    fn sample_all(
+        &self,
+        seqs: &mut [Seq],
+        rows: &[Option<usize>],
+        logits: &[f32],
+        vocab: usize,
+        drawn: &mut Vec<Option<u32>>,
+    ) {
+        let n = self.sample_vocab;
+        let draw = |(s, r): (&mut Seq, &Option<usize>)| {
+            r.map(|j| s.sampler.sample(&logits[j * vocab..j * vocab + n]))
+        };
+        let count = rows.iter().flatten().count();
+        if count >= 2 && count * n >= PARALLEL_SAMPLING_MIN {
+            seqs.par_iter_mut()
+                .zip(rows.par_iter())
+                .map(draw)
+                .collect_into_vec(drawn);
+        } else {
+            drawn.clear();
+            drawn.extend(seqs.iter_mut().zip(rows).map(draw));
         }
     }
 

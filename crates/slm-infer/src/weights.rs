@@ -51,8 +51,30 @@ impl ModelWeights {
         norms + mats + self.embed.bytes() + self.lm_head.as_ref().map_or(0, |m| m.bytes())
     }
 
+    /// Rows of the embedding (and output head): the vocabulary the model
+    /// accepts as input and computes logits for.
+    pub fn vocab_rows(&self) -> usize {
+        self.embed.rows()
+    }
+
+    /// Keeps only the first `rows` rows of the embedding and output head.
+    pub fn truncate_vocab(&mut self, rows: usize) {
+        self.embed.truncate_rows(rows);
+        if let Some(h) = &mut self.lm_head {
+            h.truncate_rows(rows);
+        }
+    }
+
     /// Loads and validates `path` against `cfg`, keeping matrices in `dtype`.
-    pub fn load(path: &Path, cfg: &ModelConfig, dtype: WeightDtype) -> Result<Self, InferError> {
+    /// Only the first `vocab_rows` (`<= cfg.vocab_size`) rows of the embedding
+    /// and output head are kept; the file must still hold all of them.
+    pub fn load(
+        path: &Path,
+        cfg: &ModelConfig,
+        dtype: WeightDtype,
+        vocab_rows: usize,
+    ) -> Result<Self, InferError> {
+        debug_assert!(vocab_rows <= cfg.vocab_size);
         let bytes = std::fs::read(path).map_err(|source| InferError::Io {
             path: path.to_path_buf(),
             source,
@@ -83,11 +105,12 @@ impl ModelWeights {
                 w_down: r.matrix(&format!("{p}.mlp.down_proj.weight"), dim, cfg.hidden_dim)?,
             });
         }
-        let embed = r.matrix("model.embed_tokens.weight", cfg.vocab_size, dim)?;
+        let v = cfg.vocab_size;
+        let embed = r.matrix_head("model.embed_tokens.weight", v, dim, vocab_rows)?;
         let lm_head = if cfg.tied {
             None
         } else {
-            Some(r.matrix("lm_head.weight", cfg.vocab_size, dim)?)
+            Some(r.matrix_head("lm_head.weight", v, dim, vocab_rows)?)
         };
         Ok(ModelWeights {
             embed,
@@ -118,7 +141,9 @@ enum Raw {
 }
 
 impl Reader<'_> {
-    fn raw(&self, name: &str, shape: &[usize]) -> Result<Raw, InferError> {
+    /// The tensor `name` checked against `shape`, converting only its first
+    /// `keep` elements (row-major), or all of them when `keep` is `None`.
+    fn raw(&self, name: &str, shape: &[usize], keep: Option<usize>) -> Result<Raw, InferError> {
         let t = self
             .st
             .tensor(name)
@@ -133,6 +158,10 @@ impl Reader<'_> {
             ));
         }
         let data = t.data();
+        let data = match keep {
+            Some(n) => &data[..(n * t.dtype().bitsize() / 8).min(data.len())],
+            None => data,
+        };
         let u16s = || {
             data.chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -157,16 +186,28 @@ impl Reader<'_> {
     }
 
     fn matrix(&self, name: &str, rows: usize, cols: usize) -> Result<Matrix, InferError> {
-        Ok(match self.raw(name, &[rows, cols])? {
-            Raw::F32(v) => Matrix::from_f32(rows, cols, &v, self.dtype),
-            Raw::F16(v) => Matrix::from_f16(rows, cols, v, self.dtype),
-            Raw::Bf16(v) => Matrix::from_bf16(rows, cols, v, self.dtype),
+        self.matrix_head(name, rows, cols, rows)
+    }
+
+    /// The first `keep` rows of the `rows × cols` matrix `name`.
+    fn matrix_head(
+        &self,
+        name: &str,
+        rows: usize,
+        cols: usize,
+        keep: usize,
+    ) -> Result<Matrix, InferError> {
+        let keep = keep.min(rows);
+        Ok(match self.raw(name, &[rows, cols], Some(keep * cols))? {
+            Raw::F32(v) => Matrix::from_f32(keep, cols, &v, self.dtype),
+            Raw::F16(v) => Matrix::from_f16(keep, cols, v, self.dtype),
+            Raw::Bf16(v) => Matrix::from_bf16(keep, cols, v, self.dtype),
         })
     }
 
     /// Norm weights stay f32: they are tiny and multiply every activation.
     fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, InferError> {
-        Ok(match self.raw(name, &[len])? {
+        Ok(match self.raw(name, &[len], None)? {
             Raw::F32(v) => v,
             Raw::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
             Raw::Bf16(v) => v.iter().map(|x| x.to_f32()).collect(),

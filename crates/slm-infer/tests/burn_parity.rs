@@ -39,6 +39,7 @@ fn check(config: ModelConfig, seed: u64) {
                 weight_dtype: WeightDtype::F32,
                 threads: 1,
                 force_portable,
+                ..Default::default()
             },
         )
         .unwrap();

@@ -3,7 +3,12 @@
 mod common;
 
 use common::*;
-use slm_infer::{Engine, EngineOptions, InferError, ModelConfig, WeightDtype, random_model};
+use std::time::Duration;
+
+use slm_infer::{
+    Engine, EngineOptions, GenerateRequest, GenerationDefaults, InferError, ModelConfig, ModelInfo,
+    SamplingParams, WeightDtype, random_model,
+};
 
 #[test]
 fn tiny_model_loads_with_info() {
@@ -12,6 +17,7 @@ fn tiny_model_loads_with_info() {
     assert_eq!(info.name, "tiny-random");
     assert_eq!(info.config.n_kv_heads, 2);
     assert_eq!(info.vocab_size, e.tokenizer().vocab_size());
+    assert_eq!(info.active_vocab, e.tokenizer().vocab_size());
     assert_eq!(info.max_seq_len, 128);
     assert_eq!(info.dtype, "f16");
     assert_eq!(info.n_params, info.config.num_params());
@@ -168,4 +174,90 @@ fn bad_engine_options_are_rejected() {
         },
     );
     assert!(matches!(r, Err(InferError::InvalidRequest(m)) if m.contains("max_batch")));
+}
+
+#[test]
+fn padded_vocabulary_computes_only_the_tokenizers_rows() {
+    // A config vocabulary padded past the tokenizer's 512 tokens.
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ModelConfig {
+        dim: 32,
+        n_layers: 1,
+        n_heads: 2,
+        n_kv_heads: 1,
+        hidden_dim: 48,
+        vocab_size: 1000,
+        max_seq_len: 64,
+        ..Default::default()
+    };
+    random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F16, 5, &tiny_tokenizer())
+        .unwrap();
+    let e = Engine::load(tmp.path(), EngineOptions::default()).unwrap();
+    assert_eq!(e.info().vocab_size, 1000);
+    assert_eq!(e.info().config.vocab_size, 1000);
+    assert_eq!(e.info().active_vocab, 512);
+    let c = e
+        .generate(GenerateRequest {
+            prompt: "Once upon a time".into(),
+            max_tokens: 8,
+            sampling: SamplingParams {
+                seed: Some(1),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(c.usage.completion_tokens >= 1);
+    e.shutdown();
+}
+
+/// `with_model` over a scripted model computing `width` logits, with a
+/// config vocabulary of `config_vocab` and the tiny 512-token tokenizer.
+fn with_width(width: usize, config_vocab: usize) -> Result<Engine, InferError> {
+    let config = ModelConfig {
+        dim: 8,
+        n_layers: 1,
+        n_heads: 1,
+        n_kv_heads: 1,
+        hidden_dim: 8,
+        vocab_size: config_vocab,
+        max_seq_len: 32,
+        ..Default::default()
+    };
+    let info = ModelInfo {
+        name: "scripted".into(),
+        n_params: 0,
+        weights_bytes: 0,
+        dtype: "none".into(),
+        max_seq_len: 32,
+        vocab_size: config_vocab,
+        active_vocab: 0,
+        config,
+        generation: GenerationDefaults::default(),
+    };
+    let model = ScriptedModel::new(vec![5], width, 32, 2, Duration::ZERO);
+    Engine::with_model(
+        Box::new(model),
+        tiny_tokenizer(),
+        info,
+        EngineOptions::default(),
+    )
+}
+
+#[test]
+fn with_model_accepts_logit_widths_between_tokenizer_and_config() {
+    for width in [512, 600, 700] {
+        let e = with_width(width, 700).unwrap();
+        assert_eq!(e.info().active_vocab, width);
+        e.shutdown();
+    }
+    for width in [511, 701] {
+        let msg = with_width(width, 700).unwrap_err().to_string();
+        assert!(
+            msg.contains(&format!("computes {width} logits"))
+                && msg.contains("512")
+                && msg.contains("700"),
+            "{msg}"
+        );
+    }
 }

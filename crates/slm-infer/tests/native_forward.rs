@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use slm_infer::{DecodeModel, NativeModel, NativeOptions, SeqWork, WeightDtype};
+use slm_infer::{DecodeModel, NativeModel, NativeOptions, SeqWork, WeightDtype, random_model};
 
 fn model(dtype: WeightDtype, portable: bool) -> Arc<NativeModel> {
     Arc::new(
@@ -17,6 +17,7 @@ fn model(dtype: WeightDtype, portable: bool) -> Arc<NativeModel> {
                 weight_dtype: dtype,
                 threads: 2,
                 force_portable: portable,
+                ..Default::default()
             },
         )
         .unwrap(),
@@ -260,4 +261,154 @@ fn invalid_steps_are_errors_not_panics() {
             .to_string()
             .contains("context")
     );
+}
+
+/// Full and cut models over the same directory, for each ISA.
+fn full_and_cut(
+    dir: &std::path::Path,
+    dtype: WeightDtype,
+    portable: bool,
+    rows: usize,
+) -> (Arc<NativeModel>, Arc<NativeModel>) {
+    let load = |vocab_rows| {
+        Arc::new(
+            NativeModel::load_with(
+                dir,
+                &NativeOptions {
+                    weight_dtype: dtype,
+                    threads: 2,
+                    force_portable: portable,
+                    vocab_rows,
+                },
+            )
+            .unwrap(),
+        )
+    };
+    (load(None), load(Some(rows)))
+}
+
+/// Checks that `cut` (the first `rows` vocabulary rows of `full`) gives the
+/// full model's logits bit for bit, alone and batched, and rejects tokens
+/// past its rows.
+fn check_cut(full: &Arc<NativeModel>, cut: &Arc<NativeModel>, rows: usize) {
+    let vocab = full.config().vocab_size;
+    assert_eq!(cut.vocab_rows(), rows);
+    assert_eq!(full.vocab_rows(), vocab);
+    assert!(cut.weights_bytes() < full.weights_bytes());
+    let seq: Vec<u32> = tokens(25, 6).into_iter().map(|t| t % rows as u32).collect();
+    let a = full.forward_full(&seq).unwrap();
+    let b = cut.forward_full(&seq).unwrap();
+    assert_eq!(b.len(), seq.len() * rows);
+    for p in 0..seq.len() {
+        assert_eq!(
+            &b[p * rows..(p + 1) * rows],
+            &a[p * vocab..p * vocab + rows],
+            "position {p}"
+        );
+    }
+
+    // Decoder: one sequence alone, then batched with another, prefilled in chunks.
+    let other: Vec<u32> = tokens(9, 7).into_iter().map(|t| t % rows as u32).collect();
+    let mut dec = cut.clone().decoder(2);
+    assert_eq!(dec.vocab_size(), rows);
+    let mut alone = vec![0f32; rows];
+    dec.step(
+        &[SeqWork {
+            slot: 0,
+            tokens: &seq,
+            start_pos: 0,
+            want_logits: true,
+        }],
+        &mut alone,
+    )
+    .unwrap();
+    let last = (seq.len() - 1) * vocab;
+    assert_eq!(&alone[..], &a[last..last + rows], "decoder vs forward_full");
+    let mut dec = cut.clone().decoder(2);
+    let mut out = vec![0f32; 2 * rows];
+    dec.step(
+        &[SeqWork {
+            slot: 1,
+            tokens: &seq[..10],
+            start_pos: 0,
+            want_logits: false,
+        }],
+        &mut out,
+    )
+    .unwrap();
+    dec.step(
+        &[
+            SeqWork {
+                slot: 0,
+                tokens: &other,
+                start_pos: 0,
+                want_logits: true,
+            },
+            SeqWork {
+                slot: 1,
+                tokens: &seq[10..],
+                start_pos: 10,
+                want_logits: true,
+            },
+        ],
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(&out[rows..], &alone[..], "batched vs alone");
+
+    // A token the cut model holds no row for is an error, not a panic.
+    let e = cut.forward_full(&[1, rows as u32]).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("token {rows} outside vocabulary of {rows}")),
+        "{e}"
+    );
+}
+
+#[test]
+fn vocab_rows_cut_keeps_logits_bit_identical() {
+    // 301 rows leaves a partial 4-row tile at the end of the head.
+    for rows in [301, 300] {
+        for dtype in [WeightDtype::F32, WeightDtype::F16] {
+            for portable in [false, true] {
+                let (full, cut) = full_and_cut(&tiny_dir(), dtype, portable, rows);
+                check_cut(&full, &cut, rows);
+            }
+        }
+    }
+}
+
+#[test]
+fn vocab_rows_cut_applies_to_an_untied_head() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = slm_infer::ModelConfig {
+        dim: 32,
+        n_layers: 1,
+        n_heads: 2,
+        n_kv_heads: 1,
+        hidden_dim: 48,
+        vocab_size: 700,
+        max_seq_len: 64,
+        tied: false,
+        ..Default::default()
+    };
+    random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F16, 3, &tiny_tokenizer())
+        .unwrap();
+    let (full, cut) = full_and_cut(tmp.path(), WeightDtype::F16, false, 513);
+    check_cut(&full, &cut, 513);
+}
+
+#[test]
+fn vocab_rows_out_of_range_is_an_error() {
+    for rows in [0, 513] {
+        let e = NativeModel::load_with(
+            tiny_dir(),
+            &NativeOptions {
+                vocab_rows: Some(rows),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("vocab_rows") && e.contains("512"), "{e}");
+    }
 }

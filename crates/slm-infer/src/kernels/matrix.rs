@@ -161,6 +161,29 @@ impl Matrix {
         }
     }
 
+    /// Keeps the first `rows` rows (no-op when it holds fewer), releasing the rest.
+    pub fn truncate_rows(&mut self, rows: usize) {
+        if rows >= self.rows {
+            return;
+        }
+        let n = rows * self.cols;
+        match &mut self.data {
+            Storage::F32(v) => {
+                v.truncate(n);
+                v.shrink_to_fit();
+            }
+            Storage::F16(v) => {
+                v.truncate(n);
+                v.shrink_to_fit();
+            }
+            Storage::Bf16(v) => {
+                v.truncate(n);
+                v.shrink_to_fit();
+            }
+        }
+        self.rows = rows;
+    }
+
     /// Stacks matrices with equal `cols` vertically (e.g. fused Q/K/V).
     pub fn vstack(parts: &[Matrix]) -> Matrix {
         let cols = parts[0].cols;
@@ -239,32 +262,31 @@ impl Matrix {
             // and `y` outlives the parallel section that calls us.
             unsafe { *out.at(i * n + o) = v };
         };
+        // A partial tile (the matrix's last rows) repeats its last row, so
+        // every output goes through the same 4-row kernels: a row's result
+        // never depends on how many rows follow it (e.g. a head cut to the
+        // tokenizer's vocabulary gives the full head's logits bit for bit).
         let compute = |w: &[f32], o: usize, rows_here: usize| {
-            if rows_here == TILE {
-                let rows = [&w[..k], &w[k..2 * k], &w[2 * k..3 * k], &w[3 * k..4 * k]];
-                let mut i0 = 0;
-                while i0 + 4 <= m {
-                    let xr = |i: usize| &x[(i0 + i) * k..(i0 + i + 1) * k];
-                    let r = simd::dot4x4(isa, [xr(0), xr(1), xr(2), xr(3)], rows);
-                    for (ii, vals) in r.into_iter().enumerate() {
-                        for (j, v) in vals.into_iter().enumerate() {
-                            write(i0 + ii, o + j, v);
-                        }
-                    }
-                    i0 += 4;
-                }
-                for i in i0..m {
-                    let r = simd::dot4(isa, &x[i * k..(i + 1) * k], rows);
-                    for (j, v) in r.into_iter().enumerate() {
-                        write(i, o + j, v);
+            let row = |j: usize| {
+                let j = j.min(rows_here - 1);
+                &w[j * k..(j + 1) * k]
+            };
+            let rows = [row(0), row(1), row(2), row(3)];
+            let mut i0 = 0;
+            while i0 + 4 <= m {
+                let xr = |i: usize| &x[(i0 + i) * k..(i0 + i + 1) * k];
+                let r = simd::dot4x4(isa, [xr(0), xr(1), xr(2), xr(3)], rows);
+                for (ii, vals) in r.into_iter().enumerate() {
+                    for (j, v) in vals.into_iter().take(rows_here).enumerate() {
+                        write(i0 + ii, o + j, v);
                     }
                 }
-            } else {
-                for j in 0..rows_here {
-                    let row = &w[j * k..(j + 1) * k];
-                    for i in 0..m {
-                        write(i, o + j, simd::dot(isa, &x[i * k..(i + 1) * k], row));
-                    }
+                i0 += 4;
+            }
+            for i in i0..m {
+                let r = simd::dot4(isa, &x[i * k..(i + 1) * k], rows);
+                for (j, v) in r.into_iter().take(rows_here).enumerate() {
+                    write(i, o + j, v);
                 }
             }
         };
@@ -378,6 +400,16 @@ mod tests {
                         let mut yi = vec![0f32; n];
                         mat.matmul(isa, &x[i * k..(i + 1) * k], 1, &mut yi);
                         prop_assert_eq!(&yi[..], &y[i * n..(i + 1) * n]);
+                    }
+                    // Keeping only the first rows gives those rows' outputs bit for bit.
+                    let cut = 1 + (seed as usize % n);
+                    let mut head = mat.clone();
+                    head.truncate_rows(cut);
+                    prop_assert_eq!(head.rows(), cut);
+                    let mut yc = vec![0f32; m * cut];
+                    head.matmul(isa, &x, m, &mut yc);
+                    for i in 0..m {
+                        prop_assert_eq!(&yc[i * cut..(i + 1) * cut], &y[i * n..i * n + cut]);
                     }
                 }
             }

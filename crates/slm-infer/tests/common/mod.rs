@@ -126,6 +126,7 @@ pub fn scripted_engine(
         dtype: "none".into(),
         max_seq_len: max_seq,
         vocab_size: vocab,
+        active_vocab: vocab,
         config,
         generation: GenerationDefaults::default(),
     };
