@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use slm_data::{CleanOptions, PrepareConfig, TokenizerSource};
-use slm_tokenizer::TrainOptions;
 
 use crate::byte_size::parse_byte_size;
+use crate::tokenizer::TokenizerTrainArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -24,16 +24,9 @@ pub struct Args {
     /// Reuse this tokenizer.json instead of training a new tokenizer.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
-    /// Vocabulary size when training the tokenizer (at most 65536: shards store u16 ids).
-    #[arg(long, default_value_t = 32_000)]
-    pub vocab_size: usize,
-    /// Minimum pair frequency for a BPE merge when training the tokenizer.
-    #[arg(long, default_value_t = 2)]
-    pub min_frequency: u64,
-    /// Train the tokenizer on at most this much cleaned text (e.g. 200M), so it finishes
-    /// in minutes even on the full dataset.
-    #[arg(long, default_value = "200M", value_parser = parse_byte_size)]
-    pub sample_bytes: u64,
+    /// Tokenizer training (ignored with --tokenizer).
+    #[command(flatten)]
+    pub tokenizer_train: TokenizerTrainArgs,
     /// Drop exact duplicate stories (after whitespace normalisation).
     #[arg(long)]
     pub dedup: bool,
@@ -58,12 +51,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let tokenizer = match args.tokenizer {
         Some(path) => TokenizerSource::Existing(path),
         None => TokenizerSource::Train {
-            options: TrainOptions {
-                vocab_size: args.vocab_size,
-                min_frequency: args.min_frequency,
-                show_progress: !args.no_progress,
-            },
-            sample_bytes: args.sample_bytes,
+            options: args.tokenizer_train.options(!args.no_progress),
+            sample_bytes: args.tokenizer_train.sample_bytes,
         },
     };
     let cfg = PrepareConfig {

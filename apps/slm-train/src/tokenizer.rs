@@ -16,32 +16,47 @@ pub struct Args {
     /// Where to write tokenizer.json.
     #[arg(long)]
     pub out: PathBuf,
-    /// Vocabulary size, including the 256 byte tokens and <|endoftext|> (at most 65536).
-    #[arg(long, default_value_t = 32_000)]
-    pub vocab_size: usize,
-    /// Minimum pair frequency for a BPE merge.
-    #[arg(long, default_value_t = 2)]
-    pub min_frequency: u64,
-    /// Train on at most this much cleaned text (e.g. 200M).
-    #[arg(long, default_value = "200M", value_parser = parse_byte_size)]
-    pub sample_bytes: u64,
+    #[command(flatten)]
+    pub train: TokenizerTrainArgs,
     /// Do not draw progress bars.
     #[arg(long)]
     pub no_progress: bool,
 }
 
+/// How to train a tokenizer (shared by `tokenizer` and `prepare`).
+#[derive(clap::Args, Debug)]
+pub struct TokenizerTrainArgs {
+    /// Vocabulary size, including the 256 byte tokens and <|endoftext|> (at most 65536:
+    /// shards store u16 ids).
+    #[arg(long, default_value_t = 32_000)]
+    pub vocab_size: usize,
+    /// Minimum pair frequency for a BPE merge.
+    #[arg(long, default_value_t = 2)]
+    pub min_frequency: u64,
+    /// Train on at most this much cleaned text (e.g. 200M), so it finishes in minutes even
+    /// on the full dataset.
+    #[arg(long, default_value = "200M", value_parser = parse_byte_size)]
+    pub sample_bytes: u64,
+}
+
+impl TokenizerTrainArgs {
+    pub fn options(&self, show_progress: bool) -> TrainOptions {
+        TrainOptions {
+            vocab_size: self.vocab_size,
+            min_frequency: self.min_frequency,
+            show_progress,
+        }
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let options = TrainOptions {
-        vocab_size: args.vocab_size,
-        min_frequency: args.min_frequency,
-        show_progress: !args.no_progress,
-    };
+    let options = args.train.options(!args.no_progress);
     let (tok, used) = slm_data::train_tokenizer(
         &args.input,
         Cleaner::new(CleanOptions::default()),
         &options,
-        args.sample_bytes,
+        args.train.sample_bytes,
         !args.no_progress,
     )
     .context("training the tokenizer")?;

@@ -127,7 +127,18 @@ impl Trainer {
             LossScaler::new(cfg.precision.needs_loss_scaling()),
             train.cursor(),
         );
-        Ok(Self {
+        Ok(Self::assemble(cfg, device, model, optim, state, train))
+    }
+
+    fn assemble(
+        cfg: TrainConfig,
+        device: Device,
+        model: Transformer,
+        optim: ModuleOptimizer,
+        state: TrainerState,
+        train: Box<dyn WindowSource>,
+    ) -> Self {
+        Self {
             cfg,
             device,
             model,
@@ -135,7 +146,7 @@ impl Trainer {
             state,
             train,
             batch_buf: Vec::new(),
-        })
+        }
     }
 
     /// Continues from checkpoint `dir`. A checkpoint for a different model shape, or one
@@ -170,15 +181,7 @@ impl Trainer {
         train.restore(&ckpt.state.sampler_cursor)?;
         let mut state = ckpt.state;
         state.recipe_hash = cfg.recipe_hash();
-        Ok(Self {
-            cfg,
-            device,
-            model,
-            optim,
-            state,
-            train,
-            batch_buf: Vec::new(),
-        })
+        Ok(Self::assemble(cfg, device, model, optim, state, train))
     }
 
     fn check_setup(
