@@ -4,7 +4,7 @@ use anyhow::bail;
 use slm_model::burn::prelude::Device;
 
 /// Backends selectable from the command line. `flex` is the default: in release builds it
-/// ran a 15M training step 1.3–1.5× faster than `ndarray` on our 2-core CPU (see
+/// ran a 15M training step 1.25–1.3× faster than `ndarray` on our 2-core CPU (see
 /// bench/train.json); `ndarray` is kept for comparison (upstream deprecates it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeviceKind {
