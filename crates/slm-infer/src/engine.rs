@@ -175,21 +175,7 @@ impl Engine {
     /// model and starts the engine thread.
     pub fn load(model_dir: impl AsRef<Path>, opts: EngineOptions) -> Result<Engine, InferError> {
         let dir = model_dir.as_ref();
-        opts.validate()?;
-        let cfg = crate::config::read_config(&dir.join("config.json"))?;
-        let tok_path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| InferError::Tokenizer {
-            path: tok_path.clone(),
-            message: e.to_string(),
-        })?;
-        check_vocab(&tokenizer, &cfg)?;
-        let weights_path = dir.join("model.safetensors");
-        let weights_bytes = std::fs::metadata(&weights_path)
-            .map_err(|source| InferError::Io {
-                path: weights_path.clone(),
-                source,
-            })?
-            .len();
+        let parts = ModelDirParts::read(dir, &opts)?;
         let native = NativeModel::load_with(
             dir,
             &NativeOptions {
@@ -197,28 +183,35 @@ impl Engine {
                 threads: opts.threads,
                 force_portable: opts.force_portable,
                 // Rows past the tokenizer can be neither fed nor sampled.
-                vocab_rows: Some(tokenizer.vocab_size()),
+                vocab_rows: Some(parts.tokenizer.vocab_size()),
             },
         )?;
-        let generation = read_generation_defaults(&dir.join("generation.json"))?;
-        let name = dir
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| dir.display().to_string());
-        let info = ModelInfo {
-            name,
-            n_params: cfg.num_params(),
-            weights_bytes,
-            dtype: opts.weight_dtype.name().to_string(),
-            max_seq_len: cfg.max_seq_len,
-            vocab_size: cfg.vocab_size,
-            active_vocab: native.vocab_rows(),
-            config: cfg,
-            generation,
-        };
         let decoder = Arc::new(native).decoder(opts.max_batch);
-        Engine::with_model(Box::new(decoder), tokenizer, info, opts)
+        parts.start(Box::new(decoder), opts.weight_dtype.name(), opts)
+    }
+
+    /// [`Engine::load`] with the Burn model (`slm_model::Transformer`) on
+    /// `device` instead of the native CPU model: any Burn backend compiled
+    /// into `burn` can run it (e.g. `Device::flex()` on the CPU, a wgpu or
+    /// cuda device on a GPU). Weights are held in f32; `weight_dtype`,
+    /// `threads` and `force_portable` of `opts` apply to the native model
+    /// only and are ignored. See [`crate::BurnDecoder`] for how a step runs.
+    #[cfg(feature = "burn")]
+    pub fn load_burn(
+        model_dir: impl AsRef<Path>,
+        device: slm_model::burn::prelude::Device,
+        opts: EngineOptions,
+    ) -> Result<Engine, InferError> {
+        let dir = model_dir.as_ref();
+        let parts = ModelDirParts::read(dir, &opts)?;
+        let decoder = crate::burn_decoder::BurnDecoder::load(
+            dir,
+            &device,
+            opts.max_batch,
+            // Rows past the tokenizer can be neither fed nor sampled.
+            Some(parts.tokenizer.vocab_size()),
+        )?;
+        parts.start(Box::new(decoder), "f32", opts)
     }
 
     /// Starts an engine over any [`DecodeModel`] (e.g. a Burn-backed one).
@@ -393,6 +386,72 @@ impl Engine {
             }
         }
         Ok(tokens)
+    }
+}
+
+/// Everything of a model directory but the weights: what [`Engine::load`]
+/// and [`Engine::load_burn`] share.
+struct ModelDirParts {
+    dir_name: String,
+    cfg: ModelConfig,
+    tokenizer: Tokenizer,
+    weights_bytes: u64,
+    generation: GenerationDefaults,
+}
+
+impl ModelDirParts {
+    fn read(dir: &Path, opts: &EngineOptions) -> Result<ModelDirParts, InferError> {
+        opts.validate()?;
+        let cfg = crate::config::read_config(&dir.join("config.json"))?;
+        let tok_path = dir.join("tokenizer.json");
+        let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| InferError::Tokenizer {
+            path: tok_path.clone(),
+            message: e.to_string(),
+        })?;
+        check_vocab(&tokenizer, &cfg)?;
+        let weights_path = dir.join("model.safetensors");
+        let weights_bytes = std::fs::metadata(&weights_path)
+            .map_err(|source| InferError::Io {
+                path: weights_path.clone(),
+                source,
+            })?
+            .len();
+        let generation = read_generation_defaults(&dir.join("generation.json"))?;
+        let dir_name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| dir.display().to_string());
+        Ok(ModelDirParts {
+            dir_name,
+            cfg,
+            tokenizer,
+            weights_bytes,
+            generation,
+        })
+    }
+
+    /// Starts the engine over `model`, loaded from this directory with
+    /// weights held as `dtype`.
+    fn start(
+        self,
+        model: Box<dyn DecodeModel>,
+        dtype: &str,
+        opts: EngineOptions,
+    ) -> Result<Engine, InferError> {
+        let info = ModelInfo {
+            name: self.dir_name,
+            n_params: self.cfg.num_params(),
+            weights_bytes: self.weights_bytes,
+            dtype: dtype.to_string(),
+            max_seq_len: self.cfg.max_seq_len,
+            vocab_size: self.cfg.vocab_size,
+            // Set by `with_model` from the model's logit width.
+            active_vocab: 0,
+            config: self.cfg,
+            generation: self.generation,
+        };
+        Engine::with_model(model, self.tokenizer, info, opts)
     }
 }
 

@@ -9,10 +9,44 @@
 //! seeded sampling (temperature, top-k, top-p), stop sequences, streaming
 //! UTF-8 deltas, cancellation and a bounded queue.
 //!
-//! It deliberately does not train, does not depend on Burn (a Burn-backed
-//! model can be plugged in through [`DecodeModel`]), and has no HTTP or other
-//! web code.
+//! It deliberately does not train and has no HTTP or other web code. It does
+//! not depend on Burn unless the `burn` cargo feature is on.
+//!
+//! # Running on a Burn device (feature `burn`)
+//!
+//! With `--features burn`, `BurnDecoder` implements [`DecodeModel`] with
+//! slm-model's Burn `Transformer` and a KV cache per slot, and
+//! `Engine::load_burn` loads a model directory onto any Burn `Device`
+//! (re-exported as `slm_model::burn::prelude::Device`). The workspace's
+//! `burn` dependency compiles the CPU backends (flex, ndarray). For a GPU, the
+//! embedding program also depends on `burn` (the workspace's pinned version,
+//! so it is the same crate) with the backend's feature, and passes that
+//! device:
+//!
+//! ```text
+//! # Cargo.toml of the embedding program
+//! slm-infer = { workspace = true, features = ["burn"] }
+//! burn = { workspace = true, features = ["wgpu"] }      # or "cuda"
+//! # or, for a package that already depends on both:
+//! cargo build -p my-app --features slm-infer/burn,burn/wgpu
+//! ```
+//!
+//! ```ignore
+//! use slm_model::burn::prelude::Device;
+//! // Device::cuda(0) with burn/cuda; Device::wgpu(DeviceKind::DefaultDevice) with burn/wgpu.
+//! let device = Device::cuda(0);
+//! let engine = slm_infer::Engine::load_burn("models/tinystories-15m", device, Default::default())?;
+//! ```
+//!
+//! The Burn path is checked against the native model on `Device::flex()`
+//! only: this project's machines have no GPU, so the GPU backends are not
+//! tested here. It runs batch items one after another (batch 1 each) and
+//! computes full-vocabulary logits for every new position; on a CPU the
+//! native model, built for speed there, remains the default (the two have
+//! not been benchmarked against each other).
 
+#[cfg(feature = "burn")]
+mod burn_decoder;
 pub mod config;
 mod engine;
 pub mod error;
@@ -27,6 +61,8 @@ mod scheduler;
 mod stream;
 mod weights;
 
+#[cfg(feature = "burn")]
+pub use burn_decoder::BurnDecoder;
 pub use config::ModelConfig;
 pub use engine::{
     Engine, EngineOptions, EngineStats, GenerationDefaults, MAX_STOP_BYTES, MAX_STOP_SEQUENCES,
