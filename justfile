@@ -6,12 +6,12 @@ test:
 
 # Rust tests only.
 test-rust:
-    cargo nextest run --workspace
+    cargo nextest run --workspace --features slm-infer/burn
 
 # Lints: formatting and clippy with warnings as errors.
 lint:
     cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --features slm-infer/burn -- -D warnings
 
 fmt:
     cargo fmt --all

@@ -12,7 +12,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== Rust tests (cargo nextest)"
-cargo nextest run --workspace --no-fail-fast
+# slm-infer's optional Burn decoder is tested too (Burn is already built for the trainer).
+cargo nextest run --workspace --features slm-infer/burn --no-fail-fast
 
 if [ -x scripts/web-test.sh ]; then
   echo "== web UI browser tests"
