@@ -17,7 +17,7 @@ use slm_model::burn::prelude::*;
 use slm_model::{KvCache, ModelError, Transformer};
 
 use crate::error::InferError;
-use crate::model::{DecodeModel, SeqWork};
+use crate::model::{DecodeModel, SeqWork, check_batch, kept_vocab_rows};
 
 /// The Burn model plus one KV cache per slot.
 pub struct BurnDecoder {
@@ -55,16 +55,7 @@ impl BurnDecoder {
                 "a decoder needs at least one slot".into(),
             ));
         }
-        let vocab = match vocab_rows {
-            None => cfg.vocab_size,
-            Some(n) if n >= 1 && n <= cfg.vocab_size => n,
-            Some(n) => {
-                return Err(InferError::Model(format!(
-                    "vocab_rows {n} must be between 1 and the config's vocab_size {}",
-                    cfg.vocab_size
-                )));
-            }
-        };
+        let vocab = kept_vocab_rows(cfg.vocab_size, vocab_rows)?;
         let device = model.embedding_param().val().device();
         let caches = (0..slots).map(|_| model.new_cache()).collect();
         Ok(BurnDecoder {
@@ -115,41 +106,17 @@ impl BurnDecoder {
             )));
         }
         let max_seq = self.model.config().max_seq_len;
+        check_batch(batch, self.caches.len(), max_seq, self.vocab)?;
         for (j, w) in batch.iter().enumerate() {
-            let bad = |m: String| Err(InferError::InvalidRequest(format!("batch item {j}: {m}")));
-            let Some(cache) = self.caches.get(w.slot) else {
-                return bad(format!(
-                    "slot {} out of range ({} slots)",
-                    w.slot,
-                    self.caches.len()
-                ));
-            };
-            if batch[..j].iter().any(|o| o.slot == w.slot) {
-                return bad(format!("slot {} used twice in one step", w.slot));
-            }
-            if w.tokens.is_empty() {
-                return bad("no tokens".into());
-            }
             // 0 starts a new sequence (the slot's cache is dropped); anything
             // else must continue exactly where the slot's cache ends.
-            if w.start_pos != 0 && w.start_pos != cache.len() {
-                return bad(format!(
-                    "start_pos {} but slot {} holds {} positions (only 0 or {} is valid)",
-                    w.start_pos,
-                    w.slot,
-                    cache.len(),
-                    cache.len()
-                ));
-            }
-            if w.start_pos + w.tokens.len() > max_seq {
-                return bad(format!(
-                    "positions {}..{} exceed the context of {max_seq}",
-                    w.start_pos,
-                    w.start_pos + w.tokens.len()
-                ));
-            }
-            if let Some(t) = w.tokens.iter().find(|t| **t as usize >= self.vocab) {
-                return bad(format!("token {t} outside vocabulary of {}", self.vocab));
+            let held = self.caches[w.slot].len();
+            if w.start_pos != 0 && w.start_pos != held {
+                return Err(InferError::InvalidRequest(format!(
+                    "batch item {j}: start_pos {} but slot {} holds {held} positions \
+                     (only 0 or {held} is valid)",
+                    w.start_pos, w.slot
+                )));
             }
         }
         Ok(())

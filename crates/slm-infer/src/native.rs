@@ -12,7 +12,7 @@ use crate::error::InferError;
 use crate::kernels::matrix::{Matrix, SharedOut, WeightDtype};
 use crate::kernels::ops::{self, RopeTable};
 use crate::kernels::simd::Isa;
-use crate::model::{DecodeModel, SeqWork};
+use crate::model::{DecodeModel, SeqWork, check_batch, kept_vocab_rows};
 use crate::weights::ModelWeights;
 
 /// How to load the native model.
@@ -77,7 +77,7 @@ impl NativeModel {
     ) -> Result<NativeModel, InferError> {
         let dir = dir.as_ref();
         let cfg = crate::config::read_config(&dir.join("config.json"))?;
-        let vocab = vocab_rows(&cfg, opts)?;
+        let vocab = kept_vocab_rows(cfg.vocab_size, opts.vocab_rows)?;
         let weights = ModelWeights::load(
             &dir.join("model.safetensors"),
             &cfg,
@@ -97,7 +97,7 @@ impl NativeModel {
     ) -> Result<NativeModel, InferError> {
         cfg.validate()
             .map_err(|e| InferError::Model(e.to_string()))?;
-        let vocab = vocab_rows(&cfg, opts)?;
+        let vocab = kept_vocab_rows(cfg.vocab_size, opts.vocab_rows)?;
         if weights.vocab_rows() < vocab {
             return Err(InferError::Model(format!(
                 "the weights hold {} vocabulary rows, {vocab} requested",
@@ -182,40 +182,7 @@ impl NativeModel {
     }
 
     fn validate(&self, cache: &KvCache, batch: &[SeqWork<'_>]) -> Result<(), InferError> {
-        let mut used = 0u128;
-        for (j, w) in batch.iter().enumerate() {
-            let bad = |m: String| Err(InferError::InvalidRequest(format!("batch item {j}: {m}")));
-            if w.slot >= cache.slots {
-                return bad(format!(
-                    "slot {} out of range ({} slots)",
-                    w.slot, cache.slots
-                ));
-            }
-            if w.tokens.is_empty() {
-                return bad("no tokens".into());
-            }
-            if w.start_pos + w.tokens.len() > cache.max_seq {
-                return bad(format!(
-                    "positions {}..{} exceed the context of {}",
-                    w.start_pos,
-                    w.start_pos + w.tokens.len(),
-                    cache.max_seq
-                ));
-            }
-            if let Some(t) = w.tokens.iter().find(|t| **t as usize >= self.vocab) {
-                return bad(format!("token {t} outside vocabulary of {}", self.vocab));
-            }
-            // Slots beyond 128 are rare; only those below are checked for duplicates cheaply.
-            if w.slot < 128 {
-                if used & (1 << w.slot) != 0 {
-                    return bad(format!("slot {} used twice in one step", w.slot));
-                }
-                used |= 1 << w.slot;
-            } else if batch[..j].iter().any(|o| o.slot == w.slot) {
-                return bad(format!("slot {} used twice in one step", w.slot));
-            }
-        }
-        Ok(())
+        check_batch(batch, cache.slots, cache.max_seq, self.vocab)
     }
 
     /// Runs `batch`; logits go to `out` either for every row (`all_logits`,
@@ -378,18 +345,6 @@ impl NativeModel {
         } else {
             (0..total).into_par_iter().for_each(task);
         }
-    }
-}
-
-/// The number of vocabulary rows `opts` asks for, checked against `cfg`.
-fn vocab_rows(cfg: &ModelConfig, opts: &NativeOptions) -> Result<usize, InferError> {
-    match opts.vocab_rows {
-        None => Ok(cfg.vocab_size),
-        Some(n) if n >= 1 && n <= cfg.vocab_size => Ok(n),
-        Some(n) => Err(InferError::Model(format!(
-            "vocab_rows {n} must be between 1 and the config's vocab_size {}",
-            cfg.vocab_size
-        ))),
     }
 }
 
