@@ -10,6 +10,7 @@
 mod config;
 mod error;
 mod format;
+pub mod numeric;
 
 #[cfg(feature = "burn")]
 mod attention;

@@ -107,11 +107,13 @@ impl Transformer {
     /// it are padding that can never be an input or a target; skipping them saves most of
     /// the output head's work (and the softmax over them) in training and evaluation.
     pub fn forward_rows(&self, tokens: Tensor<2, Int>, rows: usize) -> Tensor<3> {
-        assert!(
-            rows > 0 && rows <= self.config.vocab_size,
-            "logit rows {rows} outside 1..={}",
-            self.config.vocab_size
-        );
+        self.project(self.hidden(tokens), rows)
+    }
+
+    /// Full-sequence forward up to the output head: the final-norm hidden states
+    /// `[batch, seq, dim]`. `forward_rows(t, rows)` is `hidden(t)` times `head_rows(rows)`ᵀ;
+    /// the trainer's fused loss (slm-trainer) takes the two apart.
+    pub fn hidden(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         let [_, seq] = tokens.dims();
         assert!(
             seq <= self.config.max_seq_len,
@@ -122,7 +124,22 @@ impl Transformer {
         for layer in &self.layers {
             x = layer.forward(x, &self.rope, 0, None);
         }
-        self.logits(x, rows)
+        self.norm.forward(x)
+    }
+
+    /// The output head's first `rows` vocabulary rows as `[rows, dim]` (a view of the
+    /// embedding when tied).
+    pub fn head_rows(&self, rows: usize) -> Tensor<2> {
+        assert!(
+            rows > 0 && rows <= self.config.vocab_size,
+            "logit rows {rows} outside 1..={}",
+            self.config.vocab_size
+        );
+        match &self.lm_head {
+            // Linear stores [d_in, d_out].
+            Some(head) => head.weight.val().narrow(1, 0, rows).transpose(),
+            None => self.embed.weight.val().narrow(0, 0, rows),
+        }
     }
 
     /// Incremental decode: feeds `tokens: [batch, new]` at the cache's current position,
@@ -152,38 +169,19 @@ impl Transformer {
             x = layer.forward(x, &self.rope, start, Some(layer_cache));
         }
         cache.len += new;
-        Ok(self.logits(x, self.config.vocab_size))
+        Ok(self.project(self.norm.forward(x), self.config.vocab_size))
     }
 
     pub fn new_cache(&self) -> KvCache {
         KvCache::new(self.layers.len())
     }
 
-    /// Final norm and output head over the first `rows` vocabulary entries.
-    fn logits(&self, x: Tensor<3>, rows: usize) -> Tensor<3> {
-        let x = self.norm.forward(x);
-        let full = rows == self.config.vocab_size;
-        match &self.lm_head {
-            Some(head) if full => head.forward(x),
-            Some(head) => {
-                // Linear stores [d_in, d_out]: keep the first `rows` output columns.
-                let w: Tensor<2> = head.weight.val();
-                let [b, t, d] = x.dims();
-                x.reshape([b * t, d])
-                    .matmul(w.narrow(1, 0, rows))
-                    .reshape([b, t, rows])
-            }
-            None => {
-                let mut w: Tensor<2> = self.embed.weight.val();
-                if !full {
-                    w = w.narrow(0, 0, rows);
-                }
-                let [b, t, d] = x.dims();
-                x.reshape([b * t, d])
-                    .matmul(w.transpose())
-                    .reshape([b, t, rows])
-            }
-        }
+    /// Output head over the first `rows` vocabulary entries of normed hidden states.
+    fn project(&self, x: Tensor<3>, rows: usize) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        x.reshape([b * t, d])
+            .matmul(self.head_rows(rows).transpose())
+            .reshape([b, t, rows])
     }
 
     /// The token embedding matrix `[vocab, dim]` (also the output head when tied).

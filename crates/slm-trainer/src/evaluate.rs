@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use slm_model::Transformer;
 use slm_model::burn::prelude::*;
 
-use crate::{SequentialTokens, TrainError, cross_entropy_sum};
+use crate::{SequentialTokens, TrainError, head_cross_entropy_sum};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
@@ -65,9 +65,7 @@ pub fn evaluate(
         let [b, len] = batch.dims();
         let inputs = batch.clone().narrow(1, 0, len - 1);
         let targets = batch.narrow(1, 1, len - 1);
-        let nll =
-            cross_entropy_sum(model.forward_rows(inputs, vocab), targets).into_scalar::<f64>();
-        total_nll += nll;
+        total_nll += head_cross_entropy_sum(model.hidden(inputs), model.head_rows(vocab), targets);
         predicted += (b * (len - 1)) as u64;
     };
     for chunk in full.chunks(batch_size) {

@@ -32,7 +32,7 @@ pub use config::{
 };
 pub use error::TrainError;
 pub use evaluate::{EvalReport, evaluate};
-pub use loss::{cross_entropy, cross_entropy_sum};
+pub use loss::{head_cross_entropy, head_cross_entropy_sum};
 pub use metrics::{MetricRecord, MetricsLog, read_metrics};
 pub use optim::build_optimizer;
 pub use plot::plot_losses;

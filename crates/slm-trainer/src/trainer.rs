@@ -17,7 +17,7 @@ use crate::plot::PLOT_FILE;
 use crate::precision::compute_copy;
 use crate::{
     EvalReport, LossScaler, RESOLVED_CONFIG_FILE, SampleOptions, SequentialTokens, TrainConfig,
-    TrainError, WindowSource, build_optimizer, cross_entropy, evaluate, lr_at, plot_losses,
+    TrainError, WindowSource, build_optimizer, evaluate, head_cross_entropy, lr_at, plot_losses,
     sample_tokens,
 };
 
@@ -258,8 +258,8 @@ impl Trainer {
             let (inputs, targets) = self.next_micro_batch()?;
             self.device.seed(step_seed(self.cfg.seed, step, micro));
             let compute = compute_copy(&self.model, self.cfg.precision);
-            let logits = compute.forward_rows(inputs, self.cfg.logit_rows());
-            let loss = cross_entropy(logits, targets);
+            let rows = self.cfg.logit_rows();
+            let loss = head_cross_entropy(compute.hidden(inputs), compute.head_rows(rows), targets);
             let detached = loss.clone().detach();
             loss_total = Some(match loss_total {
                 Some(t) => t + detached,

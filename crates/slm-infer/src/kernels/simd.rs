@@ -8,6 +8,8 @@
 
 use half::{bf16, f16};
 
+pub use slm_model::numeric::exp_nonpositive;
+
 /// Which instruction set the kernels use; decided once at model load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Isa {
@@ -154,27 +156,6 @@ pub fn max_ignoring_nan(x: &[f32]) -> f32 {
         m[l] = if *v > m[l] { *v } else { m[l] };
     }
     m.into_iter().fold(f32::NEG_INFINITY, f32::max)
-}
-
-/// `exp(x)` for `x <= 0` (NaN maps to 0).
-#[inline(always)]
-pub fn exp_nonpositive(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    // Round to nearest by adding 1.5 * 2^23: vectorises without SSE4.1 `roundps`.
-    const MAGIC: f32 = 12_582_912.0;
-    let ok = x >= -87.0; // false for NaN too
-    let xc = if ok { x } else { -87.0 };
-    let n = (xc * LOG2E + MAGIC) - MAGIC;
-    let r = xc - n * 0.693_359_4 + n * 2.121_944_4e-4;
-    let mut p = 1.987_569_1e-4f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
-    let e = p * r * r + r + 1.0;
-    let pow2 = f32::from_bits(((n as i32 + 127) as u32) << 23);
-    if ok { e * pow2 } else { 0.0 }
 }
 
 mod portable {
