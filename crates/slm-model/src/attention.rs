@@ -6,6 +6,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::cache::LayerCache;
+use crate::fused_attention::causal_attention;
 use crate::rope::Rope;
 
 #[derive(Module, Debug)]
@@ -88,12 +89,17 @@ impl Attention {
         };
         let k = self.repeat_kv(k);
         let v = self.repeat_kv(v);
-        let options = AttentionModuleOptions {
-            scale: None,
-            softcap: None,
-            is_causal: mask.is_none(),
+        let out = match mask {
+            None => causal_attention(q, k, v),
+            Some(mask) => {
+                let options = AttentionModuleOptions {
+                    scale: None,
+                    softcap: None,
+                    is_causal: false,
+                };
+                attention(q, k, v, Some(mask), None, options)
+            }
         };
-        let out = attention(q, k, v, mask, None, options);
         let out = out.swap_dims(1, 2).reshape([batch, seq, dim]);
         self.resid_dropout.forward(self.o_proj.forward(out))
     }

@@ -19,6 +19,8 @@ mod cache;
 #[cfg(feature = "burn")]
 mod feed_forward;
 #[cfg(feature = "burn")]
+mod fused_attention;
+#[cfg(feature = "burn")]
 mod rope;
 #[cfg(feature = "burn")]
 mod transformer;
