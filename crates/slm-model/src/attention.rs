@@ -6,7 +6,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 
 use crate::cache::LayerCache;
-use crate::fused_attention::causal_attention;
+use crate::fused::causal_attention;
 use crate::rope::Rope;
 
 #[derive(Module, Debug)]

@@ -1,8 +1,8 @@
 //! SwiGLU feed-forward: `down(silu(gate(x)) * up(x))`.
 
+use crate::fused::swiglu;
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::silu;
 
 use crate::attention::linear;
 
@@ -25,8 +25,7 @@ impl FeedForward {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        let up = self.up_proj.forward(x);
-        self.dropout.forward(self.down_proj.forward(gate * up))
+        let gated = swiglu(self.gate_proj.forward(x.clone()), self.up_proj.forward(x));
+        self.dropout.forward(self.down_proj.forward(gated))
     }
 }

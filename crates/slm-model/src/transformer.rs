@@ -9,6 +9,7 @@ use burn::prelude::*;
 use crate::attention::{Attention, linear};
 use crate::cache::{KvCache, LayerCache};
 use crate::feed_forward::FeedForward;
+use crate::fused::rms_norm;
 use crate::rope::Rope;
 use crate::{ModelConfig, ModelError};
 
@@ -31,8 +32,8 @@ impl Block {
         let x = x.clone()
             + self
                 .attn
-                .forward(self.input_norm.forward(x), rope, start, cache);
-        x.clone() + self.mlp.forward(self.post_attn_norm.forward(x))
+                .forward(rms_norm(&self.input_norm, x), rope, start, cache);
+        x.clone() + self.mlp.forward(rms_norm(&self.post_attn_norm, x))
     }
 }
 
@@ -124,7 +125,7 @@ impl Transformer {
         for layer in &self.layers {
             x = layer.forward(x, &self.rope, 0, None);
         }
-        self.norm.forward(x)
+        rms_norm(&self.norm, x)
     }
 
     /// The output head's first `rows` vocabulary rows as `[rows, dim]` (a view of the
