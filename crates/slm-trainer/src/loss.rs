@@ -122,18 +122,18 @@ const LANES: usize = 16;
 /// vectorises.
 fn max_and_finite(x: &[f32]) -> (f32, bool) {
     let mut max = [f32::NEG_INFINITY; LANES];
-    // `x - x` is 0 for finite x and NaN for NaN or ±inf.
+    // `x * 0` is 0 for finite x and NaN for NaN or ±inf.
     let mut probe = [0f32; LANES];
     let mut chunks = x.chunks_exact(LANES);
     for c in &mut chunks {
         for l in 0..LANES {
             max[l] = if c[l] > max[l] { c[l] } else { max[l] };
-            probe[l] += c[l] - c[l];
+            probe[l] += c[l] * 0.0;
         }
     }
     for (l, &v) in chunks.remainder().iter().enumerate() {
         max[l] = if v > max[l] { v } else { max[l] };
-        probe[l] += v - v;
+        probe[l] += v * 0.0;
     }
     let finite = probe.iter().sum::<f32>() == 0.0;
     (max.into_iter().fold(f32::NEG_INFINITY, f32::max), finite)
@@ -224,8 +224,13 @@ mod tests {
             };
             let value = loss.clone().into_scalar::<f64>();
             let grads = loss.backward();
-            let gh: Vec<f32> = hidden.grad(&grads).unwrap().into_data().to_vec().unwrap();
-            let gw: Vec<f32> = head.grad(&grads).unwrap().into_data().to_vec().unwrap();
+            let gh: Vec<f32> = hidden
+                .grad(&grads)
+                .unwrap()
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            let gw: Vec<f32> = head.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
             (value, gh, gw)
         };
         let (value, gh, gw) = run(true);
