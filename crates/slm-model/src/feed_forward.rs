@@ -1,10 +1,10 @@
 //! SwiGLU feed-forward: `down(silu(gate(x)) * up(x))`.
 
-use crate::fused::swiglu;
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
 
 use crate::attention::linear;
+use crate::fused::swiglu;
 
 #[derive(Module, Debug)]
 pub struct FeedForward {

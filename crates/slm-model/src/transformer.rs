@@ -170,7 +170,7 @@ impl Transformer {
             x = layer.forward(x, &self.rope, start, Some(layer_cache));
         }
         cache.len += new;
-        Ok(self.project(self.norm.forward(x), self.config.vocab_size))
+        Ok(self.project(rms_norm(&self.norm, x), self.config.vocab_size))
     }
 
     pub fn new_cache(&self) -> KvCache {
