@@ -20,3 +20,23 @@ pub fn exp_nonpositive(x: f32) -> f32 {
     let pow2 = f32::from_bits(((n as i32 + 127) as u32) << 23);
     if ok { e * pow2 } else { 0.0 }
 }
+
+/// Lanes of the running maxima below.
+const LANES: usize = 16;
+
+/// Largest value, NaN ignored (`-inf` for empty or all-NaN input). Sixteen
+/// running maxima so the loop vectorises.
+pub fn max_ignoring_nan(x: &[f32]) -> f32 {
+    let mut m = [f32::NEG_INFINITY; LANES];
+    let mut chunks = x.chunks_exact(LANES);
+    for c in &mut chunks {
+        for l in 0..LANES {
+            // `>` is false for NaN, so NaN never wins.
+            m[l] = if c[l] > m[l] { c[l] } else { m[l] };
+        }
+    }
+    for (l, v) in chunks.remainder().iter().enumerate() {
+        m[l] = if *v > m[l] { *v } else { m[l] };
+    }
+    m.into_iter().fold(f32::NEG_INFINITY, f32::max)
+}

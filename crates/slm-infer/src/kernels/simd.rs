@@ -8,7 +8,7 @@
 
 use half::{bf16, f16};
 
-pub use slm_model::numeric::exp_nonpositive;
+pub use slm_model::numeric::{exp_nonpositive, max_ignoring_nan};
 
 /// Which instruction set the kernels use; decided once at model load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,23 +139,6 @@ fn softmax_weights_body(x: &[f32], max: f32, scale: f32, out: &mut [f32]) {
     for (o, v) in out.iter_mut().zip(x) {
         *o = exp_nonpositive((v - max) * scale);
     }
-}
-
-/// Largest value, NaN ignored (`-inf` for empty or all-NaN input). Sixteen
-/// running maxima so the loop vectorises.
-pub fn max_ignoring_nan(x: &[f32]) -> f32 {
-    let mut m = [f32::NEG_INFINITY; LANES];
-    let mut chunks = x.chunks_exact(LANES);
-    for c in &mut chunks {
-        for l in 0..LANES {
-            // `>` is false for NaN, so NaN never wins.
-            m[l] = if c[l] > m[l] { c[l] } else { m[l] };
-        }
-    }
-    for (l, v) in chunks.remainder().iter().enumerate() {
-        m[l] = if *v > m[l] { *v } else { m[l] };
-    }
-    m.into_iter().fold(f32::NEG_INFINITY, f32::max)
 }
 
 mod portable {

@@ -17,8 +17,8 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use rayon::prelude::*;
 
-use super::{flex_input, record, scores_mut};
-use crate::numeric::exp_nonpositive;
+use super::{flex_input, record};
+use crate::numeric::{exp_nonpositive, max_ignoring_nan};
 
 /// `softmax(q·kᵀ/√head_dim + causal mask)·v` for `[batch, heads, seq, head_dim]` inputs
 /// (query `i` sees keys `0..=i`).
@@ -115,13 +115,22 @@ impl Backward<Flex, 3> for CausalAttention {
     }
 }
 
+/// The f32 elements of a freshly computed (contiguous, unshared) matmul output, in place.
+fn scores_mut(t: &mut FlexTensor) -> &mut [f32] {
+    let n = t.shape().num_elements();
+    assert!(t.is_contiguous(), "matmul outputs are contiguous");
+    let data = t.storage_mut::<f32>();
+    assert_eq!(data.len(), n, "the output owns its whole buffer");
+    data
+}
+
 /// Rows of `seq` scores, `seq` rows per (batch, head): row `i` becomes
 /// `softmax(scale · row[..=i])` followed by zeros.
 fn masked_softmax_rows(scores: &mut [f32], seq: usize, scale: f32) {
     scores.par_chunks_mut(seq).enumerate().for_each(|(r, row)| {
         let (live, future) = row.split_at_mut(r % seq + 1);
         future.fill(0.0);
-        let max = live.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let max = max_ignoring_nan(live);
         let mut sum = 0.0f32;
         for x in live.iter_mut() {
             *x = exp_nonpositive((*x - max) * scale);

@@ -23,7 +23,7 @@ pub(crate) use swiglu::swiglu;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::ops::{Backward, NodeGuard, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, Flex, TensorMetadata};
+use burn::backend::{Autodiff, Flex};
 use burn::prelude::*;
 use burn::tensor::DType;
 
@@ -59,15 +59,6 @@ fn record<O: Backward<Flex, N>, const N: usize, const D: usize>(
         OpsKind::UnTracked(prep) => prep.finish(out),
     };
     Tensor::from_primitive::<Autodiff<Flex>>(out)
-}
-
-/// The f32 elements of a freshly computed (contiguous, unshared) matmul output, in place.
-fn scores_mut(t: &mut FlexTensor) -> &mut [f32] {
-    let n = t.shape().num_elements();
-    assert!(t.is_contiguous(), "matmul outputs are contiguous");
-    let data = t.storage_mut::<f32>();
-    assert_eq!(data.len(), n, "the output owns its whole buffer");
-    data
 }
 
 /// A new contiguous f32 tensor of `shape` filled by `fill` (given the elements).
