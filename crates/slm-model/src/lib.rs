@@ -19,7 +19,7 @@ mod cache;
 #[cfg(feature = "burn")]
 mod feed_forward;
 #[cfg(feature = "burn")]
-mod fused;
+pub mod fused;
 #[cfg(feature = "burn")]
 mod rope;
 #[cfg(feature = "burn")]

@@ -6,16 +6,28 @@
 //! CPU backend those passes cost more than the head's matmuls. Here the logits never enter
 //! the autodiff graph:
 //!
-//! 1. `logits = h·Wᵀ` on the inner (non-autodiff) backend;
+//! 1. `logits = h·Wᵀ`;
 //! 2. one parallel pass per row turns them into the row's loss and, in place, the gradient
-//!    `dL/dlogits = (softmax − onehot(target)) / tokens`;
-//! 3. `gh = G·W` and `gW = Gᵀ·h` (the head's backward matmuls), again outside the graph;
-//! 4. the returned tensor is `Σ h∘gh + Σ W∘gW`, shifted so its value is the loss: its
-//!    gradients with respect to `h` and `W` are exactly `gh` and `gW`.
+//!    `G = dL/dlogits = (softmax − onehot(target)) / tokens`;
+//! 3. `gh = G·W` and `gW = Gᵀ·h` (the head's backward matmuls) are computed at once, and
+//!    the logits are freed;
+//! 4. the returned loss hands `gh` and `gW` to autodiff as its gradients.
+//!
+//! On `Autodiff<Flex>` (CPU training) the matmuls call gemm directly into buffers that are
+//! neither zero-filled nor copied, and step 4 is an autodiff op whose backward registers
+//! `gh` and `gW` scaled by the incoming gradient. On other devices the matmuls are Burn
+//! ops and step 4 is the surrogate `Σ h∘gh + Σ W∘gW`, shifted so its value is the loss:
+//! its gradients with respect to `h` and `W` are exactly `gh` and `gW`.
 
 use rayon::prelude::*;
+use slm_model::burn::backend::autodiff::checkpoint::base::Checkpointer;
+use slm_model::burn::backend::autodiff::grads::Gradients;
+use slm_model::burn::backend::autodiff::ops::{Backward, Ops};
+use slm_model::burn::backend::flex::FlexTensor;
+use slm_model::burn::backend::{Flex, TensorMetadata};
 use slm_model::burn::prelude::*;
 use slm_model::burn::tensor::DType;
+use slm_model::fused::{flex_input, record};
 use slm_model::numeric::exp_nonpositive;
 
 /// Mean next-token cross-entropy of the head `head: [rows, dim]` over the hidden states
@@ -27,15 +39,19 @@ pub fn head_cross_entropy(
 ) -> Tensor<1> {
     let [b, t, d] = hidden.dims();
     let n = b * t;
-    let hidden = hidden.reshape([n, d]);
-    let h = hidden.clone().inner().cast(DType::F32);
-    let w = head.clone().inner().cast(DType::F32);
-    let (grad, loss_sum) = logits_pass(h.clone(), w.clone(), targets, Some(1.0 / n as f32));
+    let hidden = hidden.reshape([n, d]).cast(DType::F32);
+    let head = head.cast(DType::F32);
+    let targets = target_ids(targets, n);
+    if let Some(loss) = flex_head_loss(&hidden, &head, &targets) {
+        return loss;
+    }
+    let h = hidden.clone().inner();
+    let w = head.clone().inner();
+    let (grad, loss_sum) = logits_pass(h.clone(), w.clone(), &targets, Some(1.0 / n as f32));
     let grad = grad.expect("gradient requested");
     let grad_hidden = grad.clone().matmul(w);
     let grad_head = grad.transpose().matmul(h);
-    let surrogate =
-        (hidden.cast(DType::F32) * grad_hidden).sum() + (head.cast(DType::F32) * grad_head).sum();
+    let surrogate = (hidden * grad_hidden).sum() + (head * grad_head).sum();
     let shift = surrogate.clone().detach();
     (surrogate - shift).add_scalar(loss_sum / n as f64)
 }
@@ -43,16 +59,38 @@ pub fn head_cross_entropy(
 /// Summed cross-entropy in nats over every token (evaluation; no gradient).
 pub fn head_cross_entropy_sum(hidden: Tensor<3>, head: Tensor<2>, targets: Tensor<2, Int>) -> f64 {
     let [b, t, d] = hidden.dims();
-    let h = hidden.inner().reshape([b * t, d]).cast(DType::F32);
-    logits_pass(h, head.inner().cast(DType::F32), targets, None).1
+    let n = b * t;
+    let h = hidden.inner().reshape([n, d]).cast(DType::F32);
+    let w = head.inner().cast(DType::F32);
+    let targets = target_ids(targets, n);
+    match (flex_f32(&h), flex_f32(&w)) {
+        (Some(h), Some(w)) => {
+            let [rows, _] = w.shape().dims();
+            let mut logits = logits_gemm(h.storage(), w.storage(), n, rows, d);
+            rows_cross_entropy(&mut logits, rows, &targets, None)
+        }
+        _ => logits_pass(h, w, &targets, None).1,
+    }
 }
 
-/// Computes `h·wᵀ`, then per row the NLL of its target and, with `grad_scale`, the scaled
-/// gradient in place. Returns the gradient tensor (with `grad_scale`) and the summed NLL.
+fn target_ids(targets: Tensor<2, Int>, n: usize) -> Vec<i64> {
+    let ids = targets
+        .inner()
+        .into_data()
+        .convert::<i64>()
+        .try_into_vec::<i64>()
+        .expect("integer targets");
+    assert_eq!(ids.len(), n, "one target per hidden state");
+    ids
+}
+
+/// Computes `h·wᵀ` with Burn ops, then per row the NLL of its target and, with
+/// `grad_scale`, the scaled gradient in place. Returns the gradient tensor (with
+/// `grad_scale`) and the summed NLL.
 fn logits_pass(
     h: Tensor<2>,
     w: Tensor<2>,
-    targets: Tensor<2, Int>,
+    targets: &[i64],
     grad_scale: Option<f32>,
 ) -> (Option<Tensor<2>>, f64) {
     let device = h.device();
@@ -64,16 +102,127 @@ fn logits_pass(
         .convert::<f32>()
         .try_into_vec::<f32>()
         .expect("f32 logits");
-    let targets: Vec<i64> = targets
-        .inner()
-        .into_data()
-        .convert::<i64>()
-        .try_into_vec::<i64>()
-        .expect("integer targets");
-    assert_eq!(targets.len(), n, "one target per hidden state");
-    let loss_sum = rows_cross_entropy(&mut logits, rows, &targets, grad_scale);
+    let loss_sum = rows_cross_entropy(&mut logits, rows, targets, grad_scale);
     let grad = grad_scale.map(|_| Tensor::from_data(TensorData::new(logits, [n, rows]), &device));
     (grad, loss_sum)
+}
+
+/// The contiguous primitive of `t` when it is f32 on `Flex` (without autodiff).
+fn flex_f32(t: &Tensor<2>) -> Option<FlexTensor> {
+    if t.device() != Device::flex() || t.dtype() != DType::F32 {
+        return None;
+    }
+    Some(t.clone().try_into_primitive::<Flex>().ok()?.to_contiguous())
+}
+
+/// The loss as one autodiff op on `Autodiff<Flex>`; `None` on any other device.
+fn flex_head_loss(hidden: &Tensor<2>, head: &Tensor<2>, targets: &[i64]) -> Option<Tensor<1>> {
+    let (h, h_node) = flex_input(hidden)?;
+    let (w, w_node) = flex_input(head)?;
+    let ([n, d], [rows, _]) = (h.shape().dims(), w.shape().dims());
+    let (h, w) = (h.storage::<f32>(), w.storage::<f32>());
+    let mut grad = logits_gemm(h, w, n, rows, d);
+    let loss_sum = rows_cross_entropy(&mut grad, rows, targets, Some(1.0 / n as f32));
+    // gh = G·W ([n, rows]·[rows, d]); gW = Gᵀ·h ([rows, n]·[n, d]).
+    let grad_hidden = gemm(n, d, rows, (&grad, rows, 1), (w, d, 1));
+    let grad_head = gemm(rows, d, n, (&grad, 1, rows), (h, d, 1));
+    drop(grad);
+    let f32_tensor =
+        |v: Vec<f32>, shape: [usize; 2]| FlexTensor::from_data(TensorData::new(v, shape));
+    let state = (
+        f32_tensor(grad_hidden, [n, d]),
+        f32_tensor(grad_head, [rows, d]),
+    );
+    let loss = FlexTensor::from_data(TensorData::new(vec![(loss_sum / n as f64) as f32], [1]));
+    Some(record(HeadLoss, [h_node, w_node], state, loss))
+}
+
+/// Backward of [`flex_head_loss`]: the precomputed gradients times the incoming one.
+#[derive(Debug)]
+struct HeadLoss;
+
+impl Backward<Flex, 2> for HeadLoss {
+    /// `dL/dh` and `dL/dW`.
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let scale = grads
+            .consume::<Flex>(&ops.node)
+            .to_contiguous()
+            .storage::<f32>()[0];
+        let (grad_hidden, grad_head) = ops.state;
+        for (node, mut grad) in ops.parents.into_iter().zip([grad_hidden, grad_head]) {
+            if let Some(node) = node {
+                if scale != 1.0 {
+                    grad.storage_mut::<f32>()
+                        .par_chunks_mut(1 << 14)
+                        .for_each(|c| c.iter_mut().for_each(|x| *x *= scale));
+                }
+                grads.register::<Flex>(node.id, grad);
+            }
+        }
+    }
+}
+
+/// `h·wᵀ` for row-major `h: [n, d]` and `w: [rows, d]`, as row-major `[n, rows]`.
+fn logits_gemm(h: &[f32], w: &[f32], n: usize, rows: usize, d: usize) -> Vec<f32> {
+    gemm(n, rows, d, (h, d, 1), (w, 1, d))
+}
+
+/// A matrix operand: its elements with the strides between rows and between columns.
+type Strided<'a> = (&'a [f32], usize, usize);
+
+/// The row-major `[m, n]` product of `a: [m, k]` and `b: [k, n]`, written by gemm straight
+/// into a new buffer (no zero-fill, no copy).
+fn gemm(m: usize, n: usize, k: usize, a: Strided, b: Strided) -> Vec<f32> {
+    assert!(m > 0 && n > 0 && k > 0, "empty matmul {m}x{k}x{n}");
+    let last = |(data, rs, cs): Strided, rows: usize, cols: usize| {
+        assert!(
+            (rows - 1) * rs + (cols - 1) * cs < data.len(),
+            "operand out of bounds"
+        );
+    };
+    last(a, m, k);
+    last(b, k, n);
+    let mut out = Vec::<f32>::with_capacity(m * n);
+    let parallelism = if m * n * k >= 1 << 16 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the operands' extents were checked above; `out` has room for m·n elements,
+    // which gemm writes in full without reading them (`read_dst = false`), so the length
+    // is set only after every element is initialised.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.0.as_ptr(),
+            a.2 as isize,
+            a.1 as isize,
+            b.0.as_ptr(),
+            b.2 as isize,
+            b.1 as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+        out.set_len(m * n);
+    }
+    out
 }
 
 /// For each `row` of `logits` (`[targets.len(), rows]`, row-major) adds `logsumexp(row) −
@@ -192,10 +341,18 @@ mod tests {
     }
 
     /// Value and gradients (for both the hidden states and the head) equal the plain-Burn
-    /// composition's, on irregular inputs with a row count that is not a multiple of 16.
+    /// composition's, on irregular inputs with a row count that is not a multiple of 16, for
+    /// the fused autodiff op (flex) and the surrogate (ndarray), with the loss scaled before
+    /// the backward pass as the trainer does.
     #[test]
     fn gradients_match_the_unfused_loss() {
-        let device = Device::flex().autodiff();
+        #[allow(deprecated)]
+        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            check_gradients(&device);
+        }
+    }
+
+    fn check_gradients(device: &Device) {
         let (b, t, d, rows) = (2, 5, 8, 37);
         // Deterministic, irregular values: sin of a quadratic in the index.
         let values = |len: usize, amp: f32, k: f32| -> Vec<f32> {
@@ -209,16 +366,16 @@ mod tests {
             .map(|i| (i * 11) % rows as i64)
             .collect();
         let run = |fused: bool| {
-            let hidden = tensor(hidden_v.clone(), [b, t, d], &device).require_grad();
-            let head = tensor(head_v.clone(), [rows, d], &device).require_grad();
-            let ids = targets(ids.clone(), [b, t], &device);
+            let hidden = tensor(hidden_v.clone(), [b, t, d], device).require_grad();
+            let head = tensor(head_v.clone(), [rows, d], device).require_grad();
+            let ids = targets(ids.clone(), [b, t], device);
             let loss = if fused {
                 head_cross_entropy(hidden.clone(), head.clone(), ids)
             } else {
                 reference(hidden.clone(), head.clone(), ids)
             };
             let value = loss.clone().into_scalar::<f64>();
-            let grads = loss.backward();
+            let grads = loss.mul_scalar(0.25).backward();
             let gh: Vec<f32> = hidden
                 .grad(&grads)
                 .unwrap()
@@ -238,6 +395,30 @@ mod tests {
                 assert!((g - w).abs() <= 1e-5 * scale.max(1.0), "{g} vs {w}");
             }
         }
+    }
+
+    /// Evaluation's sum is the same through gemm (flex) and Burn's matmul (ndarray).
+    #[test]
+    fn summed_loss_is_the_same_on_both_paths() {
+        let (b, t, d, rows) = (3, 7, 16, 53);
+        let hidden_v: Vec<f32> = (0..b * t * d).map(|i| (i as f32 * 0.37).sin()).collect();
+        let head_v: Vec<f32> = (0..rows * d).map(|i| (i as f32 * 0.11).cos()).collect();
+        let ids: Vec<i64> = (0..(b * t) as i64).map(|i| (i * 7) % rows as i64).collect();
+        #[allow(deprecated)]
+        let sums: Vec<f64> = [Device::flex(), Device::ndarray()]
+            .iter()
+            .map(|device| {
+                head_cross_entropy_sum(
+                    tensor(hidden_v.clone(), [b, t, d], device),
+                    tensor(head_v.clone(), [rows, d], device),
+                    targets(ids.clone(), [b, t], device),
+                )
+            })
+            .collect();
+        assert!(
+            sums[0] > 0.0 && (sums[0] - sums[1]).abs() < 1e-4,
+            "{sums:?}"
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! Anything else (other backends, bf16/f16 compute, inference without autodiff) takes
 //! the plain Burn composition, so results never depend on which path ran beyond float
 //! rounding: each op's tests compare values and gradients with that composition.
+//!
+//! [`flex_input`] and [`record`] are public so that other crates' fused ops (the trainer's
+//! output-head loss) are built the same way.
 
 mod attention;
 mod rms_norm;
@@ -29,7 +32,7 @@ use burn::tensor::DType;
 
 /// The contiguous flex primitive of `t` and its autodiff node, when `t` is f32 on
 /// `Autodiff<Flex>`.
-fn flex_input<const D: usize>(t: &Tensor<D>) -> Option<(FlexTensor, NodeGuard)> {
+pub fn flex_input<const D: usize>(t: &Tensor<D>) -> Option<(FlexTensor, NodeGuard)> {
     if !t.device().is_autodiff() || t.dtype() != DType::F32 {
         return None;
     }
@@ -44,7 +47,7 @@ fn flex_input<const D: usize>(t: &Tensor<D>) -> Option<(FlexTensor, NodeGuard)> 
 /// Records `op` on the autodiff graph with its inputs' `nodes` and returns `out` as a
 /// tensor. `state` is what the backward needs; it is dropped when no input needs a
 /// gradient.
-fn record<O: Backward<Flex, N>, const N: usize, const D: usize>(
+pub fn record<O: Backward<Flex, N>, const N: usize, const D: usize>(
     op: O,
     nodes: [NodeGuard; N],
     state: O::State,
