@@ -26,3 +26,7 @@ serve *ARGS:
 # Full CI script.
 ci:
     bash .ci/run
+
+# The wgpu training path against the CPU one (software Vulkan when there is no GPU).
+wgpu-parity STEPS="8":
+    scripts/wgpu-parity.sh {{STEPS}}
