@@ -27,7 +27,7 @@ use slm_model::burn::backend::flex::FlexTensor;
 use slm_model::burn::backend::{Flex, TensorMetadata};
 use slm_model::burn::prelude::*;
 use slm_model::burn::tensor::DType;
-use slm_model::fused::{flex_input, record};
+use slm_model::fused::{flex_f32, flex_input, record};
 use slm_model::numeric::exp_nonpositive;
 
 /// Mean next-token cross-entropy of the head `head: [rows, dim]` over the hidden states
@@ -63,7 +63,7 @@ pub fn head_cross_entropy_sum(hidden: Tensor<3>, head: Tensor<2>, targets: Tenso
     let h = hidden.inner().reshape([n, d]).cast(DType::F32);
     let w = head.inner().cast(DType::F32);
     let targets = target_ids(targets, n);
-    match (flex_f32(&h), flex_f32(&w)) {
+    match (flex_f32(h.clone()), flex_f32(w.clone())) {
         (Some(h), Some(w)) => {
             let [rows, _] = w.shape().dims();
             let mut logits = logits_gemm(h.storage(), w.storage(), n, rows, d);
@@ -105,14 +105,6 @@ fn logits_pass(
     let loss_sum = rows_cross_entropy(&mut logits, rows, targets, grad_scale);
     let grad = grad_scale.map(|_| Tensor::from_data(TensorData::new(logits, [n, rows]), &device));
     (grad, loss_sum)
-}
-
-/// The contiguous primitive of `t` when it is f32 on `Flex` (without autodiff).
-fn flex_f32(t: &Tensor<2>) -> Option<FlexTensor> {
-    if t.device() != Device::flex() || t.dtype() != DType::F32 {
-        return None;
-    }
-    Some(t.clone().try_into_primitive::<Flex>().ok()?.to_contiguous())
 }
 
 /// The loss as one autodiff op on `Autodiff<Flex>`; `None` on any other device.

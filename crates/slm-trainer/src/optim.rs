@@ -18,6 +18,7 @@ use slm_model::burn::optim::{
 };
 use slm_model::burn::prelude::*;
 use slm_model::burn::tensor::DType;
+use slm_model::fused::{flex_f32, is_flex_f32};
 
 use crate::OptimConfig;
 
@@ -89,24 +90,14 @@ impl FusedAdamW {
         grad: &Tensor<D>,
         state: &mut Option<AdamWState<D>>,
     ) -> Option<(Tensor<D>, AdamWState<D>)> {
-        let on_flex = |t: &Tensor<D>| t.device() == Device::flex() && t.dtype() == DType::F32;
         let state_ok = state.as_ref().is_none_or(|s| {
             let m = &s.momentum;
-            m.max_moment_2.is_none() && on_flex(&m.moment_1) && on_flex(&m.moment_2)
+            m.max_moment_2.is_none() && is_flex_f32(&m.moment_1) && is_flex_f32(&m.moment_2)
         });
-        if !(on_flex(tensor) && on_flex(grad) && state_ok && tensor.dims() == grad.dims()) {
+        if !(is_flex_f32(tensor) && is_flex_f32(grad) && state_ok && tensor.dims() == grad.dims()) {
             return None;
         }
-        let primitive = |t: Tensor<D>| {
-            let t = t
-                .try_into_primitive::<Flex>()
-                .expect("checked: f32 on Flex");
-            if t.is_contiguous() {
-                t
-            } else {
-                t.to_contiguous()
-            }
-        };
+        let primitive = |t: Tensor<D>| flex_f32(t).expect("checked: f32 on Flex");
         let param = primitive(tensor.clone());
         let grad = primitive(grad.clone());
         let (time, mut m, mut v) = match state.take() {

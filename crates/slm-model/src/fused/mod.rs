@@ -12,8 +12,8 @@
 //! the plain Burn composition, so results never depend on which path ran beyond float
 //! rounding: each op's tests compare values and gradients with that composition.
 //!
-//! [`flex_input`] and [`record`] are public so that other crates' fused ops (the trainer's
-//! output-head loss) are built the same way.
+//! [`flex_input`], [`record`] and [`flex_f32`] are public so that other crates' fused code
+//! (the trainer's output-head loss and AdamW) is built the same way.
 
 mod attention;
 mod rms_norm;
@@ -42,6 +42,20 @@ pub fn flex_input<const D: usize>(t: &Tensor<D>) -> Option<(FlexTensor, NodeGuar
         .ok()?
         .into_parts();
     Some((primitive.to_contiguous(), node))
+}
+
+/// Whether `t` is f32 on `Flex` without autodiff.
+pub fn is_flex_f32<const D: usize>(t: &Tensor<D>) -> bool {
+    t.device() == Device::flex() && t.dtype() == DType::F32
+}
+
+/// The contiguous flex primitive of `t` when [`is_flex_f32`]. A contiguous tensor that is
+/// the sole owner of its buffer keeps it, so it can be updated in place.
+pub fn flex_f32<const D: usize>(t: Tensor<D>) -> Option<FlexTensor> {
+    if !is_flex_f32(&t) {
+        return None;
+    }
+    Some(t.try_into_primitive::<Flex>().ok()?.to_contiguous())
 }
 
 /// Records `op` on the autodiff graph with its inputs' `nodes` and returns `out` as a
