@@ -90,11 +90,12 @@ impl FusedAdamW {
         grad: &Tensor<D>,
         state: &mut Option<AdamWState<D>>,
     ) -> Option<(Tensor<D>, AdamWState<D>)> {
+        let fits = |t: &Tensor<D>| is_flex_f32(t) && t.dims() == tensor.dims();
         let state_ok = state.as_ref().is_none_or(|s| {
             let m = &s.momentum;
-            m.max_moment_2.is_none() && is_flex_f32(&m.moment_1) && is_flex_f32(&m.moment_2)
+            m.max_moment_2.is_none() && fits(&m.moment_1) && fits(&m.moment_2)
         });
-        if !(is_flex_f32(tensor) && is_flex_f32(grad) && state_ok && tensor.dims() == grad.dims()) {
+        if !(fits(tensor) && fits(grad) && state_ok) {
             return None;
         }
         let primitive = |t: Tensor<D>| flex_f32(t).expect("checked: f32 on Flex");
