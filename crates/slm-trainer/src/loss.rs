@@ -62,15 +62,7 @@ pub fn head_cross_entropy_sum(hidden: Tensor<3>, head: Tensor<2>, targets: Tenso
     let n = b * t;
     let h = hidden.inner().reshape([n, d]).cast(DType::F32);
     let w = head.inner().cast(DType::F32);
-    let targets = target_ids(targets, n);
-    match (flex_f32(h.clone()), flex_f32(w.clone())) {
-        (Some(h), Some(w)) => {
-            let [rows, _] = w.shape().dims();
-            let mut logits = logits_gemm(h.storage(), w.storage(), n, rows, d);
-            rows_cross_entropy(&mut logits, rows, &targets, None)
-        }
-        _ => logits_pass(h, w, &targets, None).1,
-    }
+    logits_pass(h, w, &target_ids(targets, n), None).1
 }
 
 fn target_ids(targets: Tensor<2, Int>, n: usize) -> Vec<i64> {
@@ -84,9 +76,8 @@ fn target_ids(targets: Tensor<2, Int>, n: usize) -> Vec<i64> {
     ids
 }
 
-/// Computes `h·wᵀ` with Burn ops, then per row the NLL of its target and, with
-/// `grad_scale`, the scaled gradient in place. Returns the gradient tensor (with
-/// `grad_scale`) and the summed NLL.
+/// Computes `h·wᵀ`, then per row the NLL of its target and, with `grad_scale`, the scaled
+/// gradient in place. Returns the gradient tensor (with `grad_scale`) and the summed NLL.
 fn logits_pass(
     h: Tensor<2>,
     w: Tensor<2>,
@@ -94,14 +85,17 @@ fn logits_pass(
     grad_scale: Option<f32>,
 ) -> (Option<Tensor<2>>, f64) {
     let device = h.device();
-    let [n, _] = h.dims();
+    let [n, d] = h.dims();
     let [rows, _] = w.dims();
-    let mut logits: Vec<f32> = h
-        .matmul(w.transpose())
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 logits");
+    let mut logits = match (flex_f32(h.clone()), flex_f32(w.clone())) {
+        (Some(h), Some(w)) => logits_gemm(h.storage(), w.storage(), n, rows, d),
+        _ => h
+            .matmul(w.transpose())
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 logits"),
+    };
     let loss_sum = rows_cross_entropy(&mut logits, rows, targets, grad_scale);
     let grad = grad_scale.map(|_| Tensor::from_data(TensorData::new(logits, [n, rows]), &device));
     (grad, loss_sum)
