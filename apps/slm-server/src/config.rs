@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
+use slm_infer::{Isa, WeightDtype};
 
 /// Model directory loaded when none is configured.
 pub const DEFAULT_MODEL_DIR: &str = "models/tinystories-15m";
@@ -36,6 +37,10 @@ pub struct ServerConfig {
     pub prefill_chunk: Option<usize>,
     /// Compute threads for the model (engine default when unset).
     pub threads: Option<usize>,
+    /// Precision of the weights in memory (engine default when unset).
+    pub dtype: Option<WeightDtype>,
+    /// Kernel instruction set (the fastest this CPU supports when unset).
+    pub isa: Option<Isa>,
     /// HTTP worker threads (actix default, one per core, when unset).
     pub workers: Option<usize>,
     /// Largest accepted request body.
@@ -68,6 +73,8 @@ impl Default for ServerConfig {
             queue_capacity: None,
             prefill_chunk: None,
             threads: None,
+            dtype: None,
+            isa: None,
             workers: None,
             max_body_bytes: 256 * 1024,
             request_timeout_secs: 120.0,
@@ -117,6 +124,12 @@ pub struct ServeArgs {
     /// Compute threads for the model.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Weight precision in memory: f16, q8, f32 or bf16 [default: the engine's].
+    #[arg(long)]
+    pub dtype: Option<WeightDtype>,
+    /// Kernel instruction set: avx512, avx2, neon, simd128 or portable [default: detected].
+    #[arg(long)]
+    pub isa: Option<Isa>,
     /// HTTP worker threads.
     #[arg(long)]
     pub workers: Option<usize>,
@@ -172,6 +185,8 @@ impl ServerConfig {
             .set_override_option("queue_capacity", args.queue_capacity.map(|v| v as u64))?
             .set_override_option("prefill_chunk", args.prefill_chunk.map(|v| v as u64))?
             .set_override_option("threads", args.threads.map(|v| v as u64))?
+            .set_override_option("dtype", args.dtype.map(|v| v.name()))?
+            .set_override_option("isa", args.isa.map(|v| v.name()))?
             .set_override_option("workers", args.workers.map(|v| v as u64))?
             .set_override_option("max_body_bytes", args.max_body_bytes.map(|v| v as u64))?
             .set_override_option("request_timeout_secs", args.request_timeout_secs)?
@@ -296,6 +311,28 @@ mod tests {
         assert_eq!(c.port, 8080);
         assert!(c.cors_origins.is_empty());
         assert!(c.api_key.is_none());
+    }
+
+    #[test]
+    fn dtype_and_isa_come_from_env_or_flags_and_bad_names_are_errors() {
+        let c = ServerConfig::load(
+            &ServeArgs::default(),
+            env(&[("SLM_DTYPE", "q8"), ("SLM_ISA", "portable")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.dtype, c.isa),
+            (Some(WeightDtype::Q8), Some(Isa::Portable))
+        );
+        let args = ServeArgs {
+            dtype: Some(WeightDtype::F32),
+            ..Default::default()
+        };
+        let c = ServerConfig::load(&args, env(&[("SLM_DTYPE", "q8")])).unwrap();
+        assert_eq!(c.dtype, Some(WeightDtype::F32));
+        let e =
+            ServerConfig::load(&ServeArgs::default(), env(&[("SLM_DTYPE", "int3")])).unwrap_err();
+        assert!(format!("{e:#}").contains("int3"), "{e:#}");
     }
 
     #[test]

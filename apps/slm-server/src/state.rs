@@ -36,6 +36,8 @@ impl AppState {
             queue_capacity: config.queue_capacity.unwrap_or(defaults.queue_capacity),
             prefill_chunk: config.prefill_chunk.unwrap_or(defaults.prefill_chunk),
             threads: config.threads.unwrap_or(defaults.threads),
+            weight_dtype: config.dtype.unwrap_or(defaults.weight_dtype),
+            isa: config.isa,
             ..defaults
         };
         let engine = Engine::load(&model_dir, opts)

@@ -17,8 +17,8 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use serde_json::json;
 use slm_infer::{
-    DecodeModel, Engine, EngineOptions, GenerateRequest, ModelConfig, NativeModel, NativeOptions,
-    Sampler, SamplingParams, SeqWork, StreamEvent, WeightDtype, random_model,
+    DecodeModel, Engine, EngineOptions, GenerateRequest, Isa, ModelConfig, NativeModel,
+    NativeOptions, Sampler, SamplingParams, SeqWork, StreamEvent, WeightDtype, random_model,
 };
 use slm_tokenizer::{Tokenizer, TrainOptions};
 
@@ -37,6 +37,9 @@ struct Args {
     dtype: WeightDtype,
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Kernel instruction set (default: SLM_ISA, else the fastest available).
+    #[arg(long)]
+    isa: Option<Isa>,
     /// Tokens generated per sequence in the throughput runs.
     #[arg(long, default_value_t = 128)]
     gen_tokens: usize,
@@ -45,6 +48,13 @@ struct Args {
 const TEXT: &str = "Once upon a time, there was a little girl named Lily. She liked to play \
 outside in the sun with her dog Max. One day, they found a big red ball in the park. \"Can I \
 play too?\" asked a small boy. Lily smiled and said, \"Yes! Let's play together.\" The end.";
+
+/// The CPU's model name (Linux), for the record.
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split(':').nth(1)?.trim().to_string())
+}
 
 fn rss_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -159,13 +169,13 @@ fn main() -> Result<()> {
             &NativeOptions {
                 weight_dtype: args.dtype,
                 threads: args.threads,
-                force_portable: false,
+                isa: args.isa,
                 vocab_rows: Some(vocab_rows),
             },
         )
         .context("loading the model")?,
     );
-    let isa = format!("{:?}", native.isa());
+    let isa = native.isa().name();
     let threads = native.threads();
     let cfg = native.config().clone();
     let mut raw = serde_json::Map::new();
@@ -228,6 +238,7 @@ fn main() -> Result<()> {
         EngineOptions {
             weight_dtype: args.dtype,
             threads: args.threads,
+            isa: args.isa,
             max_batch: 32,
             queue_capacity: 64,
             ..Default::default()
@@ -277,6 +288,8 @@ fn main() -> Result<()> {
         "logit_rows_computed": vocab_rows,
         "weight_dtype": args.dtype.name(),
         "isa": isa,
+        "cpu": cpu_model(),
+        "cpu_isas_available": Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>(),
         "threads": threads,
         "single_stream_decode_tokens_per_s": single,
         "ttft_ms_64_token_prompt": {"median": ttfts[ttfts.len() / 2], "min": ttfts[0], "max": ttfts[ttfts.len() - 1], "prompt_tokens": p64_tokens},

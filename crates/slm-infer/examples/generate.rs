@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use slm_infer::{Engine, EngineOptions, GenerateRequest, SamplingParams, StreamEvent, WeightDtype};
+use slm_infer::{
+    Engine, EngineOptions, GenerateRequest, Isa, SamplingParams, StreamEvent, WeightDtype,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -26,11 +28,14 @@ struct Args {
     top_k: Option<usize>,
     #[arg(long)]
     top_p: Option<f32>,
-    /// Weight precision in memory: f32, f16 or bf16.
+    /// Weight precision in memory: f16, q8, f32 or bf16.
     #[arg(long, default_value = "f16")]
     dtype: WeightDtype,
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Kernel instruction set (default: SLM_ISA, else the fastest available).
+    #[arg(long)]
+    isa: Option<Isa>,
     /// Stop sequences (repeatable).
     #[arg(long)]
     stop: Vec<String>,
@@ -47,6 +52,7 @@ fn main() -> Result<()> {
         EngineOptions {
             weight_dtype: args.dtype,
             threads: args.threads,
+            isa: args.isa,
             max_batch: 1,
             ..Default::default()
         },

@@ -14,6 +14,7 @@ use slm_tokenizer::Tokenizer;
 
 use crate::config::ModelConfig;
 use crate::error::InferError;
+use crate::kernels::isa::Isa;
 use crate::kernels::matrix::WeightDtype;
 use crate::model::DecodeModel;
 use crate::native::{NativeModel, NativeOptions};
@@ -40,8 +41,9 @@ pub struct EngineOptions {
     pub threads: usize,
     /// Precision of the weights in memory.
     pub weight_dtype: WeightDtype,
-    /// Skip the AVX-512 kernels (for testing the portable path).
-    pub force_portable: bool,
+    /// Instruction set of the native kernels (`None`: `SLM_ISA` if set,
+    /// else the fastest this CPU supports).
+    pub isa: Option<Isa>,
 }
 
 impl Default for EngineOptions {
@@ -52,7 +54,7 @@ impl Default for EngineOptions {
             prefill_chunk: 64,
             threads: 0,
             weight_dtype: WeightDtype::F16,
-            force_portable: false,
+            isa: None,
         }
     }
 }
@@ -181,7 +183,7 @@ impl Engine {
             &NativeOptions {
                 weight_dtype: opts.weight_dtype,
                 threads: opts.threads,
-                force_portable: opts.force_portable,
+                isa: opts.isa,
                 // Rows past the tokenizer can be neither fed nor sampled.
                 vocab_rows: Some(parts.tokenizer.vocab_size()),
             },
@@ -194,7 +196,7 @@ impl Engine {
     /// `device` instead of the native CPU model: any Burn backend compiled
     /// into `burn` can run it (e.g. `Device::flex()` on the CPU, a wgpu or
     /// cuda device on a GPU). Weights are held in f32; `weight_dtype`,
-    /// `threads` and `force_portable` of `opts` apply to the native model
+    /// `threads` and `isa` of `opts` apply to the native model
     /// only and are ignored. See [`crate::BurnDecoder`] for how a step runs.
     #[cfg(feature = "burn")]
     pub fn load_burn(

@@ -2,8 +2,9 @@
 //! Rust program embed to produce text from a model directory.
 //!
 //! It loads `config.json`, `model.safetensors` and `tokenizer.json`, runs a
-//! specialised native CPU implementation of the model (half-precision weights,
-//! AVX-512 kernels with a portable fallback, batched decode that reads each
+//! specialised native CPU implementation of the model (f16, bf16, f32 or int8
+//! weights; kernels for AVX-512, AVX2, NEON, wasm SIMD128 and a portable
+//! fallback, chosen at run time; batched decode that reads each
 //! weight once per step for every running sequence), and schedules requests
 //! with continuous batching on its own thread: chunked prefill, per-request
 //! seeded sampling (temperature, top-k, top-p), stop sequences, streaming
@@ -69,6 +70,7 @@ pub use engine::{
     ModelInfo,
 };
 pub use error::InferError;
+pub use kernels::isa::Isa;
 pub use kernels::matrix::WeightDtype;
 pub use model::{DecodeModel, SeqWork};
 pub use native::{NativeDecoder, NativeModel, NativeOptions};

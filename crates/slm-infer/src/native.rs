@@ -21,8 +21,9 @@ pub struct NativeOptions {
     pub weight_dtype: WeightDtype,
     /// Worker threads for the matrix products (0 = all cores).
     pub threads: usize,
-    /// Use the portable kernels even where AVX-512 is available.
-    pub force_portable: bool,
+    /// Instruction set of the kernels (`None`: `SLM_ISA` if set, else the
+    /// fastest this CPU supports). Naming one the CPU lacks is an error.
+    pub isa: Option<Isa>,
     /// Keep only the first N rows of the embedding and output head (`None`:
     /// all `vocab_size` rows). Logits are then N wide and token ids `>= N`
     /// are rejected. Set it to the tokenizer's size when the config pads the
@@ -37,7 +38,7 @@ impl Default for NativeOptions {
         NativeOptions {
             weight_dtype: WeightDtype::F32,
             threads: 0,
-            force_portable: false,
+            isa: None,
             vocab_rows: None,
         }
     }
@@ -115,11 +116,7 @@ impl NativeModel {
             .thread_name(|i| format!("slm-infer-{i}"))
             .build()
             .map_err(|e| InferError::ThreadPool(e.to_string()))?;
-        let isa = if opts.force_portable {
-            Isa::Portable
-        } else {
-            Isa::detect()
-        };
+        let isa = Isa::resolve(opts.isa)?;
         Ok(NativeModel {
             vocab,
             rope: RopeTable::new(cfg.head_dim(), cfg.max_seq_len, cfg.rope_theta),
@@ -170,6 +167,28 @@ impl NativeModel {
         }];
         self.forward(&mut cache, &mut scratch, &work, true, &mut out)?;
         Ok(out)
+    }
+
+    /// Negative log-likelihood, in nats, of `tokens[1..]` given what precedes
+    /// each (one pass over at most `max_seq_len` tokens; softmax over the
+    /// rows held). Divide by `ln 2` and the text's UTF-8 bytes for bits/byte.
+    pub fn nll_nats(&self, tokens: &[u32]) -> Result<f64, InferError> {
+        let logits = self.forward_full(tokens)?;
+        let v = self.vocab;
+        Ok(tokens[1..]
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let row = &logits[i * v..(i + 1) * v];
+                let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                let lse = row
+                    .iter()
+                    .map(|&x| ((x - max) as f64).exp())
+                    .sum::<f64>()
+                    .ln();
+                lse + (max - row[t as usize]) as f64
+            })
+            .sum())
     }
 
     /// A decoder with `slots` KV-cache slots of `max_seq_len` positions.

@@ -1,7 +1,9 @@
 //! The native CPU path must compute the same function as the Burn model in `slm-model`
 //! (the reference implementation the trainer uses). Both read the same model directory.
+//! Needs the `burn` feature (CI and `scripts/test.sh` enable it).
+#![cfg(feature = "burn")]
 
-use slm_infer::{NativeModel, NativeOptions, WeightDtype};
+use slm_infer::{Isa, NativeModel, NativeOptions, WeightDtype};
 use slm_model::burn::prelude::*;
 use slm_model::{ModelConfig, save_model_dir};
 
@@ -32,13 +34,13 @@ fn check(config: ModelConfig, seed: u64) {
         .map(|i| (i * 37 + 11) % config.vocab_size as u32)
         .collect();
     let reference = burn_logits(&model, &ids, &device);
-    for force_portable in [false, true] {
+    for isa in Isa::available() {
         let native = NativeModel::load_with(
             dir.path(),
             &NativeOptions {
                 weight_dtype: WeightDtype::F32,
                 threads: 1,
-                force_portable,
+                isa: Some(isa),
                 ..Default::default()
             },
         )
@@ -52,7 +54,7 @@ fn check(config: ModelConfig, seed: u64) {
             .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
         assert!(
             diff <= PARITY_TOL * scale,
-            "native (portable={force_portable}) differs from Burn by {diff} (logit scale {scale})"
+            "native ({isa}) differs from Burn by {diff} (logit scale {scale})"
         );
     }
 }

@@ -7,16 +7,16 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use slm_infer::{DecodeModel, NativeModel, NativeOptions, SeqWork, WeightDtype, random_model};
+use slm_infer::{DecodeModel, Isa, NativeModel, NativeOptions, SeqWork, WeightDtype, random_model};
 
-fn model(dtype: WeightDtype, portable: bool) -> Arc<NativeModel> {
+fn model(dtype: WeightDtype, isa: Isa) -> Arc<NativeModel> {
     Arc::new(
         NativeModel::load_with(
             tiny_dir(),
             &NativeOptions {
                 weight_dtype: dtype,
                 threads: 2,
-                force_portable: portable,
+                isa: Some(isa),
                 ..Default::default()
             },
         )
@@ -40,7 +40,7 @@ const TOL: f32 = 1e-4;
 
 #[test]
 fn incremental_decode_matches_full_recompute() {
-    let m = model(WeightDtype::F32, false);
+    let m = model(WeightDtype::F32, Isa::detect());
     let vocab = m.config().vocab_size;
     let seq = tokens(40, 1);
     let full = m.forward_full(&seq).unwrap();
@@ -80,7 +80,16 @@ fn incremental_decode_matches_full_recompute() {
 
 #[test]
 fn batching_and_chunking_do_not_change_results_bitwise() {
-    let m = model(WeightDtype::F16, false);
+    // Within each ISA and precision (f16's widening and q8's in-register
+    // dequantisation included), batching is bit-exact.
+    for isa in Isa::available() {
+        for dtype in [WeightDtype::F16, WeightDtype::Q8] {
+            check_batching(model(dtype, isa));
+        }
+    }
+}
+
+fn check_batching(m: Arc<NativeModel>) {
     let vocab = m.config().vocab_size;
     let a = tokens(30, 2);
     let b = tokens(12, 3);
@@ -173,23 +182,39 @@ fn batching_and_chunking_do_not_change_results_bitwise() {
 #[test]
 fn kernels_and_precisions_agree() {
     let seq = tokens(20, 4);
-    let reference = model(WeightDtype::F32, true).forward_full(&seq).unwrap();
-    let simd = model(WeightDtype::F32, false).forward_full(&seq).unwrap();
-    let d = max_rel_diff(&simd, &reference);
-    assert!(d < TOL, "AVX-512 vs portable differ by {d}");
+    let reference = model(WeightDtype::F32, Isa::Portable)
+        .forward_full(&seq)
+        .unwrap();
+    // Every ISA this machine has agrees with the portable path: same maths,
+    // other lane counts and FMA rounding.
+    for isa in Isa::available() {
+        let simd = model(WeightDtype::F32, isa).forward_full(&seq).unwrap();
+        let d = max_rel_diff(&simd, &reference);
+        assert!(d < TOL, "{isa} vs portable differ by {d}");
+    }
     // The fixture's weights are stored as f16, so f16 in memory is lossless.
-    let f16 = model(WeightDtype::F16, false).forward_full(&seq).unwrap();
+    let f16 = model(WeightDtype::F16, Isa::detect())
+        .forward_full(&seq)
+        .unwrap();
     let d = max_rel_diff(&f16, &reference);
     assert!(d < TOL, "f16 vs f32 weights differ by {d}");
     // bf16 rounds the weights (8-bit mantissa): a looser, stated tolerance.
-    let bf16 = model(WeightDtype::Bf16, false).forward_full(&seq).unwrap();
+    let bf16 = model(WeightDtype::Bf16, Isa::detect())
+        .forward_full(&seq)
+        .unwrap();
     let d = max_rel_diff(&bf16, &reference);
     assert!(d < 5e-2, "bf16 vs f32 weights differ by {d}");
+    // q8 rounds each weight to 1/254 of its block's range: looser still.
+    let q8 = model(WeightDtype::Q8, Isa::detect())
+        .forward_full(&seq)
+        .unwrap();
+    let d = max_rel_diff(&q8, &reference);
+    assert!(d < 5e-2, "q8 vs f32 weights differ by {d}");
 }
 
 #[test]
 fn invalid_steps_are_errors_not_panics() {
-    let m = model(WeightDtype::F16, false);
+    let m = model(WeightDtype::F16, Isa::detect());
     let vocab = m.config().vocab_size;
     let mut dec = m.clone().decoder(2);
     let mut out = vec![0f32; 2 * vocab];
@@ -267,7 +292,7 @@ fn invalid_steps_are_errors_not_panics() {
 fn full_and_cut(
     dir: &std::path::Path,
     dtype: WeightDtype,
-    portable: bool,
+    isa: Isa,
     rows: usize,
 ) -> (Arc<NativeModel>, Arc<NativeModel>) {
     let load = |vocab_rows| {
@@ -277,7 +302,7 @@ fn full_and_cut(
                 &NativeOptions {
                     weight_dtype: dtype,
                     threads: 2,
-                    force_portable: portable,
+                    isa: Some(isa),
                     vocab_rows,
                 },
             )
@@ -369,8 +394,8 @@ fn vocab_rows_cut_keeps_logits_bit_identical() {
     // 301 rows leaves a partial 4-row tile at the end of the head.
     for rows in [301, 300] {
         for dtype in [WeightDtype::F32, WeightDtype::F16] {
-            for portable in [false, true] {
-                let (full, cut) = full_and_cut(&tiny_dir(), dtype, portable, rows);
+            for isa in Isa::available() {
+                let (full, cut) = full_and_cut(&tiny_dir(), dtype, isa, rows);
                 check_cut(&full, &cut, rows);
             }
         }
@@ -393,7 +418,7 @@ fn vocab_rows_cut_applies_to_an_untied_head() {
     };
     random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F16, 3, &tiny_tokenizer())
         .unwrap();
-    let (full, cut) = full_and_cut(tmp.path(), WeightDtype::F16, false, 513);
+    let (full, cut) = full_and_cut(tmp.path(), WeightDtype::F16, Isa::detect(), 513);
     check_cut(&full, &cut, 513);
 }
 

@@ -3,23 +3,59 @@
 //! `y[m, rows] = x[m, cols] · Wᵀ` that reads every weight once per step
 //! however many sequences share it.
 
-use std::cell::RefCell;
-
 use half::{bf16, f16};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::simd::{self, Isa};
+use super::simd::{
+    Bf16Row, F16Row, F32Row, Isa, MatmulRows, Q8_BLOCK, Q8Row, TILE, Widen, dispatch,
+};
+
+/// Evaluates `$body` with `$row` bound to a function from row index to that
+/// row's [`Row`] view, once per storage precision (a closure cannot be
+/// generic over the view type).
+macro_rules! with_rows {
+    ($m:expr, |$row:ident| $body:expr) => {{
+        let k = $m.cols;
+        match &$m.data {
+            Storage::F32(v) => {
+                let $row = |o: usize| F32Row(&v[o * k..(o + 1) * k]);
+                $body
+            }
+            Storage::F16(v) => {
+                let $row = |o: usize| F16Row(&v[o * k..(o + 1) * k]);
+                $body
+            }
+            Storage::Bf16(v) => {
+                let $row = |o: usize| Bf16Row(&v[o * k..(o + 1) * k]);
+                $body
+            }
+            Storage::Q8 { q, scales } => {
+                let b = k / Q8_BLOCK;
+                let $row = |o: usize| Q8Row {
+                    q: &q[o * k..(o + 1) * k],
+                    scales: &scales[o * b..(o + 1) * b],
+                };
+                $body
+            }
+        }
+    }};
+}
 
 /// Precision the weights are kept in after loading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WeightDtype {
     F32,
-    /// Half the memory traffic of f32; widening is one instruction on AVX-512.
+    /// Half the memory traffic of f32; widened in registers (F16C, or a
+    /// branch-free bit trick where the ISA has no conversion instruction).
     #[default]
     F16,
     Bf16,
+    /// Symmetric int8 in blocks of 32 with one f32 scale each (the Q8_0
+    /// idea), quantised at load; a quarter of f32's memory traffic. Only an
+    /// in-memory precision: model files hold f32, f16 or bf16.
+    Q8,
 }
 
 impl WeightDtype {
@@ -28,13 +64,7 @@ impl WeightDtype {
             WeightDtype::F32 => "f32",
             WeightDtype::F16 => "f16",
             WeightDtype::Bf16 => "bf16",
-        }
-    }
-
-    pub fn bytes(self) -> usize {
-        match self {
-            WeightDtype::F32 => 4,
-            WeightDtype::F16 | WeightDtype::Bf16 => 2,
+            WeightDtype::Q8 => "q8",
         }
     }
 }
@@ -46,7 +76,10 @@ impl std::str::FromStr for WeightDtype {
             "f32" => Ok(WeightDtype::F32),
             "f16" => Ok(WeightDtype::F16),
             "bf16" => Ok(WeightDtype::Bf16),
-            other => Err(format!("unknown weight dtype {other:?} (f32, f16, bf16)")),
+            "q8" => Ok(WeightDtype::Q8),
+            other => Err(format!(
+                "unknown weight dtype {other:?} (f32, f16, bf16, q8)"
+            )),
         }
     }
 }
@@ -54,8 +87,13 @@ impl std::str::FromStr for WeightDtype {
 #[derive(Debug, Clone)]
 enum Storage {
     F32(Vec<f32>),
-    F16(Vec<f16>),
-    Bf16(Vec<bf16>),
+    F16(Vec<u16>),
+    Bf16(Vec<u16>),
+    /// `q[rows × cols]`, `scales[rows × cols / Q8_BLOCK]`.
+    Q8 {
+        q: Vec<i8>,
+        scales: Vec<f32>,
+    },
 }
 
 /// Row-major weight matrix.
@@ -64,14 +102,6 @@ pub struct Matrix {
     rows: usize,
     cols: usize,
     data: Storage,
-}
-
-/// Rows converted per tile; matches `simd::dot4`.
-const TILE: usize = 4;
-
-thread_local! {
-    // Per-thread widening buffer for one tile of rows; grows once, then reused.
-    static TILE_BUF: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A raw output pointer shared by tasks that write disjoint elements.
@@ -90,14 +120,46 @@ impl SharedOut {
     }
 }
 
+/// Symmetric int8 quantisation of `values` (a whole number of blocks): each
+/// block's largest magnitude maps to ±127.
+fn quantize_q8(values: &[f32]) -> (Vec<i8>, Vec<f32>) {
+    debug_assert_eq!(values.len() % Q8_BLOCK, 0);
+    let mut q = Vec::with_capacity(values.len());
+    let mut scales = Vec::with_capacity(values.len() / Q8_BLOCK);
+    for block in values.chunks_exact(Q8_BLOCK) {
+        let amax = block.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let scale = amax / 127.0;
+        let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+        q.extend(
+            block
+                .iter()
+                .map(|v| (v * inv).round().clamp(-127.0, 127.0) as i8),
+        );
+        scales.push(scale);
+    }
+    (q, scales)
+}
+
 impl Matrix {
-    /// Builds from f32 values, rounding to `dtype`.
+    /// Builds from f32 values, rounding to `dtype`. A q8 matrix whose rows
+    /// are not a whole number of 32-value blocks is kept in f16 instead.
     pub fn from_f32(rows: usize, cols: usize, values: &[f32], dtype: WeightDtype) -> Matrix {
         assert_eq!(values.len(), rows * cols, "matrix data length");
         let data = match dtype {
             WeightDtype::F32 => Storage::F32(values.to_vec()),
-            WeightDtype::F16 => Storage::F16(values.iter().map(|v| f16::from_f32(*v)).collect()),
-            WeightDtype::Bf16 => Storage::Bf16(values.iter().map(|v| bf16::from_f32(*v)).collect()),
+            WeightDtype::Q8 if cols % Q8_BLOCK == 0 => {
+                let (q, scales) = quantize_q8(values);
+                Storage::Q8 { q, scales }
+            }
+            WeightDtype::F16 | WeightDtype::Q8 => {
+                Storage::F16(values.iter().map(|v| f16::from_f32(*v).to_bits()).collect())
+            }
+            WeightDtype::Bf16 => Storage::Bf16(
+                values
+                    .iter()
+                    .map(|v| bf16::from_f32(*v).to_bits())
+                    .collect(),
+            ),
         };
         Matrix { rows, cols, data }
     }
@@ -109,7 +171,7 @@ impl Matrix {
             WeightDtype::F16 => Matrix {
                 rows,
                 cols,
-                data: Storage::F16(values),
+                data: Storage::F16(values.iter().map(|v| v.to_bits()).collect()),
             },
             _ => {
                 let f: Vec<f32> = values.iter().map(|v| v.to_f32()).collect();
@@ -125,7 +187,7 @@ impl Matrix {
             WeightDtype::Bf16 => Matrix {
                 rows,
                 cols,
-                data: Storage::Bf16(values),
+                data: Storage::Bf16(values.iter().map(|v| v.to_bits()).collect()),
             },
             _ => {
                 let f: Vec<f32> = values.iter().map(|v| v.to_f32()).collect();
@@ -142,83 +204,96 @@ impl Matrix {
         self.cols
     }
 
-    /// Bytes held by the weights.
-    pub fn bytes(&self) -> usize {
-        let per = match self.data {
-            Storage::F32(_) => 4,
-            Storage::F16(_) | Storage::Bf16(_) => 2,
-        };
-        self.rows * self.cols * per
+    /// The precision the weights are held in.
+    pub fn dtype(&self) -> WeightDtype {
+        match self.data {
+            Storage::F32(_) => WeightDtype::F32,
+            Storage::F16(_) => WeightDtype::F16,
+            Storage::Bf16(_) => WeightDtype::Bf16,
+            Storage::Q8 { .. } => WeightDtype::Q8,
+        }
     }
 
-    /// Widens row `r` into `out` (`out.len() == cols`).
-    pub fn row_to_f32(&self, isa: Isa, r: usize, out: &mut [f32]) {
-        let range = r * self.cols..(r + 1) * self.cols;
+    /// Bytes held by the weights (and their scales).
+    pub fn bytes(&self) -> usize {
         match &self.data {
-            Storage::F32(v) => out.copy_from_slice(&v[range]),
-            Storage::F16(v) => simd::f16_to_f32(isa, &v[range], out),
-            Storage::Bf16(v) => simd::bf16_to_f32(&v[range], out),
+            Storage::F32(v) => v.len() * 4,
+            Storage::F16(v) | Storage::Bf16(v) => v.len() * 2,
+            Storage::Q8 { q, scales } => q.len() + scales.len() * 4,
         }
+    }
+
+    /// Widens (or dequantises) row `r` into `out` (`out.len() == cols`).
+    pub fn row_to_f32(&self, isa: Isa, r: usize, out: &mut [f32]) {
+        let out = &mut out[..self.cols];
+        with_rows!(self, |row| dispatch(isa, Widen { row: row(r), out }));
     }
 
     /// Keeps the first `rows` rows (no-op when it holds fewer), releasing the rest.
     pub fn truncate_rows(&mut self, rows: usize) {
+        fn cut<T>(v: &mut Vec<T>, n: usize) {
+            v.truncate(n);
+            v.shrink_to_fit();
+        }
         if rows >= self.rows {
             return;
         }
         let n = rows * self.cols;
         match &mut self.data {
-            Storage::F32(v) => {
-                v.truncate(n);
-                v.shrink_to_fit();
-            }
-            Storage::F16(v) => {
-                v.truncate(n);
-                v.shrink_to_fit();
-            }
-            Storage::Bf16(v) => {
-                v.truncate(n);
-                v.shrink_to_fit();
+            Storage::F32(v) => cut(v, n),
+            Storage::F16(v) | Storage::Bf16(v) => cut(v, n),
+            Storage::Q8 { q, scales } => {
+                cut(q, n);
+                cut(scales, n / Q8_BLOCK);
             }
         }
         self.rows = rows;
     }
 
-    /// Stacks matrices with equal `cols` vertically (e.g. fused Q/K/V).
+    /// Stacks matrices with equal `cols` and dtype vertically (e.g. fused Q/K/V).
     pub fn vstack(parts: &[Matrix]) -> Matrix {
         let cols = parts[0].cols;
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.cols == cols && p.dtype() == parts[0].dtype()),
+            "vstack of mismatched matrices"
+        );
         let rows = parts.iter().map(|p| p.rows).sum();
         let data = match &parts[0].data {
-            Storage::F32(_) => Storage::F32(
-                parts
-                    .iter()
-                    .flat_map(|p| match &p.data {
-                        Storage::F32(v) => v.iter().copied(),
-                        _ => unreachable!("vstack of mixed dtypes"),
-                    })
-                    .collect(),
-            ),
-            Storage::F16(_) => Storage::F16(
-                parts
-                    .iter()
-                    .flat_map(|p| match &p.data {
-                        Storage::F16(v) => v.iter().copied(),
-                        _ => unreachable!("vstack of mixed dtypes"),
-                    })
-                    .collect(),
-            ),
-            Storage::Bf16(_) => Storage::Bf16(
-                parts
-                    .iter()
-                    .flat_map(|p| match &p.data {
-                        Storage::Bf16(v) => v.iter().copied(),
-                        _ => unreachable!("vstack of mixed dtypes"),
-                    })
-                    .collect(),
-            ),
+            Storage::F32(_) => Storage::F32(parts.iter().flat_map(|p| p.f32s()).copied().collect()),
+            Storage::F16(_) => {
+                Storage::F16(parts.iter().flat_map(|p| p.halves()).copied().collect())
+            }
+            Storage::Bf16(_) => {
+                Storage::Bf16(parts.iter().flat_map(|p| p.halves()).copied().collect())
+            }
+            Storage::Q8 { .. } => {
+                let (mut q, mut scales) = (Vec::new(), Vec::new());
+                for p in parts {
+                    if let Storage::Q8 { q: pq, scales: ps } = &p.data {
+                        q.extend_from_slice(pq);
+                        scales.extend_from_slice(ps);
+                    }
+                }
+                Storage::Q8 { q, scales }
+            }
         };
-        debug_assert!(parts.iter().all(|p| p.cols == cols));
         Matrix { rows, cols, data }
+    }
+
+    fn f32s(&self) -> &[f32] {
+        match &self.data {
+            Storage::F32(v) => v,
+            _ => &[],
+        }
+    }
+
+    fn halves(&self) -> &[u16] {
+        match &self.data {
+            Storage::F16(v) | Storage::Bf16(v) => v,
+            _ => &[],
+        }
     }
 
     /// `y[i, o] = x[i, :] · W[o, :]` for `i < m`; `x` is `m × cols`, `y` is
@@ -240,116 +315,30 @@ impl Matrix {
         let per_task = tiles.div_ceil(tasks);
         let out = SharedOut(y.as_mut_ptr());
         let run = |t: usize| {
-            let t0 = t * per_task * TILE;
-            let t1 = ((t + 1) * per_task * TILE).min(n);
-            if t0 < t1 {
-                self.matmul_rows(isa, x, m, out, t0, t1);
+            let r0 = t * per_task * TILE;
+            let r1 = ((t + 1) * per_task * TILE).min(n);
+            if r0 < r1 {
+                with_rows!(self, |row| {
+                    dispatch(
+                        isa,
+                        MatmulRows {
+                            x,
+                            m,
+                            k,
+                            n,
+                            r0,
+                            r1,
+                            row,
+                            y: out.at(0),
+                        },
+                    )
+                });
             }
         };
         if tasks == 1 {
             run(0);
         } else {
             (0..tasks).into_par_iter().for_each(run);
-        }
-    }
-
-    /// Output rows `r0..r1` of [`Matrix::matmul`].
-    fn matmul_rows(&self, isa: Isa, x: &[f32], m: usize, out: SharedOut, r0: usize, r1: usize) {
-        let (n, k) = (self.rows, self.cols);
-        let write = |i: usize, o: usize, v: f32| {
-            debug_assert!(i < m && o < n);
-            // SAFETY: each (i, o) is written by exactly one task (row ranges are disjoint)
-            // and `y` outlives the parallel section that calls us.
-            unsafe { *out.at(i * n + o) = v };
-        };
-        // A partial tile (the matrix's last rows) repeats its last row, so
-        // every output goes through the same 4-row kernels: a row's result
-        // never depends on how many rows follow it (e.g. a head cut to the
-        // tokenizer's vocabulary gives the full head's logits bit for bit).
-        let compute = |w: &[f32], o: usize, rows_here: usize| {
-            let row = |j: usize| {
-                let j = j.min(rows_here - 1);
-                &w[j * k..(j + 1) * k]
-            };
-            let rows = [row(0), row(1), row(2), row(3)];
-            let mut i0 = 0;
-            while i0 + 4 <= m {
-                let xr = |i: usize| &x[(i0 + i) * k..(i0 + i + 1) * k];
-                let r = simd::dot4x4(isa, [xr(0), xr(1), xr(2), xr(3)], rows);
-                for (ii, vals) in r.into_iter().enumerate() {
-                    for (j, v) in vals.into_iter().take(rows_here).enumerate() {
-                        write(i0 + ii, o + j, v);
-                    }
-                }
-                i0 += 4;
-            }
-            for i in i0..m {
-                let r = simd::dot4(isa, &x[i * k..(i + 1) * k], rows);
-                for (j, v) in r.into_iter().take(rows_here).enumerate() {
-                    write(i, o + j, v);
-                }
-            }
-        };
-        match &self.data {
-            // f32 rows are used in place: nothing to widen.
-            Storage::F32(v) => {
-                let mut o = r0;
-                while o < r1 {
-                    let rows_here = TILE.min(r1 - o);
-                    compute(&v[o * k..(o + rows_here) * k], o, rows_here);
-                    o += rows_here;
-                }
-            }
-            // Few rows: widen in registers instead of through the tile buffer.
-            Storage::F16(_) | Storage::Bf16(_) if m < 4 && isa == Isa::Avx512 => {
-                let (halves, bf16): (&[u16], bool) = match &self.data {
-                    Storage::F16(v) => (bytemuck::cast_slice(v), false),
-                    Storage::Bf16(v) => (bytemuck::cast_slice(v), true),
-                    Storage::F32(_) => unreachable!("matched above"),
-                };
-                let mut o = r0;
-                while o < r1 {
-                    let rows_here = TILE.min(r1 - o);
-                    if rows_here == TILE {
-                        let w = [0, 1, 2, 3].map(|j| &halves[(o + j) * k..(o + j + 1) * k]);
-                        for i in 0..m {
-                            let xi = &x[i * k..(i + 1) * k];
-                            let r = simd::dot4_half(isa, xi, w, bf16)
-                                .expect("AVX-512 has a fused kernel");
-                            for (j, v) in r.into_iter().enumerate() {
-                                write(i, o + j, v);
-                            }
-                        }
-                    } else {
-                        TILE_BUF.with(|buf| {
-                            let mut buf = buf.borrow_mut();
-                            if buf.len() < TILE * k {
-                                buf.resize(TILE * k, 0.0);
-                            }
-                            for j in 0..rows_here {
-                                self.row_to_f32(isa, o + j, &mut buf[j * k..(j + 1) * k]);
-                            }
-                            compute(&buf[..rows_here * k], o, rows_here);
-                        });
-                    }
-                    o += rows_here;
-                }
-            }
-            _ => TILE_BUF.with(|buf| {
-                let mut buf = buf.borrow_mut();
-                if buf.len() < TILE * k {
-                    buf.resize(TILE * k, 0.0);
-                }
-                let mut o = r0;
-                while o < r1 {
-                    let rows_here = TILE.min(r1 - o);
-                    for j in 0..rows_here {
-                        self.row_to_f32(isa, o + j, &mut buf[j * k..(j + 1) * k]);
-                    }
-                    compute(&buf[..rows_here * k], o, rows_here);
-                    o += rows_here;
-                }
-            }),
         }
     }
 }
@@ -375,13 +364,14 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
         fn matmul_matches_reference_and_is_batch_independent(
-            m in 1usize..10, n in 1usize..40, k in 1usize..70, seed in any::<u64>()
+            m in 1usize..14, n in 1usize..40,
+            k in prop_oneof![1usize..70, (1usize..4).prop_map(|b| b * Q8_BLOCK)], seed in any::<u64>()
         ) {
             use rand::{Rng, SeedableRng};
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let x: Vec<f32> = (0..m * k).map(|_| rng.random_range(-1.0..1.0)).collect();
             let w: Vec<f32> = (0..n * k).map(|_| rng.random_range(-1.0..1.0)).collect();
-            for dtype in [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16] {
+            for dtype in [WeightDtype::F32, WeightDtype::F16, WeightDtype::Bf16, WeightDtype::Q8] {
                 let mat = Matrix::from_f32(n, k, &w, dtype);
                 // Reference on the rounded weights, so only accumulation error remains.
                 let mut wr = vec![0f32; n * k];
@@ -389,11 +379,11 @@ mod tests {
                     mat.row_to_f32(Isa::Portable, o, &mut wr[o * k..(o + 1) * k]);
                 }
                 let expect = reference(&x, m, &wr, n, k);
-                for isa in [Isa::detect(), Isa::Portable] {
+                for isa in Isa::available() {
                     let mut y = vec![0f32; m * n];
                     mat.matmul(isa, &x, m, &mut y);
                     for (a, b) in y.iter().zip(&expect) {
-                        prop_assert!((*a as f64 - b).abs() < 1e-4 * (1.0 + b.abs()), "{dtype:?} {isa:?}");
+                        prop_assert!((*a as f64 - b).abs() < 1e-4 * (1.0 + b.abs()), "{dtype:?} {isa:?} {a} vs {b}");
                     }
                     // Each row alone gives bit-identical results.
                     for i in 0..m {
@@ -414,5 +404,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn q8_round_trip_error_is_within_half_a_step_per_block() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let (rows, cols) = (5, 3 * Q8_BLOCK);
+        let mut w: Vec<f32> = (0..rows * cols)
+            .map(|_| rng.random_range(-0.2..0.2))
+            .collect();
+        w[..Q8_BLOCK].fill(0.0); // an all-zero block keeps scale 0 and stays exact
+        let m = Matrix::from_f32(rows, cols, &w, WeightDtype::Q8);
+        assert_eq!(m.dtype(), WeightDtype::Q8);
+        assert_eq!(m.bytes(), rows * cols + rows * cols / Q8_BLOCK * 4);
+        let mut back = vec![0f32; cols];
+        for r in 0..rows {
+            m.row_to_f32(Isa::Portable, r, &mut back);
+            for (b, block) in w[r * cols..(r + 1) * cols].chunks(Q8_BLOCK).enumerate() {
+                let step = block.iter().fold(0f32, |a, v| a.max(v.abs())) / 127.0;
+                for (i, v) in block.iter().enumerate() {
+                    let got = back[b * Q8_BLOCK + i];
+                    assert!((got - v).abs() <= 0.5 * step * 1.0001, "{got} vs {v}");
+                }
+            }
+        }
+        // Rows that are not whole blocks fall back to f16.
+        assert_eq!(
+            Matrix::from_f32(1, 33, &[0.5; 33], WeightDtype::Q8).dtype(),
+            WeightDtype::F16
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! CPU compute kernels of the native decode path.
 
+pub mod isa;
 pub mod matrix;
 pub mod ops;
 pub mod simd;

@@ -53,11 +53,8 @@ pub fn swiglu(gate_up: &[f32], out: &mut [f32]) {
     }
 }
 
-/// Causal attention of one query head over `n_keys` cached positions.
-///
-/// `keys`/`values` start at this KV head's first element of position 0 and
-/// advance by `stride` floats per position; `scores` is scratch of at least
-/// `n_keys`.
+/// Causal attention of one query head over `n_keys` cached positions; see
+/// [`simd::Attend`].
 #[allow(clippy::too_many_arguments)]
 pub fn attend(
     isa: Isa,
@@ -69,27 +66,18 @@ pub fn attend(
     scores: &mut [f32],
     out: &mut [f32],
 ) {
-    let hd = q.len();
-    let scale = 1.0 / (hd as f32).sqrt();
-    let mut max = f32::NEG_INFINITY;
-    for (t, s) in scores[..n_keys].iter_mut().enumerate() {
-        *s = simd::dot(isa, q, &keys[t * stride..t * stride + hd]) * scale;
-        max = max.max(*s);
-    }
-    let mut sum = 0.0;
-    for s in &mut scores[..n_keys] {
-        *s = (*s - max).exp();
-        sum += *s;
-    }
-    let inv = 1.0 / sum;
-    out.fill(0.0);
-    for (t, s) in scores[..n_keys].iter().enumerate() {
-        let p = s * inv;
-        let v = &values[t * stride..t * stride + hd];
-        for (o, v) in out.iter_mut().zip(v) {
-            *o += p * v;
-        }
-    }
+    simd::dispatch(
+        isa,
+        simd::Attend {
+            q,
+            keys,
+            values,
+            stride,
+            n_keys,
+            scores,
+            out,
+        },
+    );
 }
 
 #[cfg(test)]

@@ -1,415 +1,769 @@
-//! The innermost loops: dot products and half-precision widening, with an
-//! AVX-512 implementation chosen at run time and a portable fallback.
+//! The innermost loops, written once over a small vector trait ([`Simd`])
+//! and compiled once per instruction set ([`Isa`]).
 //!
-//! Every dot product, whatever the caller's batch size, goes through the same
-//! lane layout and reduction order, so a row's result never depends on which
-//! other rows share the step (batched output equals unbatched output bit for
-//! bit).
+//! Shape: a kernel is a struct implementing [`Kernel`]; [`dispatch`] runs it
+//! inside a `#[target_feature]` function of the chosen ISA so every vector
+//! operation inlines to that ISA's instructions. Adding an ISA means one
+//! [`Simd`] implementation, one wrapper and one arm in [`dispatch`].
+//!
+//! Why not a SIMD library: `pulp` (which `gemm` is built on) gives the same
+//! dispatch and f32 arithmetic, but its portable trait has no f16/bf16
+//! widening or int8 conversion, which are exactly the loads the weight
+//! kernels live on; those would be per-ISA intrinsics anyway. The trait here
+//! is those ten operations and nothing else.
+//!
+//! Determinism: every dot product of a weight row with an activation row
+//! goes through the same lane layout and reduction order whatever the batch
+//! size and whatever other rows share the tile, so batched output equals
+//! unbatched output bit for bit within one ISA. Different ISAs differ only by
+//! rounding (lane count, and the portable path's separate multiply and add).
 
 use half::{bf16, f16};
 
+pub use super::isa::Isa;
 pub use slm_model::numeric::{exp_nonpositive, max_ignoring_nan};
 
-/// Which instruction set the kernels use; decided once at model load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isa {
-    /// AVX-512F (+F16C): 16-lane FMAs, hardware f16 widening.
-    Avx512,
-    /// Plain Rust; runs anywhere.
-    Portable,
+/// Weights per int8 block, each block with one f32 scale (the Q8_0 layout).
+pub const Q8_BLOCK: usize = 32;
+
+/// Weight rows per matrix tile.
+pub const TILE: usize = 4;
+
+/// The vector operations the kernels use. Every method is `unsafe`: it may
+/// only run inside [`dispatch`] for an ISA the CPU supports.
+pub trait Simd {
+    /// f32 lanes per vector; divides [`Q8_BLOCK`].
+    const LANES: usize;
+    /// Activation rows per matrix tile: `MR * TILE` accumulators, `TILE`
+    /// weight vectors and one activation vector fit in the register file.
+    const MR: usize;
+    type V: Copy;
+    unsafe fn zero() -> Self::V;
+    unsafe fn splat(v: f32) -> Self::V;
+    unsafe fn load(p: *const f32) -> Self::V;
+    /// `LANES` f16 values widened (exact).
+    unsafe fn load_f16(p: *const u16) -> Self::V;
+    /// `LANES` bf16 values widened (exact).
+    unsafe fn load_bf16(p: *const u16) -> Self::V;
+    /// `LANES` int8 values converted (exact).
+    unsafe fn load_i8(p: *const i8) -> Self::V;
+    unsafe fn store(p: *mut f32, v: Self::V);
+    /// `a * b + c`.
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// Sum of the lanes, in a fixed order.
+    unsafe fn sum(v: Self::V) -> f32;
 }
 
-impl Isa {
-    /// The fastest instruction set this CPU supports.
-    pub fn detect() -> Isa {
+/// A computation generic over [`Simd`], run by [`dispatch`].
+pub trait Kernel {
+    type Out;
+    /// # Safety
+    /// `S` must be the vector type of an ISA this CPU supports.
+    unsafe fn run<S: Simd>(self) -> Self::Out;
+}
+
+/// Runs `k` with the vector type of `isa` (the portable one when `isa` is
+/// not supported here, which [`Isa::resolve`] never hands out).
+#[inline]
+pub fn dispatch<K: Kernel>(isa: Isa, k: K) -> K::Out {
+    match isa {
+        // SAFETY (every arm): the guard checks the CPU supports the ISA.
         #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("f16c")
-            {
-                return Isa::Avx512;
+        Isa::Avx512 if isa.supported() => unsafe { x86::run_avx512(k) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 if isa.supported() => unsafe { x86::run_avx2(k) },
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon if isa.supported() => unsafe { k.run::<neon::Neon>() },
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Isa::Simd128 => unsafe { k.run::<wasm::Simd128>() },
+        _ => unsafe { k.run::<portable::Portable>() },
+    }
+}
+
+/// One weight row in its storage precision.
+pub trait Row: Copy {
+    /// `S::LANES` weights from column `c`, widened to f32.
+    ///
+    /// # Safety
+    /// `c + S::LANES <= len`; `S` as for [`Kernel::run`].
+    unsafe fn load<S: Simd>(self, c: usize) -> S::V;
+    /// Weight `c` as f32.
+    fn at(self, c: usize) -> f32;
+}
+
+#[derive(Clone, Copy)]
+pub struct F32Row<'a>(pub &'a [f32]);
+/// f16 bits.
+#[derive(Clone, Copy)]
+pub struct F16Row<'a>(pub &'a [u16]);
+/// bf16 bits.
+#[derive(Clone, Copy)]
+pub struct Bf16Row<'a>(pub &'a [u16]);
+/// int8 weights with one scale per [`Q8_BLOCK`]; the row length is a multiple of it.
+#[derive(Clone, Copy)]
+pub struct Q8Row<'a> {
+    pub q: &'a [i8],
+    pub scales: &'a [f32],
+}
+
+impl Row for F32Row<'_> {
+    #[inline(always)]
+    unsafe fn load<S: Simd>(self, c: usize) -> S::V {
+        unsafe { S::load(self.0.as_ptr().add(c)) }
+    }
+    #[inline(always)]
+    fn at(self, c: usize) -> f32 {
+        self.0[c]
+    }
+}
+
+impl Row for F16Row<'_> {
+    #[inline(always)]
+    unsafe fn load<S: Simd>(self, c: usize) -> S::V {
+        unsafe { S::load_f16(self.0.as_ptr().add(c)) }
+    }
+    #[inline(always)]
+    fn at(self, c: usize) -> f32 {
+        f16::from_bits(self.0[c]).to_f32()
+    }
+}
+
+impl Row for Bf16Row<'_> {
+    #[inline(always)]
+    unsafe fn load<S: Simd>(self, c: usize) -> S::V {
+        unsafe { S::load_bf16(self.0.as_ptr().add(c)) }
+    }
+    #[inline(always)]
+    fn at(self, c: usize) -> f32 {
+        bf16::from_bits(self.0[c]).to_f32()
+    }
+}
+
+impl Row for Q8Row<'_> {
+    #[inline(always)]
+    unsafe fn load<S: Simd>(self, c: usize) -> S::V {
+        // LANES divides the block, so one vector never straddles two scales.
+        unsafe {
+            S::mul(
+                S::load_i8(self.q.as_ptr().add(c)),
+                S::splat(*self.scales.get_unchecked(c / Q8_BLOCK)),
+            )
+        }
+    }
+    #[inline(always)]
+    fn at(self, c: usize) -> f32 {
+        self.q[c] as f32 * self.scales[c / Q8_BLOCK]
+    }
+}
+
+/// `out[i][j] = x[i] · w[j]` over the first `k` columns: the matrix tile
+/// every product goes through. Each (i, j) pair sees the same operations
+/// whatever `M` is, which is what makes batching bit-exact.
+///
+/// # Safety
+/// Every row holds at least `k` values; `S` as for [`Kernel::run`].
+#[inline(always)]
+unsafe fn tile<S: Simd, R: Row, const M: usize>(
+    x: [&[f32]; M],
+    w: [R; TILE],
+    k: usize,
+) -> [[f32; TILE]; M] {
+    unsafe {
+        let mut acc = [[S::zero(); TILE]; M];
+        let mut c = 0;
+        while c + S::LANES <= k {
+            let wv = [
+                w[0].load::<S>(c),
+                w[1].load::<S>(c),
+                w[2].load::<S>(c),
+                w[3].load::<S>(c),
+            ];
+            for i in 0..M {
+                let xv = S::load(x[i].as_ptr().add(c));
+                for j in 0..TILE {
+                    acc[i][j] = S::fma(xv, wv[j], acc[i][j]);
+                }
+            }
+            c += S::LANES;
+        }
+        let mut out = [[0f32; TILE]; M];
+        for i in 0..M {
+            for j in 0..TILE {
+                let mut s = S::sum(acc[i][j]);
+                for t in c..k {
+                    s += x[i][t] * w[j].at(t);
+                }
+                out[i][j] = s;
             }
         }
-        Isa::Portable
+        out
     }
 }
 
-const LANES: usize = 16;
-
-/// `a · b` over `min(len)` elements.
-#[inline]
-pub fn dot(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: Isa::Avx512 is only constructed after run-time detection.
-        Isa::Avx512 => unsafe { avx512::dot(&a[..n], &b[..n]) },
-        _ => portable::dot(&a[..n], &b[..n]),
-    }
+/// Output rows `r0..r1` of `y[m, n] = x[m, k] · Wᵀ`, weight row `o` given by
+/// `row(o)`; `y` is written through a raw pointer because several tasks
+/// fill disjoint columns of it at once.
+pub struct MatmulRows<'a, R, F: Fn(usize) -> R> {
+    pub x: &'a [f32],
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub r0: usize,
+    pub r1: usize,
+    pub row: F,
+    /// `m × n` output; the caller guarantees no one else touches rows `r0..r1` of it meanwhile.
+    pub y: *mut f32,
 }
 
-/// Four dot products of `x` with four equally long rows, sharing the loads of `x`.
-#[inline]
-pub fn dot4(isa: Isa, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
-    let n = x.len();
-    debug_assert!(w.iter().all(|r| r.len() == n));
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: Isa::Avx512 is only constructed after run-time detection; lengths checked above by construction.
-        Isa::Avx512 => unsafe { avx512::dot4(x, w) },
-        _ => [
-            portable::dot(x, w[0]),
-            portable::dot(x, w[1]),
-            portable::dot(x, w[2]),
-            portable::dot(x, w[3]),
-        ],
-    }
-}
-
-/// Sixteen dot products: `out[i][j] = x[i] · w[j]`, every pair computed
-/// with exactly the operations of [`dot4`] (so results are bit-identical to
-/// it) but sharing loads, which makes batched steps compute-bound rather
-/// than load-bound.
-#[inline]
-pub fn dot4x4(isa: Isa, x: [&[f32]; 4], w: [&[f32]; 4]) -> [[f32; 4]; 4] {
-    let n = w[0].len();
-    debug_assert!(x.iter().chain(w.iter()).all(|r| r.len() == n));
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: run-time detected; equal lengths by construction.
-        Isa::Avx512 => unsafe { avx512::dot4x4(x, w) },
-        _ => x.map(|xr| dot4(isa, xr, w)),
-    }
-}
-
-/// [`dot4`] with the four weight rows in half precision, widened in
-/// registers; bit-identical to widening them first (widening is exact).
-/// Returns `None` when no fused kernel exists for this ISA.
-#[inline]
-pub fn dot4_half(isa: Isa, x: &[f32], w: [&[u16]; 4], bf16: bool) -> Option<[f32; 4]> {
-    debug_assert!(w.iter().all(|r| r.len() == x.len()));
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: run-time detected (Avx512 implies F16C); equal lengths by construction.
-        Isa::Avx512 => Some(unsafe { avx512::dot4_half(x, w, bf16) }),
-        _ => None,
-    }
-}
-
-/// Widens f16 values to f32 (exact).
-pub fn f16_to_f32(isa: Isa, src: &[f16], dst: &mut [f32]) {
-    let n = src.len().min(dst.len());
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: run-time detected; slices trimmed to a common length.
-        Isa::Avx512 => unsafe { avx512::f16_to_f32(&src[..n], &mut dst[..n]) },
-        _ => {
-            for (d, s) in dst[..n].iter_mut().zip(&src[..n]) {
-                *d = s.to_f32();
+impl<R: Row, F: Fn(usize) -> R> MatmulRows<'_, R, F> {
+    #[inline(always)]
+    unsafe fn block<S: Simd, const M: usize>(
+        &self,
+        i0: usize,
+        o: usize,
+        here: usize,
+        w: [R; TILE],
+    ) {
+        let k = self.k;
+        let x: [&[f32]; M] = std::array::from_fn(|i| &self.x[(i0 + i) * k..(i0 + i + 1) * k]);
+        let r = unsafe { tile::<S, R, M>(x, w, k) };
+        for (i, vals) in r.iter().enumerate() {
+            for (j, v) in vals.iter().take(here).enumerate() {
+                // SAFETY: (i0 + i, o + j) is inside `y` and ours alone (see `y`).
+                unsafe { *self.y.add((i0 + i) * self.n + o + j) = *v };
             }
         }
     }
 }
 
-/// Widens bf16 values to f32 (exact: a bf16 is the top half of an f32).
-pub fn bf16_to_f32(src: &[bf16], dst: &mut [f32]) {
-    // A shift the compiler vectorises on its own.
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = f32::from_bits((s.to_bits() as u32) << 16);
+impl<R: Row, F: Fn(usize) -> R> Kernel for MatmulRows<'_, R, F> {
+    type Out = ();
+    #[inline(always)]
+    unsafe fn run<S: Simd>(self) {
+        assert!(self.x.len() >= self.m * self.k && self.r1 <= self.n);
+        let mut o = self.r0;
+        while o < self.r1 {
+            // A partial tile repeats its last row, so every output goes
+            // through the same 4-row kernel: a row's result never depends on
+            // how many rows follow it (a head cut to the tokenizer's
+            // vocabulary gives the full head's logits bit for bit).
+            let here = TILE.min(self.r1 - o);
+            let w: [R; TILE] = std::array::from_fn(|j| (self.row)(o + j.min(here - 1)));
+            let mut i0 = 0;
+            while i0 < self.m {
+                let mr = (self.m - i0).min(S::MR);
+                unsafe {
+                    match mr {
+                        1 => self.block::<S, 1>(i0, o, here, w),
+                        2 => self.block::<S, 2>(i0, o, here, w),
+                        3 => self.block::<S, 3>(i0, o, here, w),
+                        4 => self.block::<S, 4>(i0, o, here, w),
+                        5 => self.block::<S, 5>(i0, o, here, w),
+                        _ => self.block::<S, 6>(i0, o, here, w),
+                    }
+                }
+                i0 += mr;
+            }
+            o += here;
+        }
+    }
+}
+
+/// Widens one weight row into `out`.
+pub struct Widen<'a, R> {
+    pub row: R,
+    pub out: &'a mut [f32],
+}
+
+impl<R: Row> Kernel for Widen<'_, R> {
+    type Out = ();
+    #[inline(always)]
+    unsafe fn run<S: Simd>(self) {
+        let n = self.out.len();
+        let p = self.out.as_mut_ptr();
+        let mut c = 0;
+        while c + S::LANES <= n {
+            // SAFETY: the row holds `n` values (checked by the callers' slicing).
+            unsafe { S::store(p.add(c), self.row.load::<S>(c)) };
+            c += S::LANES;
+        }
+        for t in c..n {
+            self.out[t] = self.row.at(t);
+        }
+    }
+}
+
+/// Causal attention of one query head over `n_keys` cached positions.
+///
+/// `keys`/`values` start at this KV head's first element of position 0 and
+/// advance by `stride` floats per position; `scores` is scratch of at least
+/// `n_keys`.
+pub struct Attend<'a> {
+    pub q: &'a [f32],
+    pub keys: &'a [f32],
+    pub values: &'a [f32],
+    pub stride: usize,
+    pub n_keys: usize,
+    pub scores: &'a mut [f32],
+    pub out: &'a mut [f32],
+}
+
+impl Kernel for Attend<'_> {
+    type Out = ();
+    #[inline(always)]
+    unsafe fn run<S: Simd>(self) {
+        let hd = self.q.len();
+        let (stride, n) = (self.stride, self.n_keys);
+        assert!(n >= 1 && self.scores.len() >= n && self.out.len() == hd);
+        assert!(
+            self.keys.len() >= (n - 1) * stride + hd && self.values.len() >= (n - 1) * stride + hd
+        );
+        let scale = 1.0 / (hd as f32).sqrt();
+        let key = |t: usize| F32Row(&self.keys[t * stride..t * stride + hd]);
+        let mut t = 0;
+        while t < n {
+            let here = TILE.min(n - t);
+            let w: [F32Row; TILE] = std::array::from_fn(|j| key(t + j.min(here - 1)));
+            let [r] = unsafe { tile::<S, F32Row, 1>([self.q], w, hd) };
+            for j in 0..here {
+                self.scores[t + j] = r[j] * scale;
+            }
+            t += here;
+        }
+        let scores = &mut self.scores[..n];
+        let max = scores.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let mut sum = 0.0;
+        for s in scores.iter_mut() {
+            *s = exp_nonpositive(*s - max);
+            sum += *s;
+        }
+        let inv = 1.0 / sum;
+        let out = self.out;
+        out.fill(0.0);
+        let po = out.as_mut_ptr();
+        for (t, s) in scores.iter().enumerate() {
+            let v = &self.values[t * stride..t * stride + hd];
+            let p = s * inv;
+            let mut c = 0;
+            unsafe {
+                let pv = S::splat(p);
+                while c + S::LANES <= hd {
+                    let o = S::load(po.add(c));
+                    S::store(po.add(c), S::fma(pv, S::load(v.as_ptr().add(c)), o));
+                    c += S::LANES;
+                }
+            }
+            for i in c..hd {
+                out[i] += p * v[i];
+            }
+        }
     }
 }
 
 /// `out[i] = exp((x[i] - max) * scale)` for softmax weights; NaN inputs give 0.
 ///
 /// A Cephes-style polynomial (relative error ~2e-7) written so the compiler
-/// vectorises it: libm's scalar `expf` over a 32,000-entry vocabulary costs
-/// more than the sort-free top-p that follows it.
-pub fn softmax_weights(isa: Isa, x: &[f32], max: f32, scale: f32, out: &mut [f32]) {
-    let n = x.len().min(out.len());
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: run-time detected.
-        Isa::Avx512 => unsafe { avx512::softmax_weights(&x[..n], max, scale, &mut out[..n]) },
-        _ => softmax_weights_body(&x[..n], max, scale, &mut out[..n]),
+/// vectorises it with the ISA's instructions: libm's scalar `expf` over a
+/// 32,000-entry vocabulary costs more than the sort-free top-p that follows.
+pub struct SoftmaxWeights<'a> {
+    pub x: &'a [f32],
+    pub max: f32,
+    pub scale: f32,
+    pub out: &'a mut [f32],
+}
+
+impl Kernel for SoftmaxWeights<'_> {
+    type Out = ();
+    #[inline(always)]
+    unsafe fn run<S: Simd>(self) {
+        for (o, v) in self.out.iter_mut().zip(self.x) {
+            *o = exp_nonpositive((v - self.max) * self.scale);
+        }
     }
 }
 
-#[inline(always)]
-fn softmax_weights_body(x: &[f32], max: f32, scale: f32, out: &mut [f32]) {
-    for (o, v) in out.iter_mut().zip(x) {
-        *o = exp_nonpositive((v - max) * scale);
+/// [`SoftmaxWeights`] as a function.
+pub fn softmax_weights(isa: Isa, x: &[f32], max: f32, scale: f32, out: &mut [f32]) {
+    dispatch(isa, SoftmaxWeights { x, max, scale, out });
+}
+
+/// `a · b` over `min(len)` elements (tests and callers outside the matrix path).
+pub fn dot(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
+    struct Dot<'a>(&'a [f32], &'a [f32]);
+    impl Kernel for Dot<'_> {
+        type Out = f32;
+        #[inline(always)]
+        unsafe fn run<S: Simd>(self) -> f32 {
+            let n = self.0.len().min(self.1.len());
+            let w = F32Row(&self.1[..n]);
+            unsafe { tile::<S, F32Row, 1>([&self.0[..n]], [w; TILE], n)[0][0] }
+        }
     }
+    dispatch(isa, Dot(a, b))
+}
+
+/// f16 bits to f32 without branches or tables, so it vectorises: shift the
+/// exponent and mantissa into place, rescale by 2^112 (which also turns
+/// subnormals into normals exactly), then restore infinities/NaNs and sign.
+#[inline(always)]
+pub fn f16_bits_to_f32(h: u16) -> f32 {
+    let h = h as u32;
+    let em = h & 0x7fff;
+    let f = f32::from_bits(em << 13) * f32::from_bits(0x7780_0000); // 2^112
+    let inf_nan = if em >= 0x7c00 { 0x7f80_0000 } else { 0 };
+    f32::from_bits(f.to_bits() | inf_nan | ((h & 0x8000) << 16))
 }
 
 mod portable {
-    use super::LANES;
+    use super::{Simd, f16_bits_to_f32};
 
-    /// Lane-wise partial sums then a fixed-order reduction, mirroring the
-    /// AVX-512 layout so the two paths differ only by rounding.
-    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let mut acc = [0f32; LANES];
-        let mut ca = a.chunks_exact(LANES);
-        let mut cb = b.chunks_exact(LANES);
-        for (x, y) in (&mut ca).zip(&mut cb) {
-            for l in 0..LANES {
-                acc[l] = x[l].mul_add(y[l], acc[l]);
-            }
+    const L: usize = 8;
+
+    /// Eight f32 lanes in an array the compiler maps to the baseline's vector
+    /// registers. `fma` is a separate multiply and add: `f32::mul_add`
+    /// without hardware FMA is a libm call per element.
+    pub struct Portable;
+
+    impl Simd for Portable {
+        const LANES: usize = L;
+        const MR: usize = 1;
+        type V = [f32; L];
+        #[inline(always)]
+        unsafe fn zero() -> Self::V {
+            [0.0; L]
         }
-        for (l, (x, y)) in ca.remainder().iter().zip(cb.remainder()).enumerate() {
-            acc[l] = x.mul_add(*y, acc[l]);
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> Self::V {
+            [v; L]
         }
-        acc.iter().sum()
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self::V {
+            unsafe { std::ptr::read_unaligned(p as *const [f32; L]) }
+        }
+        #[inline(always)]
+        unsafe fn load_f16(p: *const u16) -> Self::V {
+            let h = unsafe { std::ptr::read_unaligned(p as *const [u16; L]) };
+            h.map(f16_bits_to_f32)
+        }
+        #[inline(always)]
+        unsafe fn load_bf16(p: *const u16) -> Self::V {
+            let h = unsafe { std::ptr::read_unaligned(p as *const [u16; L]) };
+            h.map(|b| f32::from_bits((b as u32) << 16))
+        }
+        #[inline(always)]
+        unsafe fn load_i8(p: *const i8) -> Self::V {
+            let q = unsafe { std::ptr::read_unaligned(p as *const [i8; L]) };
+            q.map(|v| v as f32)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: Self::V) {
+            unsafe { std::ptr::write_unaligned(p as *mut [f32; L], v) }
+        }
+        #[inline(always)]
+        unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+            std::array::from_fn(|l| a[l] * b[l] + c[l])
+        }
+        #[inline(always)]
+        unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+            std::array::from_fn(|l| a[l] * b[l])
+        }
+        #[inline(always)]
+        unsafe fn sum(v: Self::V) -> f32 {
+            ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
+        }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use super::LANES;
-    use half::f16;
+mod x86 {
+    use super::{Kernel, Simd};
     use std::arch::x86_64::*;
 
-    #[inline]
-    fn tail_mask(rem: usize) -> __mmask16 {
-        ((1u32 << rem) - 1) as __mmask16
+    /// # Safety
+    /// The CPU supports AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
+        unsafe { k.run::<Avx2>() }
     }
 
     /// # Safety
-    /// Requires AVX-512F; `a.len() == b.len()`.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len();
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let mut acc0 = _mm512_setzero_ps();
-        let mut acc1 = _mm512_setzero_ps();
-        let mut i = 0;
-        // Two accumulators hide FMA latency.
-        while i + 2 * LANES <= n {
-            unsafe {
-                acc0 =
-                    _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
-                acc1 = _mm512_fmadd_ps(
-                    _mm512_loadu_ps(pa.add(i + LANES)),
-                    _mm512_loadu_ps(pb.add(i + LANES)),
-                    acc1,
-                );
-            }
-            i += 2 * LANES;
-        }
-        while i + LANES <= n {
-            unsafe {
-                acc0 =
-                    _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc0);
-            }
-            i += LANES;
-        }
-        if i < n {
-            let m = tail_mask(n - i);
-            unsafe {
-                acc1 = _mm512_fmadd_ps(
-                    _mm512_maskz_loadu_ps(m, pa.add(i)),
-                    _mm512_maskz_loadu_ps(m, pb.add(i)),
-                    acc1,
-                );
-            }
-        }
-        _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1))
+    /// The CPU supports AVX-512F, AVX2, FMA and F16C.
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    pub unsafe fn run_avx512<K: Kernel>(k: K) -> K::Out {
+        unsafe { k.run::<Avx512>() }
     }
 
-    /// # Safety
-    /// Requires AVX-512F; every row as long as `x`.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn dot4(x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
-        let n = x.len();
-        let px = x.as_ptr();
-        let [p0, p1, p2, p3] = w.map(|r| r.as_ptr());
-        let mut a0 = _mm512_setzero_ps();
-        let mut a1 = _mm512_setzero_ps();
-        let mut a2 = _mm512_setzero_ps();
-        let mut a3 = _mm512_setzero_ps();
-        let mut i = 0;
-        while i + LANES <= n {
-            unsafe {
-                let xv = _mm512_loadu_ps(px.add(i));
-                a0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(p0.add(i)), a0);
-                a1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(p1.add(i)), a1);
-                a2 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(p2.add(i)), a2);
-                a3 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(p3.add(i)), a3);
-            }
-            i += LANES;
+    pub struct Avx2;
+
+    impl Simd for Avx2 {
+        const LANES: usize = 8;
+        // 16 ymm registers: 2 × 4 accumulators + 4 weights + 1 activation.
+        const MR: usize = 2;
+        type V = __m256;
+        #[inline(always)]
+        unsafe fn zero() -> __m256 {
+            unsafe { _mm256_setzero_ps() }
         }
-        if i < n {
-            let m = tail_mask(n - i);
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> __m256 {
+            unsafe { _mm256_set1_ps(v) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m256 {
+            unsafe { _mm256_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_f16(p: *const u16) -> __m256 {
+            unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)) }
+        }
+        #[inline(always)]
+        unsafe fn load_bf16(p: *const u16) -> __m256 {
             unsafe {
-                let xv = _mm512_maskz_loadu_ps(m, px.add(i));
-                a0 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, p0.add(i)), a0);
-                a1 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, p1.add(i)), a1);
-                a2 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, p2.add(i)), a2);
-                a3 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, p3.add(i)), a3);
+                let w = _mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i));
+                _mm256_castsi256_ps(_mm256_slli_epi32(w, 16))
             }
         }
-        [
-            _mm512_reduce_add_ps(a0),
-            _mm512_reduce_add_ps(a1),
-            _mm512_reduce_add_ps(a2),
-            _mm512_reduce_add_ps(a3),
-        ]
+        #[inline(always)]
+        unsafe fn load_i8(p: *const i8) -> __m256 {
+            unsafe {
+                let q = _mm_loadl_epi64(p as *const __m128i);
+                _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m256) {
+            unsafe { _mm256_storeu_ps(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
+            unsafe { _mm256_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+            unsafe { _mm256_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sum(v: __m256) -> f32 {
+            unsafe {
+                let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+                let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+                _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
+            }
+        }
     }
 
-    /// Sixteen halves at `p` widened to f32 (f16 via F16C, bf16 by shifting).
-    #[inline]
-    #[target_feature(enable = "avx512f,f16c")]
-    unsafe fn load_half(p: *const u16, bf16: bool) -> __m512 {
+    pub struct Avx512;
+
+    impl Simd for Avx512 {
+        const LANES: usize = 16;
+        // 32 zmm registers: 6 × 4 accumulators + 4 weights + 1 activation.
+        const MR: usize = 6;
+        type V = __m512;
+        #[inline(always)]
+        unsafe fn zero() -> __m512 {
+            unsafe { _mm512_setzero_ps() }
+        }
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> __m512 {
+            unsafe { _mm512_set1_ps(v) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            unsafe { _mm512_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn load_f16(p: *const u16) -> __m512 {
+            unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p as *const __m256i)) }
+        }
+        #[inline(always)]
+        unsafe fn load_bf16(p: *const u16) -> __m512 {
+            unsafe {
+                let w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(p as *const __m256i));
+                _mm512_castsi512_ps(_mm512_slli_epi32(w, 16))
+            }
+        }
+        #[inline(always)]
+        unsafe fn load_i8(p: *const i8) -> __m512 {
+            unsafe {
+                let q = _mm_loadu_si128(p as *const __m128i);
+                _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q))
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512) {
+            unsafe { _mm512_storeu_ps(p, v) }
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+            unsafe { _mm512_fmadd_ps(a, b, c) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+            unsafe { _mm512_mul_ps(a, b) }
+        }
+        #[inline(always)]
+        unsafe fn sum(v: __m512) -> f32 {
+            unsafe { _mm512_reduce_add_ps(v) }
+        }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use super::Simd;
+    use std::arch::aarch64::*;
+
+    /// Two 4-lane registers per vector, so f16 and int8 rows load in one
+    /// instruction each (8 halves, 8 bytes).
+    pub struct Neon;
+
+    #[inline(always)]
+    unsafe fn half4(h: uint16x4_t) -> float32x4_t {
+        // The branch-free widening of `f16_bits_to_f32`, four lanes at once
+        // (the FCVTL intrinsics need Rust's unstable f16 vector types).
         unsafe {
-            let h = _mm256_loadu_si256(p as *const __m256i);
-            if bf16 {
-                _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))
-            } else {
-                _mm512_cvtph_ps(h)
-            }
+            let h = vmovl_u16(h);
+            let em = vandq_u32(h, vdupq_n_u32(0x7fff));
+            let f = vmulq_f32(
+                vreinterpretq_f32_u32(vshlq_n_u32::<13>(em)),
+                vdupq_n_f32(f32::from_bits(0x7780_0000)),
+            );
+            let inf_nan = vandq_u32(vcgeq_u32(em, vdupq_n_u32(0x7c00)), vdupq_n_u32(0x7f80_0000));
+            let sign = vshlq_n_u32::<16>(vandq_u32(h, vdupq_n_u32(0x8000)));
+            vreinterpretq_f32_u32(vorrq_u32(
+                vorrq_u32(vreinterpretq_u32_f32(f), inf_nan),
+                sign,
+            ))
         }
     }
 
-    /// # Safety
-    /// Requires AVX-512F and F16C; every row as long as `x`.
-    #[target_feature(enable = "avx512f,f16c")]
-    pub unsafe fn dot4_half(x: &[f32], w: [&[u16]; 4], bf16: bool) -> [f32; 4] {
-        let n = x.len();
-        let px = x.as_ptr();
-        let [p0, p1, p2, p3] = [w[0].as_ptr(), w[1].as_ptr(), w[2].as_ptr(), w[3].as_ptr()];
-        let z = _mm512_setzero_ps();
-        let (mut a0, mut a1, mut a2, mut a3) = (z, z, z, z);
-        let mut i = 0;
-        while i + LANES <= n {
+    impl Simd for Neon {
+        const LANES: usize = 8;
+        // 32 registers of 4 lanes: 2 × 4 accumulator pairs + 4 weight pairs + 1 activation pair.
+        const MR: usize = 2;
+        type V = (float32x4_t, float32x4_t);
+        #[inline(always)]
+        unsafe fn zero() -> Self::V {
+            unsafe { (vdupq_n_f32(0.0), vdupq_n_f32(0.0)) }
+        }
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> Self::V {
+            unsafe { (vdupq_n_f32(v), vdupq_n_f32(v)) }
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self::V {
+            unsafe { (vld1q_f32(p), vld1q_f32(p.add(4))) }
+        }
+        #[inline(always)]
+        unsafe fn load_f16(p: *const u16) -> Self::V {
             unsafe {
-                let xv = _mm512_loadu_ps(px.add(i));
-                a0 = _mm512_fmadd_ps(xv, load_half(p0.add(i), bf16), a0);
-                a1 = _mm512_fmadd_ps(xv, load_half(p1.add(i), bf16), a1);
-                a2 = _mm512_fmadd_ps(xv, load_half(p2.add(i), bf16), a2);
-                a3 = _mm512_fmadd_ps(xv, load_half(p3.add(i), bf16), a3);
-            }
-            i += LANES;
-        }
-        let mut acc = [a0, a1, a2, a3];
-        if i < n {
-            // Tails are rare (dims are multiples of 16 in practice): widen via a buffer.
-            let m = tail_mask(n - i);
-            let xv = unsafe { _mm512_maskz_loadu_ps(m, px.add(i)) };
-            for c in 0..4 {
-                let mut buf = [0f32; LANES];
-                for (j, b) in buf.iter_mut().enumerate().take(n - i) {
-                    let h = w[c][i + j];
-                    *b = if bf16 {
-                        f32::from_bits((h as u32) << 16)
-                    } else {
-                        half::f16::from_bits(h).to_f32()
-                    };
-                }
-                let wv = unsafe { _mm512_maskz_loadu_ps(m, buf.as_ptr()) };
-                acc[c] = _mm512_fmadd_ps(xv, wv, acc[c]);
+                let h = vld1q_u16(p);
+                (half4(vget_low_u16(h)), half4(vget_high_u16(h)))
             }
         }
-        [
-            _mm512_reduce_add_ps(acc[0]),
-            _mm512_reduce_add_ps(acc[1]),
-            _mm512_reduce_add_ps(acc[2]),
-            _mm512_reduce_add_ps(acc[3]),
-        ]
-    }
-
-    /// # Safety
-    /// Requires AVX-512F; all eight rows equally long.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn dot4x4(x: [&[f32]; 4], w: [&[f32]; 4]) -> [[f32; 4]; 4] {
-        // Written out by hand: closures or array maps here are not inlined
-        // into the AVX-512 context and would spill every accumulator.
-        let n = w[0].len();
-        let [x0, x1, x2, x3] = [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()];
-        let [p0, p1, p2, p3] = [w[0].as_ptr(), w[1].as_ptr(), w[2].as_ptr(), w[3].as_ptr()];
-        let z = _mm512_setzero_ps();
-        let (mut a00, mut a01, mut a02, mut a03) = (z, z, z, z);
-        let (mut a10, mut a11, mut a12, mut a13) = (z, z, z, z);
-        let (mut a20, mut a21, mut a22, mut a23) = (z, z, z, z);
-        let (mut a30, mut a31, mut a32, mut a33) = (z, z, z, z);
-        macro_rules! step {
-            ($load:ident $(, $m:ident)?) => {{
-                let w0 = $load!(p0 $(, $m)?);
-                let w1 = $load!(p1 $(, $m)?);
-                let w2 = $load!(p2 $(, $m)?);
-                let w3 = $load!(p3 $(, $m)?);
-                let v = $load!(x0 $(, $m)?);
-                a00 = _mm512_fmadd_ps(v, w0, a00);
-                a01 = _mm512_fmadd_ps(v, w1, a01);
-                a02 = _mm512_fmadd_ps(v, w2, a02);
-                a03 = _mm512_fmadd_ps(v, w3, a03);
-                let v = $load!(x1 $(, $m)?);
-                a10 = _mm512_fmadd_ps(v, w0, a10);
-                a11 = _mm512_fmadd_ps(v, w1, a11);
-                a12 = _mm512_fmadd_ps(v, w2, a12);
-                a13 = _mm512_fmadd_ps(v, w3, a13);
-                let v = $load!(x2 $(, $m)?);
-                a20 = _mm512_fmadd_ps(v, w0, a20);
-                a21 = _mm512_fmadd_ps(v, w1, a21);
-                a22 = _mm512_fmadd_ps(v, w2, a22);
-                a23 = _mm512_fmadd_ps(v, w3, a23);
-                let v = $load!(x3 $(, $m)?);
-                a30 = _mm512_fmadd_ps(v, w0, a30);
-                a31 = _mm512_fmadd_ps(v, w1, a31);
-                a32 = _mm512_fmadd_ps(v, w2, a32);
-                a33 = _mm512_fmadd_ps(v, w3, a33);
-            }};
-        }
-        let mut i = 0;
-        while i + LANES <= n {
-            macro_rules! full {
-                ($p:ident) => {
-                    unsafe { _mm512_loadu_ps($p.add(i)) }
-                };
-            }
-            step!(full);
-            i += LANES;
-        }
-        if i < n {
-            let m = tail_mask(n - i);
-            macro_rules! masked {
-                ($p:ident, $m:ident) => {
-                    unsafe { _mm512_maskz_loadu_ps($m, $p.add(i)) }
-                };
-            }
-            step!(masked, m);
-        }
-        let r = |a| _mm512_reduce_add_ps(a);
-        [
-            [r(a00), r(a01), r(a02), r(a03)],
-            [r(a10), r(a11), r(a12), r(a13)],
-            [r(a20), r(a21), r(a22), r(a23)],
-            [r(a30), r(a31), r(a32), r(a33)],
-        ]
-    }
-
-    /// # Safety
-    /// Requires AVX-512F; equal lengths.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn softmax_weights(x: &[f32], max: f32, scale: f32, out: &mut [f32]) {
-        super::softmax_weights_body(x, max, scale, out)
-    }
-
-    /// # Safety
-    /// Requires AVX-512F and F16C; equal lengths.
-    #[target_feature(enable = "avx512f,f16c")]
-    pub unsafe fn f16_to_f32(src: &[f16], dst: &mut [f32]) {
-        let n = src.len();
-        let ps = src.as_ptr() as *const u16;
-        let pd = dst.as_mut_ptr();
-        let mut i = 0;
-        while i + LANES <= n {
+        #[inline(always)]
+        unsafe fn load_bf16(p: *const u16) -> Self::V {
             unsafe {
-                let h = _mm256_loadu_si256(ps.add(i) as *const __m256i);
-                _mm512_storeu_ps(pd.add(i), _mm512_cvtph_ps(h));
+                let h = vld1q_u16(p);
+                (
+                    vreinterpretq_f32_u32(vshll_n_u16::<16>(vget_low_u16(h))),
+                    vreinterpretq_f32_u32(vshll_n_u16::<16>(vget_high_u16(h))),
+                )
             }
-            i += LANES;
         }
-        for j in i..n {
-            dst[j] = src[j].to_f32();
+        #[inline(always)]
+        unsafe fn load_i8(p: *const i8) -> Self::V {
+            unsafe {
+                let w = vmovl_s8(vld1_s8(p));
+                (
+                    vcvtq_f32_s32(vmovl_s16(vget_low_s16(w))),
+                    vcvtq_f32_s32(vmovl_s16(vget_high_s16(w))),
+                )
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: Self::V) {
+            unsafe {
+                vst1q_f32(p, v.0);
+                vst1q_f32(p.add(4), v.1);
+            }
+        }
+        #[inline(always)]
+        unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+            unsafe { (vfmaq_f32(c.0, a.0, b.0), vfmaq_f32(c.1, a.1, b.1)) }
+        }
+        #[inline(always)]
+        unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+            unsafe { (vmulq_f32(a.0, b.0), vmulq_f32(a.1, b.1)) }
+        }
+        #[inline(always)]
+        unsafe fn sum(v: Self::V) -> f32 {
+            unsafe { vaddvq_f32(vaddq_f32(v.0, v.1)) }
+        }
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm {
+    use super::Simd;
+    use std::arch::wasm32::*;
+
+    /// One 128-bit register of four f32 lanes; no fused multiply-add in
+    /// SIMD128, so `fma` is a multiply and an add.
+    pub struct Simd128;
+
+    impl Simd for Simd128 {
+        const LANES: usize = 4;
+        const MR: usize = 2;
+        type V = v128;
+        #[inline(always)]
+        unsafe fn zero() -> v128 {
+            f32x4_splat(0.0)
+        }
+        #[inline(always)]
+        unsafe fn splat(v: f32) -> v128 {
+            f32x4_splat(v)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> v128 {
+            unsafe { v128_load(p as *const v128) }
+        }
+        #[inline(always)]
+        unsafe fn load_f16(p: *const u16) -> v128 {
+            let h = u32x4_extend_low_u16x8(unsafe { v128_load64_zero(p as *const u64) });
+            let em = v128_and(h, u32x4_splat(0x7fff));
+            let f = f32x4_mul(u32x4_shl(em, 13), f32x4_splat(f32::from_bits(0x7780_0000)));
+            let inf_nan = v128_and(u32x4_ge(em, u32x4_splat(0x7c00)), u32x4_splat(0x7f80_0000));
+            let sign = u32x4_shl(v128_and(h, u32x4_splat(0x8000)), 16);
+            v128_or(v128_or(f, inf_nan), sign)
+        }
+        #[inline(always)]
+        unsafe fn load_bf16(p: *const u16) -> v128 {
+            let h = u32x4_extend_low_u16x8(unsafe { v128_load64_zero(p as *const u64) });
+            u32x4_shl(h, 16)
+        }
+        #[inline(always)]
+        unsafe fn load_i8(p: *const i8) -> v128 {
+            let b = unsafe { v128_load32_zero(p as *const u32) };
+            f32x4_convert_i32x4(i32x4_extend_low_i16x8(i16x8_extend_low_i8x16(b)))
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: v128) {
+            unsafe { v128_store(p as *mut v128, v) }
+        }
+        #[inline(always)]
+        unsafe fn fma(a: v128, b: v128, c: v128) -> v128 {
+            f32x4_add(f32x4_mul(a, b), c)
+        }
+        #[inline(always)]
+        unsafe fn mul(a: v128, b: v128) -> v128 {
+            f32x4_mul(a, b)
+        }
+        #[inline(always)]
+        unsafe fn sum(v: v128) -> f32 {
+            (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<2>(v))
+                + (f32x4_extract_lane::<1>(v) + f32x4_extract_lane::<3>(v))
         }
     }
 }
@@ -427,52 +781,64 @@ mod tests {
         assert!((exp_nonpositive(-1.0) - (-1f32).exp()).abs() < 1e-7);
     }
 
+    #[test]
+    fn branch_free_f16_widening_is_exact_for_every_value() {
+        for h in 0..=u16::MAX {
+            let want = f16::from_bits(h).to_f32();
+            let got = f16_bits_to_f32(h);
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{h:#06x}: {got} vs {want}"
+            );
+        }
+    }
+
     fn naive(a: &[f32], b: &[f32]) -> f64 {
         a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
     }
 
     proptest! {
         #[test]
-        fn dot_matches_f64_reference(v in proptest::collection::vec((-2f32..2.0, -2f32..2.0), 0..200)) {
+        fn dot_matches_f64_reference_on_every_isa(v in proptest::collection::vec((-2f32..2.0, -2f32..2.0), 0..200)) {
             let a: Vec<f32> = v.iter().map(|p| p.0).collect();
             let b: Vec<f32> = v.iter().map(|p| p.1).collect();
             let r = naive(&a, &b);
-            for isa in [Isa::detect(), Isa::Portable] {
+            for isa in Isa::available() {
                 let d = dot(isa, &a, &b) as f64;
                 prop_assert!((d - r).abs() <= 1e-4 * (1.0 + r.abs()), "{isa:?} {d} vs {r}");
-                let rows = [&b[..], &a[..], &b[..], &a[..]];
-                let d4 = dot4(isa, &a, rows);
-                prop_assert!((d4[0] as f64 - r).abs() <= 1e-4 * (1.0 + r.abs()));
-                prop_assert!((d4[1] as f64 - naive(&a, &a)).abs() <= 1e-4 * (1.0 + naive(&a, &a)));
             }
         }
 
         #[test]
         fn fast_exp_matches_libm(v in proptest::collection::vec(-100f32..0.0, 1..100)) {
-            let mut out = vec![0f32; v.len()];
-            softmax_weights(Isa::detect(), &v, 0.0, 1.0, &mut out);
-            for (o, x) in out.iter().zip(&v) {
-                let e = x.exp();
-                if *x >= -87.0 {
-                    prop_assert!((o - e).abs() <= 1e-6 * e, "exp({x}) = {o}, libm {e}");
-                } else {
-                    prop_assert!(*o == 0.0 && e < 2e-38);
+            for isa in Isa::available() {
+                let mut out = vec![0f32; v.len()];
+                softmax_weights(isa, &v, 0.0, 1.0, &mut out);
+                for (o, x) in out.iter().zip(&v) {
+                    let e = x.exp();
+                    if *x >= -87.0 {
+                        prop_assert!((o - e).abs() <= 1e-6 * e, "exp({x}) = {o}, libm {e}");
+                    } else {
+                        prop_assert!(*o == 0.0 && e < 2e-38);
+                    }
                 }
             }
         }
 
         #[test]
-        fn half_widening_is_exact(v in proptest::collection::vec(-1000f32..1000.0, 0..100)) {
-            let h: Vec<f16> = v.iter().map(|x| f16::from_f32(*x)).collect();
-            let mut out = vec![0f32; h.len()];
-            f16_to_f32(Isa::detect(), &h, &mut out);
-            for (o, x) in out.iter().zip(&h) {
-                prop_assert_eq!(*o, x.to_f32());
-            }
-            let b: Vec<bf16> = v.iter().map(|x| bf16::from_f32(*x)).collect();
-            bf16_to_f32(&b, &mut out);
-            for (o, x) in out.iter().zip(&b) {
-                prop_assert_eq!(*o, x.to_f32());
+        fn widening_is_exact_on_every_isa(v in proptest::collection::vec(-1000f32..1000.0, 0..100)) {
+            let h: Vec<u16> = v.iter().map(|x| f16::from_f32(*x).to_bits()).collect();
+            let b: Vec<u16> = v.iter().map(|x| bf16::from_f32(*x).to_bits()).collect();
+            for isa in Isa::available() {
+                let mut out = vec![0f32; v.len()];
+                dispatch(isa, Widen { row: F16Row(&h), out: &mut out });
+                for (o, x) in out.iter().zip(&h) {
+                    prop_assert_eq!(*o, f16::from_bits(*x).to_f32());
+                }
+                dispatch(isa, Widen { row: Bf16Row(&b), out: &mut out });
+                for (o, x) in out.iter().zip(&b) {
+                    prop_assert_eq!(*o, bf16::from_bits(*x).to_f32());
+                }
             }
         }
     }

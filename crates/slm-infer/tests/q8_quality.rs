@@ -1,0 +1,53 @@
+//! int8 weights keep the bundled model's quality: bits per byte on held-out
+//! stories within +0.005 of f16 (the bound stated for `--dtype q8`).
+
+use std::path::Path;
+
+use slm_infer::{NativeModel, NativeOptions, WeightDtype};
+use slm_tokenizer::Tokenizer;
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+#[test]
+fn q8_bits_per_byte_within_0_005_of_f16_on_the_bundled_model() {
+    let dir = repo().join("models/tinystories-15m");
+    let text =
+        std::fs::read_to_string(repo().join("datasets/fixtures/tinystories-valid-40.txt")).unwrap();
+    let tok = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
+    let mut ids = Vec::new();
+    for story in text
+        .split("<|endoftext|>")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        ids.extend(tok.encode(story).unwrap());
+        ids.push(tok.eot_id());
+    }
+    // Two full context windows (1,022 scored tokens): the same text for both
+    // precisions, so the difference is the quantisation's alone.
+    let windows: Vec<&[u32]> = ids.chunks(512).take(2).collect();
+    assert!(windows.iter().all(|w| w.len() == 512));
+    let bytes: usize = windows
+        .iter()
+        .flat_map(|w| &w[1..])
+        .map(|&t| tok.token_bytes(t).unwrap().len())
+        .sum();
+    let bpb = |dtype| {
+        let m = NativeModel::load_with(
+            &dir,
+            &NativeOptions {
+                weight_dtype: dtype,
+                vocab_rows: Some(tok.vocab_size()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let nats: f64 = windows.iter().map(|w| m.nll_nats(w).unwrap()).sum();
+        nats / std::f64::consts::LN_2 / bytes as f64
+    };
+    let (f16, q8) = (bpb(WeightDtype::F16), bpb(WeightDtype::Q8));
+    assert!(f16 > 0.3 && f16 < 2.0, "implausible f16 bits/byte {f16}");
+    assert!(q8 - f16 < 0.005, "q8 {q8} vs f16 {f16} bits/byte");
+}
