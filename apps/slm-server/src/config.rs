@@ -124,7 +124,7 @@ pub struct ServeArgs {
     /// Compute threads for the model.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Weight precision in memory: f16, q8, f32 or bf16 [default: the engine's].
+    /// Weight precision in memory: q8, f16, f32 or bf16 [default: q8].
     #[arg(long)]
     pub dtype: Option<WeightDtype>,
     /// Kernel instruction set: avx512, avx2, neon, simd128 or portable [default: detected].

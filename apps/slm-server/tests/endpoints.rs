@@ -39,7 +39,7 @@ fn health_ready_models_info_openapi() {
     assert_eq!(info["layers"], 2);
     assert_eq!(info["dim"], 64);
     assert_eq!(info["heads"], 4);
-    assert_eq!(info["dtype"], "f16");
+    assert_eq!(info["dtype"], "q8");
     assert_eq!(info["max_batch"], srv.state.engine.stats().max_batch);
     // No requests yet: nothing measured, and we say so rather than invent it.
     assert!(info["decode_tokens_per_s"].is_null());

@@ -19,7 +19,7 @@ fn tiny_model_loads_with_info() {
     assert_eq!(info.vocab_size, e.tokenizer().vocab_size());
     assert_eq!(info.active_vocab, e.tokenizer().vocab_size());
     assert_eq!(info.max_seq_len, 128);
-    assert_eq!(info.dtype, "f16");
+    assert_eq!(info.dtype, "q8");
     assert_eq!(info.n_params, info.config.num_params());
     let file = std::fs::metadata(tiny_dir().join("model.safetensors"))
         .unwrap()
