@@ -32,7 +32,7 @@ fi
 if [ "$what" = all ] || [ "$what" = wasm32 ]; then
   rustup target add wasm32-unknown-unknown
   echo "== slm-infer for wasm32 + simd128"
-  RUSTFLAGS="-C target-feature=+simd128" \
+  RUSTFLAGS='-C target-feature=+simd128 --cfg getrandom_backend="wasm_js"' \
     cargo build -p slm-infer --lib --release --target wasm32-unknown-unknown
 fi
 echo "cross-ISA checks passed"

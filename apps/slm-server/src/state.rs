@@ -38,7 +38,6 @@ impl AppState {
             threads: config.threads.unwrap_or(defaults.threads),
             weight_dtype: config.dtype.unwrap_or(defaults.weight_dtype),
             isa: config.isa,
-            ..defaults
         };
         let engine = Engine::load(&model_dir, opts)
             .with_context(|| format!("loading model from {}", model_dir.display()))?;

@@ -147,7 +147,7 @@ impl Matrix {
         assert_eq!(values.len(), rows * cols, "matrix data length");
         let data = match dtype {
             WeightDtype::F32 => Storage::F32(values.to_vec()),
-            WeightDtype::Q8 if cols % Q8_BLOCK == 0 => {
+            WeightDtype::Q8 if cols.is_multiple_of(Q8_BLOCK) => {
                 let (q, scales) = quantize_q8(values);
                 Storage::Q8 { q, scales }
             }

@@ -29,8 +29,12 @@ pub const Q8_BLOCK: usize = 32;
 /// Weight rows per matrix tile.
 pub const TILE: usize = 4;
 
-/// The vector operations the kernels use. Every method is `unsafe`: it may
-/// only run inside [`dispatch`] for an ISA the CPU supports.
+/// The vector operations the kernels use.
+///
+/// # Safety
+/// Every method may only run inside [`dispatch`] for an ISA the CPU
+/// supports; pointers must be valid for `LANES` elements.
+#[allow(clippy::missing_safety_doc)] // one contract for all methods, above
 pub trait Simd {
     /// f32 lanes per vector; divides [`Q8_BLOCK`].
     const LANES: usize;
@@ -191,8 +195,8 @@ unsafe fn tile<S: Simd, R: Row, const M: usize>(
         for i in 0..M {
             for j in 0..TILE {
                 let mut s = S::sum(acc[i][j]);
-                for t in c..k {
-                    s += x[i][t] * w[j].at(t);
+                for (t, xv) in x[i][..k].iter().enumerate().skip(c) {
+                    s += xv * w[j].at(t);
                 }
                 out[i][j] = s;
             }
@@ -326,8 +330,8 @@ impl Kernel for Attend<'_> {
             let here = TILE.min(n - t);
             let w: [F32Row; TILE] = std::array::from_fn(|j| key(t + j.min(here - 1)));
             let [r] = unsafe { tile::<S, F32Row, 1>([self.q], w, hd) };
-            for j in 0..here {
-                self.scores[t + j] = r[j] * scale;
+            for (s, v) in self.scores[t..t + here].iter_mut().zip(r) {
+                *s = v * scale;
             }
             t += here;
         }
