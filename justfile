@@ -30,3 +30,7 @@ ci:
 # The wgpu training path against the CPU one (software Vulkan when there is no GPU).
 wgpu-parity STEPS="8":
     scripts/wgpu-parity.sh {{STEPS}}
+
+# slm-infer's kernel tests on aarch64 (NEON) under qemu-user, and the wasm32+simd128 build.
+cross-isa WHAT="all":
+    scripts/cross-isa.sh {{WHAT}}

@@ -392,21 +392,6 @@ pub fn softmax_weights(isa: Isa, x: &[f32], max: f32, scale: f32, out: &mut [f32
     dispatch(isa, SoftmaxWeights { x, max, scale, out });
 }
 
-/// `a · b` over `min(len)` elements (tests and callers outside the matrix path).
-pub fn dot(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
-    struct Dot<'a>(&'a [f32], &'a [f32]);
-    impl Kernel for Dot<'_> {
-        type Out = f32;
-        #[inline(always)]
-        unsafe fn run<S: Simd>(self) -> f32 {
-            let n = self.0.len().min(self.1.len());
-            let w = F32Row(&self.1[..n]);
-            unsafe { tile::<S, F32Row, 1>([&self.0[..n]], [w; TILE], n)[0][0] }
-        }
-    }
-    dispatch(isa, Dot(a, b))
-}
-
 /// f16 bits to f32 without branches or tables, so it vectorises: shift the
 /// exponent and mantissa into place, rescale by 2^112 (which also turns
 /// subnormals into normals exactly), then restore infinities/NaNs and sign.
@@ -795,6 +780,21 @@ mod tests {
                 "{h:#06x}: {got} vs {want}"
             );
         }
+    }
+
+    /// `a · b` over `min(len)` elements, through a one-row tile.
+    fn dot(isa: Isa, a: &[f32], b: &[f32]) -> f32 {
+        struct Dot<'a>(&'a [f32], &'a [f32]);
+        impl Kernel for Dot<'_> {
+            type Out = f32;
+            #[inline(always)]
+            unsafe fn run<S: Simd>(self) -> f32 {
+                let n = self.0.len().min(self.1.len());
+                let w = F32Row(&self.1[..n]);
+                unsafe { tile::<S, F32Row, 1>([&self.0[..n]], [w; TILE], n)[0][0] }
+            }
+        }
+        dispatch(isa, Dot(a, b))
     }
 
     fn naive(a: &[f32], b: &[f32]) -> f64 {
