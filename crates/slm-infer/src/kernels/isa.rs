@@ -152,4 +152,13 @@ mod tests {
         let e = Isa::resolve(Some(missing)).unwrap_err().to_string();
         assert!(e.contains("not supported"), "{e}");
     }
+
+    /// Every aarch64 CPU has NEON, so the cross-ISA run (scripts/cross-isa.sh)
+    /// really exercises the NEON kernels against the portable ones.
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn aarch64_runs_neon() {
+        assert_eq!(Isa::detect(), Isa::Neon);
+        assert_eq!(Isa::available(), vec![Isa::Neon, Isa::Portable]);
+    }
 }
