@@ -11,13 +11,13 @@
 //! bytes of the tokens scored. Also prints the greedy continuation of five
 //! fixed prompts, so precisions can be compared token for token.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use serde_json::json;
+use slm_data::{CorpusReader, Record};
 use slm_infer::{
     Engine, EngineOptions, GenerateRequest, Isa, NativeModel, NativeOptions, SamplingParams,
     WeightDtype,
@@ -28,7 +28,8 @@ use slm_tokenizer::Tokenizer;
 struct Args {
     #[arg(long, default_value = "models/tinystories-15m")]
     model: PathBuf,
-    /// Text file (`.txt` or `.txt.zst`), stories separated by `<|endoftext|>`.
+    /// Corpus file as `slm-train prepare` reads it (`.txt` with `<|endoftext|>`
+    /// separators, `.jsonl`, `.json`, optionally `.zst`).
     #[arg(long)]
     text: PathBuf,
     #[arg(long, default_value = "f16")]
@@ -42,7 +43,7 @@ struct Args {
     max_windows: usize,
 }
 
-pub const PROMPTS: [&str; 5] = [
+const PROMPTS: [&str; 5] = [
     "Once upon a time, there was a little girl named Lily.",
     "Tom and his dog went to the park.",
     "The sun was hot, and the children wanted to swim.",
@@ -52,25 +53,18 @@ pub const PROMPTS: [&str; 5] = [
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let raw =
-        std::fs::read(&args.text).with_context(|| format!("reading {}", args.text.display()))?;
-    let text = if args.text.extension().is_some_and(|e| e == "zst") {
-        let mut s = String::new();
-        zstd::Decoder::new(&raw[..])?.read_to_string(&mut s)?;
-        s
-    } else {
-        String::from_utf8(raw).context("text is not UTF-8")?
-    };
     let tok = Tokenizer::from_file(args.model.join("tokenizer.json"))?;
-    let eot = tok.eot_id();
+    let reader = CorpusReader::open(&args.text)
+        .with_context(|| format!("opening {}", args.text.display()))?;
     let mut ids = Vec::new();
-    for story in text
-        .split("<|endoftext|>")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        ids.extend(tok.encode(story)?);
-        ids.push(eot);
+    for record in reader {
+        if let Record::Story(story) = record? {
+            let story = story.trim();
+            if !story.is_empty() {
+                ids.extend(tok.encode(story)?);
+                ids.push(tok.eot_id());
+            }
+        }
     }
     let model = NativeModel::load_with(
         &args.model,

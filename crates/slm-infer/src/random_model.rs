@@ -66,33 +66,33 @@ pub fn safetensors_bytes(
     tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     dtype: WeightDtype,
 ) -> Result<Vec<u8>, InferError> {
-    if dtype == WeightDtype::Q8 {
-        return Err(InferError::Model(
-            "q8 is an in-memory precision; model files hold f32, f16 or bf16".into(),
-        ));
-    }
+    let st_dtype = match dtype {
+        WeightDtype::F32 => Dtype::F32,
+        WeightDtype::F16 => Dtype::F16,
+        WeightDtype::Bf16 => Dtype::BF16,
+        WeightDtype::Q8 => {
+            return Err(InferError::Model(
+                "q8 is an in-memory precision; model files hold f32, f16 or bf16".into(),
+            ));
+        }
+    };
     let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(name, (shape, v))| {
-            let bytes: Vec<u8> = match dtype {
-                WeightDtype::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                WeightDtype::F16 | WeightDtype::Q8 => v
+            let bytes: Vec<u8> = match st_dtype {
+                Dtype::F16 => v
                     .iter()
                     .flat_map(|x| f16::from_f32(*x).to_bits().to_le_bytes())
                     .collect(),
-                WeightDtype::Bf16 => v
+                Dtype::BF16 => v
                     .iter()
                     .flat_map(|x| bf16::from_f32(*x).to_bits().to_le_bytes())
                     .collect(),
+                _ => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             };
             (name.clone(), shape.clone(), bytes)
         })
         .collect();
-    let st_dtype = match dtype {
-        WeightDtype::F32 => Dtype::F32,
-        WeightDtype::F16 | WeightDtype::Q8 => Dtype::F16,
-        WeightDtype::Bf16 => Dtype::BF16,
-    };
     let views = encoded
         .iter()
         .map(|(name, shape, bytes)| {

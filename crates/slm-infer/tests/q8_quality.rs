@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use slm_data::{CorpusReader, Record};
 use slm_infer::{NativeModel, NativeOptions, WeightDtype};
 use slm_tokenizer::Tokenizer;
 
@@ -13,17 +14,16 @@ fn repo() -> &'static Path {
 #[test]
 fn q8_bits_per_byte_within_0_005_of_f16_on_the_bundled_model() {
     let dir = repo().join("models/tinystories-15m");
-    let text =
-        std::fs::read_to_string(repo().join("datasets/fixtures/tinystories-valid-40.txt")).unwrap();
     let tok = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
     let mut ids = Vec::new();
-    for story in text
-        .split("<|endoftext|>")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        ids.extend(tok.encode(story).unwrap());
-        ids.push(tok.eot_id());
+    let reader = CorpusReader::open(repo().join("datasets/fixtures/tinystories-valid-40.txt"));
+    for record in reader.unwrap() {
+        if let Record::Story(story) = record.unwrap()
+            && !story.trim().is_empty()
+        {
+            ids.extend(tok.encode(story.trim()).unwrap());
+            ids.push(tok.eot_id());
+        }
     }
     // Two full context windows (1,022 scored tokens): the same text for both
     // precisions, so the difference is the quantisation's alone.
