@@ -4,15 +4,17 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use slm_trainer::evaluate;
+use slm_trainer::evaluate_vocabs;
 
 use crate::device::DeviceKind;
 use crate::shards::load_valid;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// Model directory (config.json + model.safetensors; with tokenizer.json the softmax
-    /// covers the tokenizer's tokens, the ones the inference engine samples from).
+    /// Model directory (config.json + model.safetensors [+ tokenizer.json]). The softmax
+    /// covers every vocabulary row, as transformers or llama.cpp compute it; when the
+    /// tokenizer has fewer tokens the report adds `tokenizer_rows`, the same metrics over
+    /// only the tokenizer's rows (what the inference engine samples from).
     #[arg(long)]
     pub model: PathBuf,
     /// Prepared shards to evaluate on (e.g. the valid split).
@@ -43,10 +45,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             model.config().vocab_size
         );
     }
-    // The softmax covers the tokenizer's tokens, as the inference engine samples them; a
-    // model directory without tokenizer.json is evaluated over the shards' vocabulary.
     let tok_path = args.model.join("tokenizer.json");
-    let eval_vocab = if tok_path.is_file() {
+    let tokenizer_rows = if tok_path.is_file() {
         let tok = slm_tokenizer::Tokenizer::from_file(&tok_path)
             .with_context(|| format!("loading {}", tok_path.display()))?;
         if tok.vocab_size() < vocab {
@@ -57,9 +57,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 args.data.display()
             );
         }
-        tok.vocab_size()
+        Some(tok.vocab_size())
     } else {
-        vocab
+        None
     };
     let seq_len = args.seq_len.unwrap_or(model.config().max_seq_len);
     if seq_len == 0 || seq_len > model.config().max_seq_len || args.batch_size == 0 {
@@ -68,15 +68,28 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             model.config().max_seq_len
         );
     }
-    let report = evaluate(
+    let model_rows = model.config().vocab_size;
+    let mut vocabs = vec![model_rows];
+    vocabs.extend(tokenizer_rows.filter(|&n| n < model_rows));
+    let reports = evaluate_vocabs(
         &model,
         &data,
         seq_len,
         args.batch_size,
         args.max_windows,
-        eval_vocab,
+        &vocabs,
         &device,
     )?;
-    println!("{}", serde_json::to_string(&report)?);
+    let mut out = serde_json::to_value(&reports[0])?;
+    out["vocab_rows"] = model_rows.into();
+    if let Some(narrow) = reports.get(1) {
+        out["tokenizer_rows"] = serde_json::json!({
+            "rows": vocabs[1],
+            "loss": narrow.loss,
+            "perplexity": narrow.perplexity,
+            "bits_per_byte": narrow.bits_per_byte,
+        });
+    }
+    println!("{out}");
     Ok(())
 }

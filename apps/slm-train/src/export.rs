@@ -1,31 +1,90 @@
-//! `slm-train export`: a training checkpoint → a model directory for slm-infer.
+//! `slm-train export`: a training checkpoint → a model directory (slm-infer and Hugging
+//! Face transformers read it), or a model directory → a GGUF file (llama.cpp).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use slm_model::WeightDtype;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use slm_model::burn::prelude::Device;
+use slm_model::{Transformer, WeightDtype, view_to_f32};
 use slm_trainer::{
     CHECKPOINTS_DIR, Checkpoint, RESOLVED_CONFIG_FILE, TrainConfig, latest_checkpoint,
+    list_checkpoints,
 };
+
+use crate::gguf::{self, GgufType};
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
     /// A checkpoint directory (RUN/checkpoints/step-XXXXXXXX).
-    #[arg(long, conflicts_with = "run", required_unless_present = "run")]
+    #[arg(long, conflicts_with_all = ["run", "model"])]
     pub checkpoint: Option<PathBuf>,
     /// A run directory: its newest complete checkpoint is exported.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "model")]
     pub run: Option<PathBuf>,
-    /// Output model directory, e.g. models/NAME.
+    /// A model directory (for --format gguf, e.g. models/tinystories-15m).
+    #[arg(long, required_unless_present_any = ["checkpoint", "run"])]
+    pub model: Option<PathBuf>,
+    /// `dir`: a model directory (Hugging Face layout: config.json, model.safetensors,
+    /// tokenizer.json, tokenizer_config.json, generation_config.json, plus our
+    /// generation.json). `gguf`: one GGUF file for llama.cpp (from --model).
+    #[arg(long, value_enum, default_value = "dir")]
+    pub format: Format,
+    /// Output: a model directory, or the .gguf file.
     #[arg(long)]
     pub out: PathBuf,
-    /// Weight storage precision.
-    #[arg(long, default_value = "f16")]
-    pub dtype: WeightDtype,
+    /// Weight precision: f32, f16 or bf16 for a directory; f32, f16 or q8_0 for GGUF.
+    #[arg(long, value_enum, default_value = "f16")]
+    pub dtype: ExportDtype,
     /// tokenizer.json to bundle (default: the one recorded in the run's config).
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
+    /// Checkpoint averaging: export the mean weights of the run's newest N complete
+    /// checkpoints (with --run; they must share one model shape).
+    #[arg(long, requires = "run", default_value_t = 1)]
+    pub average: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Dir,
+    Gguf,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportDtype {
+    F32,
+    F16,
+    Bf16,
+    #[value(name = "q8_0")]
+    Q8_0,
+}
+
+fn gguf_export(args: &ExportArgs) -> anyhow::Result<()> {
+    let Some(dir) = &args.model else {
+        bail!(
+            "--format gguf converts a model directory: pass --model DIR (export a checkpoint to a directory first)"
+        );
+    };
+    let ty = match args.dtype {
+        ExportDtype::F32 => GgufType::F32,
+        ExportDtype::F16 => GgufType::F16,
+        ExportDtype::Q8_0 => GgufType::Q8_0,
+        ExportDtype::Bf16 => bail!("GGUF export writes f32, f16 or q8_0"),
+    };
+    let bytes = gguf::export_dir(dir, ty)
+        .with_context(|| format!("converting {} to GGUF", dir.display()))?;
+    // Read back what was written: a file llama.cpp would reject must not look exported.
+    let parsed = gguf::parse(&bytes).context("reading back the GGUF just encoded")?;
+    gguf::write_file(&args.out, &bytes)?;
+    tracing::info!(
+        bytes = bytes.len(),
+        tensors = parsed.tensors.len(),
+        metadata = parsed.metadata.len(),
+        "wrote {}",
+        args.out.display()
+    );
+    Ok(())
 }
 
 /// Default sampling settings written to generation.json.
@@ -38,20 +97,157 @@ pub fn generation_defaults() -> serde_json::Value {
     })
 }
 
+/// The element-wise mean of the models' weights (all of one shape).
+fn average(models: &[Transformer], device: &Device) -> anyhow::Result<Transformer> {
+    let files: Vec<Vec<u8>> = models
+        .iter()
+        .map(|m| slm_model::to_safetensors(m, WeightDtype::F32))
+        .collect();
+    let parsed = files
+        .iter()
+        .map(|b| SafeTensors::deserialize(b))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, first) in parsed[0].tensors() {
+        let mut sum: Vec<f64> = vec![0.0; first.data().len() / 4];
+        for st in &parsed {
+            let values = view_to_f32(&st.tensor(&name)?).context("f32 tensor")?;
+            for (acc, v) in sum.iter_mut().zip(values) {
+                *acc += f64::from(v);
+            }
+        }
+        let n = parsed.len() as f64;
+        let bytes = sum
+            .iter()
+            .flat_map(|v| ((v / n) as f32).to_le_bytes())
+            .collect();
+        tensors.push((name, first.shape().to_vec(), bytes));
+    }
+    let views = tensors
+        .iter()
+        .map(|(name, shape, bytes)| {
+            Ok((
+                name.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), bytes)?,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, None)?;
+    Ok(slm_model::from_safetensors(
+        models[0].config(),
+        &bytes,
+        Path::new("<averaged checkpoints>"),
+        device,
+    )?)
+}
+
+/// What Hugging Face `transformers` needs beside `config.json` and `tokenizer.json` to
+/// load the directory unmodified and stop generating at the end of a story: the token ids
+/// in `config.json`, `tokenizer_config.json` (special tokens and their roles) and
+/// `generation_config.json` (our sampling defaults). `<|endoftext|>` is both the start
+/// (an empty prompt begins with it) and the end of a story.
+pub fn write_hf_metadata(
+    dir: &Path,
+    eot: u32,
+    max_len: usize,
+    dtype: WeightDtype,
+) -> anyhow::Result<()> {
+    let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<()> {
+        let path = dir.join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(value)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))
+    };
+    let cfg_path = dir.join(slm_model::CONFIG_FILE);
+    let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg_path)?)?;
+    config["bos_token_id"] = eot.into();
+    config["eos_token_id"] = eot.into();
+    config["torch_dtype"] = match dtype {
+        WeightDtype::F32 => "float32",
+        WeightDtype::F16 => "float16",
+        WeightDtype::Bf16 => "bfloat16",
+    }
+    .into();
+    write(slm_model::CONFIG_FILE, &config)?;
+    let eot_text = slm_tokenizer::EOT;
+    write(
+        "tokenizer_config.json",
+        &serde_json::json!({
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": eot_text,
+            "eos_token": eot_text,
+            "pad_token": eot_text,
+            "unk_token": null,
+            "add_bos_token": false,
+            "add_eos_token": false,
+            "clean_up_tokenization_spaces": false,
+            "model_max_length": max_len,
+            "model_input_names": ["input_ids", "attention_mask"],
+        }),
+    )?;
+    let g = generation_defaults();
+    write(
+        "generation_config.json",
+        &serde_json::json!({
+            "bos_token_id": eot,
+            "eos_token_id": eot,
+            "pad_token_id": eot,
+            "do_sample": true,
+            "temperature": g["temperature"],
+            "top_k": g["top_k"],
+            "top_p": g["top_p"],
+            "max_new_tokens": g["max_tokens"],
+        }),
+    )
+}
+
 fn run_dir_of(checkpoint: &Path) -> Option<PathBuf> {
     let parent = checkpoint.parent()?;
     (parent.file_name()? == CHECKPOINTS_DIR).then(|| parent.parent().map(Path::to_path_buf))?
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+    if args.format == Format::Gguf {
+        return gguf_export(&args);
+    }
+    let dtype = match args.dtype {
+        ExportDtype::F32 => WeightDtype::F32,
+        ExportDtype::F16 => WeightDtype::F16,
+        ExportDtype::Bf16 => WeightDtype::Bf16,
+        ExportDtype::Q8_0 => {
+            bail!("q8_0 is a GGUF type; a model directory stores f32, f16 or bf16")
+        }
+    };
     let ckpt_dir = match (&args.checkpoint, &args.run) {
         (Some(c), _) => c.clone(),
         (None, Some(run)) => latest_checkpoint(run)?
             .with_context(|| format!("no complete checkpoint in {}", run.display()))?,
-        (None, None) => bail!("pass --checkpoint DIR or --run RUN"),
+        (None, None) => bail!("a model directory is exported from --checkpoint DIR or --run RUN"),
     };
     let ckpt = Checkpoint::open(&ckpt_dir)?;
-    let model = ckpt.load_model(&Device::flex())?;
+    let device = Device::flex();
+    let model = ckpt.load_model(&device)?;
+    let model = match (&args.run, args.average) {
+        (_, 0) => bail!("--average must be at least 1"),
+        (Some(run), n) if n > 1 => {
+            let all = list_checkpoints(run)?;
+            if all.len() < n {
+                bail!(
+                    "--average {n}: {} has only {} complete checkpoints",
+                    run.display(),
+                    all.len()
+                );
+            }
+            let mut models = Vec::new();
+            for (step, dir) in &all[all.len() - n..] {
+                let c = Checkpoint::open(dir)?;
+                c.check_model(model.config())?;
+                tracing::info!(step, "averaging {}", dir.display());
+                models.push(c.load_model(&device)?);
+            }
+            average(&models, &device)?
+        }
+        _ => model,
+    };
 
     let tokenizer = match &args.tokenizer {
         Some(t) => t.clone(),
@@ -85,7 +281,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         );
     }
 
-    slm_model::save_model_dir(&model, &args.out, args.dtype)
+    slm_model::save_model_dir(&model, &args.out, dtype)
         .with_context(|| format!("writing {}", args.out.display()))?;
     std::fs::copy(&tokenizer, args.out.join("tokenizer.json"))
         .with_context(|| format!("copying {}", tokenizer.display()))?;
@@ -93,6 +289,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         args.out.join("generation.json"),
         serde_json::to_string_pretty(&generation_defaults())? + "\n",
     )?;
+    write_hf_metadata(&args.out, tok.eot_id(), model.config().max_seq_len, dtype)?;
     tracing::info!(
         step = ckpt.state.step,
         tokens = ckpt.state.tokens_seen,

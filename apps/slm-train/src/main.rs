@@ -10,7 +10,9 @@ mod device;
 mod download;
 mod eval;
 mod export;
+mod gguf;
 mod prepare;
+mod sample_quality;
 mod shards;
 mod tokenizer;
 mod train;
@@ -42,11 +44,13 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a model directory on prepared shards; prints one JSON line.
     Eval(eval::EvalArgs),
-    /// Write a model directory (config.json, model.safetensors, tokenizer.json,
-    /// generation.json) from a training checkpoint.
+    /// Write a model directory (Hugging Face layout) from a training checkpoint, or a GGUF
+    /// file for llama.cpp from a model directory.
     Export(export::ExportArgs),
     /// Measure training throughput (tokens/s) of the 15M config; prints JSON.
     BenchTrain(bench_train::BenchTrainArgs),
+    /// Sample fixed prompts × seeds and measure loops and n-gram diversity; prints JSON.
+    SampleQuality(sample_quality::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,5 +71,6 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),
         Command::BenchTrain(args) => bench_train::run(args),
+        Command::SampleQuality(args) => sample_quality::run(args),
     }
 }

@@ -157,13 +157,25 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             cfg.model.vocab_size
         );
     }
-    match cfg.data.loss_vocab {
-        None => cfg.data.loss_vocab = Some(train.vocab_size()),
-        Some(n) if n < train.vocab_size() => bail!(
+    // The softmax covers every row by default, so the padding rows past the tokenizer are
+    // trained towards zero probability and any tool reading the model sees the distribution
+    // we report. `data.loss_vocab` narrows it (the session-1..4 models used that).
+    if let Some(n) = cfg.data.loss_vocab
+        && n < train.vocab_size()
+    {
+        bail!(
             "data.loss_vocab is {n} but the shards use a {}-token vocabulary",
             train.vocab_size()
-        ),
-        Some(_) => {}
+        );
+    }
+    if cfg.model.vocab_size > train.vocab_size().next_multiple_of(64) {
+        tracing::warn!(
+            "model.vocab_size {} is far above the tokenizer's {} tokens: the extra rows cost \
+             parameters and compute and only learn to be improbable (round the tokenizer's \
+             size up to a multiple of 64 instead)",
+            cfg.model.vocab_size,
+            train.vocab_size()
+        );
     }
     let (valid, _) = load_valid(&cfg.data.valid)?;
     let device = args.device.device()?.autodiff();

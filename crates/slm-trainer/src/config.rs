@@ -48,11 +48,11 @@ pub struct DataConfig {
     /// looks for `tokenizer.json` in the train directory and its parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokenizer: Option<PathBuf>,
-    /// Vocabulary entries the softmax covers: the tokenizer's size. The rows of
-    /// `model.vocab_size` past it are padding that never occurs as an input or a target
-    /// (the inference engine never samples them either), so their logits are skipped.
-    /// Absent: `slm-train train` fills it in from the shards' meta.json; the library
-    /// then uses the whole `model.vocab_size`.
+    /// Vocabulary rows the softmax covers. Absent (the default): all `model.vocab_size`
+    /// rows, so rows the tokenizer never produces are trained down to ~zero probability and
+    /// transformers, llama.cpp and our engine see the same distribution. Setting it to the
+    /// tokenizer's size skips the padding rows' logits; the session-1..4 models were
+    /// trained that way and leaked probability onto those rows (docs/training.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_vocab: Option<usize>,
 }

@@ -31,7 +31,7 @@ pub use config::{
     TrainConfig,
 };
 pub use error::TrainError;
-pub use evaluate::{EvalReport, evaluate};
+pub use evaluate::{EvalReport, evaluate, evaluate_vocabs};
 pub use loss::{head_cross_entropy, head_cross_entropy_sum};
 pub use metrics::{MetricRecord, MetricsLog, read_metrics};
 pub use optim::build_optimizer;
