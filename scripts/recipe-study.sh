@@ -57,7 +57,9 @@ want base && variant base $G
 want dropout-0 && variant dropout-0 $G --set model.dropout=0.0
 want_extra dropout-0.2 && variant dropout-0.2 $G --set model.dropout=0.2
 want wd-0.3 && variant wd-0.3 $G --set optim.weight_decay=0.3
-want lr-1e-3 && variant lr-1e-3 $G --lr 1e-3 --set optim.min_lr=1e-4
+want_extra lr-1e-3 && variant lr-1e-3 $G --lr 1e-3 --set optim.min_lr=1e-4
+want lr-2e-4 && variant lr-2e-4 $G --lr 2e-4 --set optim.min_lr=2e-5
+want lr-1e-4 && variant lr-1e-4 $G --lr 1e-4 --set optim.min_lr=1e-5
 want lr-constant && variant lr-constant $G --set optim.min_lr=5e-4
 want seq-256 && variant seq-256 $G --set batch.seq_len=256 --micro-batch 8
 want shape-6l-32k && variant shape-6l-32k runs/old-6l-32k --set model.n_layers=6 --set model.vocab_size=32000

@@ -208,6 +208,38 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
     assert!(!too_many.status.success());
     assert!(String::from_utf8_lossy(&too_many.stderr).contains("only 2 complete checkpoints"));
 
+    // The exported directory is a Hugging Face one.
+    let hf: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();
+    assert_eq!(hf["model_type"], "llama");
+    assert_eq!(hf["eos_token_id"], 0);
+    for f in ["tokenizer_config.json", "generation_config.json"] {
+        assert!(model.join(f).is_file(), "export missing {f}");
+    }
+
+    // GGUF: f16 works; Q8_0 needs rows a multiple of 32 wide (hidden_dim 176 is not) and
+    // says so instead of writing a file llama.cpp would misread.
+    let gguf = tmp.path().join("model.gguf");
+    let gguf_arg = gguf.to_str().unwrap();
+    let model_arg = model.to_str().unwrap();
+    ok(&slm_train(&[
+        "export", "--model", model_arg, "--format", "gguf", "--dtype", "f16", "--out", gguf_arg,
+    ]));
+    let bytes = std::fs::read(&gguf).unwrap();
+    assert_eq!(&bytes[..4], b"GGUF");
+    assert_eq!(u32::from_le_bytes(bytes[4..8].try_into().unwrap()), 3);
+    // At least the f16 embedding of the tokenizer's 400 rows x 64.
+    assert!(
+        bytes.len() > TOKENIZER_VOCAB * 64 * 2,
+        "{} bytes",
+        bytes.len()
+    );
+    let q8 = slm_train(&[
+        "export", "--model", model_arg, "--format", "gguf", "--dtype", "q8_0", "--out", gguf_arg,
+    ]);
+    assert!(!q8.status.success());
+    assert!(String::from_utf8_lossy(&q8.stderr).contains("multiple of 32"));
+
     // Sample quality figures on the exported model: 20 built-in prompts x 2 seeds.
     let line = ok(&slm_train(&[
         "sample-quality",
@@ -232,7 +264,6 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
     let run2 = tmp.path().join("run2");
     let mut init = base.to_vec();
     init[4] = run2.to_str().unwrap();
-    let model_arg = model.to_str().unwrap();
     init.extend([
         "--init-from",
         model_arg,
@@ -260,4 +291,40 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Logs go to files and pipes as plain text (no ANSI colour codes), or as JSON lines with
+/// `SLM_LOG_FORMAT=json`.
+#[test]
+fn logs_have_no_colour_codes_off_a_terminal_and_can_be_json() {
+    let fixtures = repo().join("datasets/fixtures");
+    for json in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_slm-train"));
+        cmd.args(["prepare", "--vocab-size", "300", "--no-progress", "--train"])
+            .arg(fixtures.join("tinystories-train-160.txt"))
+            .arg("--valid")
+            .arg(fixtures.join("tinystories-valid-40.txt"))
+            .arg("--out")
+            .arg(tmp.path())
+            .env("RUST_LOG", "info")
+            .env_remove("NO_COLOR");
+        if json {
+            cmd.env("SLM_LOG_FORMAT", "json");
+        } else {
+            cmd.env_remove("SLM_LOG_FORMAT");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains("split written"), "{stderr}");
+        assert!(!stderr.contains('\u{1b}'), "ANSI codes in logs:\n{stderr}");
+        if json {
+            for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+                let v: serde_json::Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+            }
+        }
+    }
 }

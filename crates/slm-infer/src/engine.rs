@@ -420,7 +420,7 @@ impl ModelDirParts {
                 source,
             })?
             .len();
-        let generation = read_generation_defaults(&dir.join("generation.json"))?;
+        let generation = read_generation_defaults(dir)?;
         let dir_name = dir
             .canonicalize()
             .ok()
@@ -498,18 +498,45 @@ fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {
     Ok(())
 }
 
-fn read_generation_defaults(path: &Path) -> Result<GenerationDefaults, InferError> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map_err(|e| InferError::Config {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(GenerationDefaults::default()),
+/// Sampling defaults: `generation.json` (ours); else the Hugging Face
+/// `generation_config.json` (`temperature`, `top_k`, `top_p`, `max_new_tokens`; missing
+/// keys keep our defaults); else the built-in defaults.
+fn read_generation_defaults(dir: &Path) -> Result<GenerationDefaults, InferError> {
+    let read = |path: &Path| match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(InferError::Io {
             path: path.to_path_buf(),
             source,
         }),
+    };
+    let bad = |path: &Path, e: serde_json::Error| InferError::Config {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let ours = dir.join("generation.json");
+    if let Some(text) = read(&ours)? {
+        return serde_json::from_str(&text).map_err(|e| bad(&ours, e));
     }
+    let hf = dir.join("generation_config.json");
+    let Some(text) = read(&hf)? else {
+        return Ok(GenerationDefaults::default());
+    };
+    #[derive(Deserialize)]
+    struct HfGeneration {
+        temperature: Option<f32>,
+        top_k: Option<usize>,
+        top_p: Option<f32>,
+        max_new_tokens: Option<usize>,
+    }
+    let g: HfGeneration = serde_json::from_str(&text).map_err(|e| bad(&hf, e))?;
+    let d = GenerationDefaults::default();
+    Ok(GenerationDefaults {
+        temperature: g.temperature.unwrap_or(d.temperature),
+        top_k: g.top_k.filter(|&k| k > 0).or(d.top_k),
+        top_p: g.top_p.unwrap_or(d.top_p),
+        max_tokens: g.max_new_tokens.unwrap_or(d.max_tokens),
+    })
 }
 
 #[cfg(test)]
@@ -517,6 +544,40 @@ mod tests {
     use super::*;
     use crate::sampling::SamplingParams;
     use proptest::prelude::*;
+
+    #[test]
+    fn sampling_defaults_come_from_ours_then_hugging_faces_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            read_generation_defaults(dir.path()).unwrap(),
+            GenerationDefaults::default()
+        );
+        std::fs::write(
+            dir.path().join("generation_config.json"),
+            r#"{"temperature": 0.6, "top_k": 50, "max_new_tokens": 100, "eos_token_id": 2}"#,
+        )
+        .unwrap();
+        let hf = read_generation_defaults(dir.path()).unwrap();
+        assert_eq!(
+            (hf.temperature, hf.top_k, hf.max_tokens),
+            (0.6, Some(50), 100)
+        );
+        assert_eq!(hf.top_p, GenerationDefaults::default().top_p);
+        std::fs::write(
+            dir.path().join("generation.json"),
+            r#"{"temperature": 0.3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            read_generation_defaults(dir.path()).unwrap().temperature,
+            0.3
+        );
+        std::fs::write(dir.path().join("generation.json"), "{oops").unwrap();
+        let err = read_generation_defaults(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("generation.json"), "{err}");
+    }
 
     proptest! {
         #[test]
