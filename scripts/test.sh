@@ -15,6 +15,9 @@ echo "== Rust tests (cargo nextest)"
 # slm-infer's optional Burn decoder is tested too (Burn is already built for the trainer).
 cargo nextest run --workspace --features slm-infer/burn --no-fail-fast
 
+echo "== /metrics through promtool"
+scripts/promtool-check.sh
+
 if [ -x scripts/web-test.sh ]; then
   echo "== web UI browser tests"
   scripts/web-test.sh
