@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use slm_trainer::{Precision, RunHooks, TrainConfig, TrainEvent, Trainer, latest_checkpoint};
+use slm_trainer::{
+    Precision, RunHooks, TrainConfig, TrainEvent, Trainer, latest_checkpoint,
+    latest_good_checkpoint,
+};
 
 use crate::device::DeviceKind;
 use crate::shards::{ShardWindows, find_tokenizer, load_valid};
@@ -189,7 +192,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 
     let existing = latest_checkpoint(&args.out)?;
     let mut trainer = match (args.resume, existing) {
-        (true, Some(dir)) => {
+        (true, Some(_)) => {
+            let (good, bad) = latest_good_checkpoint(&args.out)?;
+            for e in &bad {
+                tracing::warn!("skipping an unusable checkpoint: {e}");
+            }
+            let dir = good.with_context(|| {
+                let why: Vec<String> = bad.iter().map(|e| e.to_string()).collect();
+                format!(
+                    "--resume: no usable checkpoint under {}:\n  {}",
+                    args.out.display(),
+                    why.join("\n  ")
+                )
+            })?;
             tracing::info!("resuming from {}", dir.display());
             Trainer::resume(cfg.clone(), device, Box::new(train), &dir)?
         }

@@ -83,6 +83,29 @@ pub fn list_checkpoints(run_dir: &Path) -> Result<Vec<(u64, PathBuf)>, TrainErro
     Ok(out)
 }
 
+/// The newest checkpoint that passes [`Checkpoint::open`]'s checks, and why each newer one
+/// failed them: a crash or a damaged disk can leave the newest unusable, and the previous
+/// good one is the way on.
+pub fn latest_good_checkpoint(
+    run_dir: &Path,
+) -> Result<(Option<PathBuf>, Vec<TrainError>), TrainError> {
+    let mut bad = Vec::new();
+    for (_, dir) in list_checkpoints(run_dir)?.into_iter().rev() {
+        match Checkpoint::open(&dir) {
+            Ok(_) => return Ok((Some(dir), bad)),
+            Err(e) => bad.push(e),
+        }
+    }
+    Ok((None, bad))
+}
+
+/// Flushes a file or directory to disk, so a rename never publishes data still in flight.
+fn sync(path: &Path) -> Result<(), TrainError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| TrainError::io(path, e))
+}
+
 /// The newest complete checkpoint of a run, if any.
 pub fn latest_checkpoint(run_dir: &Path) -> Result<Option<PathBuf>, TrainError> {
     Ok(list_checkpoints(run_dir)?.pop().map(|(_, p)| p))
@@ -125,10 +148,14 @@ pub fn save(
     let json = serde_json::to_string_pretty(&state).expect("trainer state serializes");
     std::fs::write(&state_path, json).map_err(|e| TrainError::io(&state_path, e))?;
 
+    for path in [&model_path, &optim_path, &state_path, &tmp] {
+        sync(path)?;
+    }
     if fin.exists() {
         std::fs::remove_dir_all(&fin).map_err(|e| TrainError::io(&fin, e))?;
     }
     std::fs::rename(&tmp, &fin).map_err(|e| TrainError::io(&fin, e))?;
+    sync(&root)?;
 
     let all = list_checkpoints(run_dir)?;
     if all.len() > keep {

@@ -23,7 +23,8 @@ mod trainer;
 mod windows;
 
 pub use checkpoint::{
-    CHECKPOINTS_DIR, Checkpoint, TrainerState, latest_checkpoint, list_checkpoints,
+    CHECKPOINTS_DIR, Checkpoint, TrainerState, latest_checkpoint, latest_good_checkpoint,
+    list_checkpoints,
 };
 pub use clip::{clip_global_norm, global_grad_norm};
 pub use config::{
