@@ -8,7 +8,7 @@
 #
 # Needs: data/tinystories (slm-train prepare on datasets/tinystories, see README), the grown
 # start runs/grown-12l (scripts/grow_model.py) and, for the "shape-6l-32k" variant, the
-# session-4 model at runs/old-6l-32k (git show 5be7c0f:models/tinystories-15m/...).
+# session-4 model at runs/old-6l-32k (models/tinystories-15m at commit bac95b4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-100}
@@ -60,7 +60,10 @@ want wd-0.3 && variant wd-0.3 $G --set optim.weight_decay=0.3
 want_extra lr-1e-3 && variant lr-1e-3 $G --lr 1e-3 --set optim.min_lr=1e-4
 want lr-2e-4 && variant lr-2e-4 $G --lr 2e-4 --set optim.min_lr=2e-5
 want lr-1e-4 && variant lr-1e-4 $G --lr 1e-4 --set optim.min_lr=1e-5
-want lr-constant && variant lr-constant $G --set optim.min_lr=5e-4
-want seq-256 && variant seq-256 $G --set batch.seq_len=256 --micro-batch 8
-want shape-6l-32k && variant shape-6l-32k runs/old-6l-32k --set model.n_layers=6 --set model.vocab_size=32000
+# Second round, around the best learning rate of the first (1e-4):
+L=(--lr 1e-4 --set optim.min_lr=1e-5)
+want lr-1e-4-constant && variant lr-1e-4-constant $G --lr 1e-4 --set optim.min_lr=1e-4
+want lr-1e-4-seq-256 && variant lr-1e-4-seq-256 $G "${L[@]}" --set batch.seq_len=256 --micro-batch 8
+want lr-1e-4-shape-6l-32k && variant lr-1e-4-shape-6l-32k runs/old-6l-32k "${L[@]}" \
+  --set model.n_layers=6 --set model.vocab_size=32000
 true
