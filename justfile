@@ -34,3 +34,16 @@ wgpu-parity STEPS="8":
 # slm-infer's kernel tests on aarch64 (NEON) under qemu-user, and the wasm32+simd128 build.
 cross-isa WHAT="all":
     scripts/cross-isa.sh {{WHAT}}
+
+# Check a model directory against Hugging Face transformers and its GGUF exports against
+# llama.cpp (sets up a venv and llama.cpp outside the repo); writes bench/interop.json.
+interop-check MODEL="models/tinystories-15m":
+    scripts/interop-check.sh {{MODEL}}
+
+# The training-recipe study behind the bundled model (docs/training.md); bench/recipe-study.jsonl.
+recipe-study STEPS="100":
+    scripts/recipe-study.sh {{STEPS}}
+
+# A GGUF file of the bundled model for llama.cpp.
+gguf TYPE="q8_0" OUT="tinystories-15m.gguf":
+    cargo run --release -p slm-train -- export --model models/tinystories-15m --format gguf --dtype {{TYPE}} --out {{OUT}}
