@@ -14,7 +14,8 @@ function as the input on the tokenizer's rows.
     python3 scripts/grow_model.py --src models/tinystories-15m --out runs/grown \
         --depth-factor 2 --vocab-multiple 64
 
-Needs numpy and safetensors (pip install numpy safetensors). Writes f32 weights.
+Needs numpy and safetensors (pip install numpy safetensors). Reads config.json in the Hugging
+Face schema or the older one and writes the same schema back, with f32 weights.
 """
 
 import argparse
@@ -54,7 +55,8 @@ def main():
     if "lm_head.weight" in w:
         raise SystemExit("untied heads are not supported by this script")
 
-    n = cfg["n_layers"]
+    layers_key = "num_hidden_layers" if "model_type" in cfg else "n_layers"  # HF or older keys
+    n = cfg[layers_key]
     k = args.depth_factor
     for i in range(n):
         src = {name[len(f"model.layers.{i}."):]: t for name, t in w.items() if name.startswith(f"model.layers.{i}.")}
@@ -68,7 +70,7 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     save_file(out, os.path.join(args.out, "model.safetensors"))
-    cfg = dict(cfg, n_layers=n * k, vocab_size=rows)
+    cfg = dict(cfg, **{layers_key: n * k, "vocab_size": rows})
     json.dump(cfg, open(os.path.join(args.out, "config.json"), "w"), indent=2)
     shutil.copy(os.path.join(args.src, "tokenizer.json"), args.out)
     params = sum(t.size for t in out.values())
