@@ -225,7 +225,6 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     };
     let ckpt = Checkpoint::open(&ckpt_dir)?;
     let device = Device::flex();
-    let model = ckpt.load_model(&device)?;
     let model = match (&args.run, args.average) {
         (_, 0) => bail!("--average must be at least 1"),
         (Some(run), n) if n > 1 => {
@@ -237,16 +236,17 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
                     all.len()
                 );
             }
+            // The newest of these is `ckpt`; every one is loaded once.
             let mut models = Vec::new();
             for (step, dir) in &all[all.len() - n..] {
                 let c = Checkpoint::open(dir)?;
-                c.check_model(model.config())?;
+                c.check_model(&ckpt.state.model_config)?;
                 tracing::info!(step, "averaging {}", dir.display());
                 models.push(c.load_model(&device)?);
             }
             average(&models, &device)?
         }
-        _ => model,
+        _ => ckpt.load_model(&device)?,
     };
 
     let tokenizer = match &args.tokenizer {

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use slm_infer::{Engine, EngineOptions, GenerateRequest, SamplingParams, StreamEvent, WeightDtype};
+use slm_infer::{Engine, EngineOptions, GenerateRequest, SamplingParams, WeightDtype};
 
 /// The default prompts: openings in the style of the training stories, each a different
 /// situation, so loops cannot come from one unlucky prompt.
@@ -148,14 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut samples = Vec::new();
     let mut tokens = 0usize;
     for stream in streams {
-        let done = loop {
-            match stream.recv() {
-                Some(StreamEvent::Done(c)) => break c,
-                Some(StreamEvent::Delta(_)) => {}
-                Some(StreamEvent::Error(e)) => bail!("sampling failed: {e}"),
-                None => bail!("the engine stopped while sampling"),
-            }
-        };
+        let done = stream.wait().context("sampling")?;
         tokens += done.usage.completion_tokens;
         samples.push(words(&done.text));
     }

@@ -18,7 +18,7 @@ use crate::kernels::isa::Isa;
 use crate::kernels::matrix::WeightDtype;
 use crate::model::DecodeModel;
 use crate::native::{NativeModel, NativeOptions};
-use crate::request::{Completion, GenerateRequest, PromptOverflow, StreamEvent};
+use crate::request::{Completion, GenerateRequest, PromptOverflow};
 use crate::scheduler::{Job, Scheduler, Shared};
 use crate::stream::{CancelHandle, GenerationStream};
 
@@ -314,15 +314,7 @@ impl Engine {
 
     /// Submits and waits for the whole completion.
     pub fn generate(&self, req: GenerateRequest) -> Result<Completion, InferError> {
-        let stream = self.submit(req)?;
-        while let Some(ev) = stream.recv() {
-            match ev {
-                StreamEvent::Delta(_) => {}
-                StreamEvent::Done(c) => return Ok(c),
-                StreamEvent::Error(e) => return Err(InferError::Model(e)),
-            }
-        }
-        Err(InferError::ShuttingDown)
+        self.submit(req)?.wait()
     }
 
     pub fn info(&self) -> &ModelInfo {

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::request::StreamEvent;
+use crate::error::InferError;
+use crate::request::{Completion, StreamEvent};
 
 /// Cancels a generation from anywhere (clone it into another task).
 #[derive(Debug, Clone, Default)]
@@ -44,6 +45,18 @@ impl GenerationStream {
     /// Blocks for the next event; `None` once the generation is over.
     pub fn recv(&self) -> Option<StreamEvent> {
         self.rx.recv().ok()
+    }
+
+    /// Blocks until the generation ends and returns the completion (deltas are skipped).
+    pub fn wait(&self) -> Result<Completion, InferError> {
+        while let Some(ev) = self.recv() {
+            match ev {
+                StreamEvent::Delta(_) => {}
+                StreamEvent::Done(c) => return Ok(c),
+                StreamEvent::Error(e) => return Err(InferError::Model(e)),
+            }
+        }
+        Err(InferError::ShuttingDown)
     }
 
     /// Waits for the next event without blocking a thread.
