@@ -9,6 +9,7 @@ use anyhow::Context;
 use slm_infer::{Engine, EngineOptions};
 
 use crate::auth::ApiKey;
+use crate::chat_template::PromptFormat;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::metrics::{EngineGauges, Metrics};
@@ -21,6 +22,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub api_key: Option<ApiKey>,
     pub web_dir: Option<PathBuf>,
+    /// How chat messages become a prompt: the chat format of an instruction-tuned model,
+    /// or story text for a base model.
+    pub prompt_format: PromptFormat,
     /// Unix time the model was loaded (`created` of `/v1/models`).
     pub created: u64,
     shutting_down: AtomicBool,
@@ -60,6 +64,7 @@ impl AppState {
         };
         let api_key = config.api_key.as_deref().map(ApiKey::new);
         let web_dir = config.resolve_web_dir();
+        let prompt_format = PromptFormat::of(engine.tokenizer());
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -71,6 +76,7 @@ impl AppState {
             metrics: Metrics::new(),
             api_key,
             web_dir,
+            prompt_format,
             created,
             shutting_down: AtomicBool::new(false),
         }

@@ -61,6 +61,7 @@ pub fn run(args: BenchTrainArgs) -> anyhow::Result<()> {
         },
         checkpoint: CheckpointConfig::default(),
         eval: EvalConfig::default(),
+        instruct: None,
     };
     let vocab = cfg.logit_rows() as u32;
     // Synthetic ids: throughput does not depend on token values.

@@ -145,13 +145,15 @@ fn average(models: &[Transformer], device: &Device) -> anyhow::Result<Transforme
 /// load the directory unmodified and stop generating at the end of a story: the token ids
 /// in `config.json`, `tokenizer_config.json` (special tokens and their roles) and
 /// `generation_config.json` (our sampling defaults). `<|endoftext|>` is both the start
-/// (an empty prompt begins with it) and the end of a story.
+/// (an empty prompt begins with it) and the end of a story (or of a chat reply). A
+/// tokenizer with the chat markers gets the chat format as `chat_template`.
 pub fn write_hf_metadata(
     dir: &Path,
-    eot: u32,
+    tok: &slm_tokenizer::Tokenizer,
     max_len: usize,
     dtype: WeightDtype,
 ) -> anyhow::Result<()> {
+    let eot = tok.eot_id();
     let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<()> {
         let path = dir.join(name);
         std::fs::write(&path, serde_json::to_string_pretty(value)? + "\n")
@@ -169,21 +171,25 @@ pub fn write_hf_metadata(
     .into();
     write(slm_model::CONFIG_FILE, &config)?;
     let eot_text = slm_tokenizer::EOT;
-    write(
-        "tokenizer_config.json",
-        &serde_json::json!({
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "bos_token": eot_text,
-            "eos_token": eot_text,
-            "pad_token": eot_text,
-            "unk_token": null,
-            "add_bos_token": false,
-            "add_eos_token": false,
-            "clean_up_tokenization_spaces": false,
-            "model_max_length": max_len,
-            "model_input_names": ["input_ids", "attention_mask"],
-        }),
-    )?;
+    let mut tokenizer_config = serde_json::json!({
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "bos_token": eot_text,
+        "eos_token": eot_text,
+        "pad_token": eot_text,
+        "unk_token": null,
+        "add_bos_token": false,
+        "add_eos_token": false,
+        "clean_up_tokenization_spaces": false,
+        "model_max_length": max_len,
+        "model_input_names": ["input_ids", "attention_mask"],
+    });
+    if slm_tokenizer::ChatTemplate::of(tok).is_some() {
+        use slm_tokenizer::chat;
+        tokenizer_config["chat_template"] = chat::JINJA.into();
+        tokenizer_config["additional_special_tokens"] =
+            serde_json::json!([chat::USER, chat::ASSISTANT]);
+    }
+    write("tokenizer_config.json", &tokenizer_config)?;
     let g = generation_defaults();
     write(
         "generation_config.json",
@@ -289,7 +295,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         args.out.join("generation.json"),
         serde_json::to_string_pretty(&generation_defaults())? + "\n",
     )?;
-    write_hf_metadata(&args.out, tok.eot_id(), model.config().max_seq_len, dtype)?;
+    write_hf_metadata(&args.out, &tok, model.config().max_seq_len, dtype)?;
     tracing::info!(
         step = ckpt.state.step,
         tokens = ckpt.state.tokens_seen,

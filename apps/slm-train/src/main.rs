@@ -6,11 +6,13 @@ mod alloc;
 mod bench_tokenize;
 mod bench_train;
 mod byte_size;
+mod chat_eval;
 mod device;
 mod download;
 mod eval;
 mod export;
 mod gguf;
+mod instruct;
 mod prepare;
 mod sample_quality;
 mod shards;
@@ -51,6 +53,8 @@ enum Command {
     BenchTrain(bench_train::BenchTrainArgs),
     /// Sample fixed prompts × seeds and measure loops and n-gram diversity; prints JSON.
     SampleQuality(sample_quality::Args),
+    /// Ask for stories (held-out requests) and measure how well replies follow them; JSON.
+    ChatEval(chat_eval::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -66,6 +70,7 @@ fn main() -> anyhow::Result<()> {
         Command::Export(args) => export::run(args),
         Command::BenchTrain(args) => bench_train::run(args),
         Command::SampleQuality(args) => sample_quality::run(args),
+        Command::ChatEval(args) => chat_eval::run(args),
     }
 }
 

@@ -7,15 +7,20 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use slm_tokenizer::{ChatTemplate, Role};
 use slm_trainer::{
-    Precision, RunHooks, TrainConfig, TrainEvent, Trainer, latest_checkpoint,
-    latest_good_checkpoint,
+    MixedWindows, Precision, RunHooks, TrainConfig, TrainEvent, Trainer, WindowSource,
+    latest_checkpoint, latest_good_checkpoint,
 };
 
 use crate::device::DeviceKind;
+use crate::instruct;
 use crate::shards::{ShardWindows, find_tokenizer, load_valid};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The request instruction runs answer in their logged samples.
+const SAMPLE_REQUEST: &str = "Tell me a story about a brave little cat.";
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -147,12 +152,32 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut cfg = TrainConfig::load(&args.config, &args.overrides()?)
         .with_context(|| format!("loading {}", args.config.display()))?;
     let tokenizer_path = find_tokenizer(cfg.data.tokenizer.as_deref(), &cfg.data.train)?;
-    let tokenizer = slm_tokenizer::Tokenizer::from_file(&tokenizer_path)
+    let mut tokenizer = slm_tokenizer::Tokenizer::from_file(&tokenizer_path)
         .with_context(|| format!("loading tokenizer {}", tokenizer_path.display()))?;
+    let mut tokenizer_path = tokenizer_path;
+    // Instruction tuning adds the chat markers; the run keeps that tokenizer for `export`.
+    let template = if cfg.instruct.is_some() {
+        let (chat, template) = ChatTemplate::add_to(&tokenizer)?;
+        if chat.vocab_size() > cfg.model.vocab_size {
+            bail!(
+                "the tokenizer with chat tokens has {} ids but model.vocab_size is {}",
+                chat.vocab_size(),
+                cfg.model.vocab_size
+            );
+        }
+        std::fs::create_dir_all(&args.out)?;
+        tokenizer_path = args.out.join(slm_data::TOKENIZER_FILE);
+        chat.save(&tokenizer_path)?;
+        tokenizer = chat;
+        Some(template)
+    } else {
+        None
+    };
     // Recorded in config.resolved.toml so `export` can find it.
     cfg.data.tokenizer = Some(std::fs::canonicalize(&tokenizer_path)?);
 
-    let train = ShardWindows::open(&cfg.data.train, cfg.batch.seq_len + 1, cfg.seed)?;
+    let window_len = cfg.batch.seq_len + 1;
+    let train = ShardWindows::open(&cfg.data.train, window_len, cfg.seed)?;
     if train.vocab_size() > cfg.model.vocab_size {
         bail!(
             "shards use a {}-token vocabulary but model.vocab_size is {}",
@@ -180,6 +205,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             train.vocab_size()
         );
     }
+    let train: Box<dyn WindowSource> = match (&cfg.instruct, &template) {
+        (Some(ic), Some(t)) => {
+            let examples = instruct::example_windows(ic, &tokenizer, t, window_len, cfg.seed)?;
+            Box::new(MixedWindows::new(
+                Box::new(train),
+                Box::new(examples),
+                ic.share,
+                cfg.seed ^ 0x5eed_c4a7,
+            )?)
+        }
+        _ => Box::new(train),
+    };
     let (valid, _) = load_valid(&cfg.data.valid)?;
     let device = args.device.device()?.autodiff();
     if !cfg.precision.supported_on(&device) {
@@ -206,7 +243,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 )
             })?;
             tracing::info!("resuming from {}", dir.display());
-            Trainer::resume(cfg.clone(), device, Box::new(train), &dir)?
+            Trainer::resume(cfg.clone(), device, train, &dir)?
         }
         (true, None) => bail!(
             "--resume: no complete checkpoint under {}",
@@ -218,11 +255,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             dir.display()
         ),
         (false, None) => match &args.init_from {
-            None => Trainer::new(cfg.clone(), device, Box::new(train))?,
+            None => Trainer::new(cfg.clone(), device, train)?,
             Some(dir) => {
                 let model = load_init(dir, &cfg, &device)?;
                 tracing::info!("initialised from {}", dir.display());
-                Trainer::with_model(cfg.clone(), device, Box::new(train), model)?
+                Trainer::with_model(cfg.clone(), device, train, model)?
             }
         },
     };
@@ -262,8 +299,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     bar.enable_steady_tick(Duration::from_millis(500));
 
     let decode_tok = tokenizer.clone();
+    // Instruction runs log replies to a fixed request; story runs log fresh stories.
+    let prompt = match &template {
+        Some(t) => t.encode(&tokenizer, &[(Role::User, SAMPLE_REQUEST)], true)?,
+        None => vec![tokenizer.eot_id()],
+    };
     let hooks = RunHooks {
-        prompt: vec![tokenizer.eot_id()],
+        prompt,
         stop_token: Some(tokenizer.eot_id()),
         decode: Some(Box::new(move |ids: &[u32]| {
             decode_tok

@@ -13,6 +13,7 @@ pub mod clean;
 mod dataset;
 mod error;
 pub mod format;
+pub mod instruct;
 pub mod meta;
 mod prepare;
 mod progress;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use slm_tokenizer::{IncrementalDecoder, Tokenizer};
+use slm_tokenizer::{ChatTemplate, IncrementalDecoder, Tokenizer};
 
 use crate::model::{DecodeModel, SeqWork};
 use crate::output::{FinishReason, OutputFilter};
@@ -103,7 +103,12 @@ impl Scheduler {
         // Per sequence: the logits row to sample this step, then the token drawn.
         let mut rows: Vec<Option<usize>> = Vec::with_capacity(slots);
         let mut drawn: Vec<Option<u32>> = Vec::with_capacity(slots);
-        let eot = self.tokenizer.eot_id();
+        // End of text ends a story or a reply; a chat model's turn markers end it too
+        // (the model is about to write the next turn itself).
+        let stops: Vec<u32> = match ChatTemplate::of(&self.tokenizer) {
+            Some(t) => vec![t.end, t.user, t.assistant],
+            None => vec![self.tokenizer.eot_id()],
+        };
         loop {
             if self.shared.shutdown.load(Ordering::Acquire) {
                 for s in &mut seqs {
@@ -218,7 +223,7 @@ impl Scheduler {
                 let s = &mut seqs[p.seq];
                 s.fed += p.len;
                 if let Some(tok) = drawn[p.seq] {
-                    self.on_token(s, tok, eot);
+                    self.on_token(s, tok, &stops);
                 }
             }
             self.reap(&mut seqs, &mut free);
@@ -284,13 +289,13 @@ impl Scheduler {
         self.shared.running.store(seqs.len(), Ordering::Release);
     }
 
-    fn on_token(&self, s: &mut Seq, tok: u32, eot: u32) {
+    fn on_token(&self, s: &mut Seq, tok: u32, stops: &[u32]) {
         s.generated += 1;
         self.shared.tokens_generated.fetch_add(1, Ordering::Relaxed);
         if s.first_token.is_none() {
             s.first_token = Some(Instant::now());
         }
-        if tok == eot {
+        if stops.contains(&tok) {
             self.finish(s, FinishReason::Stop);
             return;
         }

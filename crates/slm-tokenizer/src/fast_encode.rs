@@ -1,6 +1,6 @@
 //! A faster encoder for our standard pipeline (byte-level pre-tokenizer with
-//! the GPT-2 split pattern, BPE, no normalizer, `<|endoftext|>` as the only
-//! added token). It produces exactly the ids `tokenizers` would, but skips
+//! the GPT-2 split pattern, BPE, no normalizer, added tokens that are plain
+//! special tokens such as `<|endoftext|>` and the chat markers). It produces exactly the ids `tokenizers` would, but skips
 //! its per-byte offset bookkeeping and caches whole words, which makes it
 //! several times faster on TinyStories-like text. Tokenizers with any other
 //! pipeline are encoded by `tokenizers` itself.
@@ -10,7 +10,6 @@ use std::sync::RwLock;
 
 use tokenizers::Model;
 
-use crate::EOT;
 use crate::byte_level::byte_to_char;
 use crate::error::TokenizerError;
 
@@ -25,14 +24,15 @@ const CACHE_WORDS: usize = 1 << 18;
 pub(crate) struct FastEncoder {
     pattern: regex::Regex,
     byte_chars: [char; 256],
-    eot_id: u32,
+    /// Added tokens (literal text, id); every one starts with `<|`.
+    specials: Vec<(Box<str>, u32)>,
     cache: RwLock<HashMap<Box<str>, Box<[u32]>>>,
 }
 
 impl FastEncoder {
     /// Returns an encoder if `json` describes exactly the pipeline this module
     /// reproduces, `None` otherwise.
-    pub(crate) fn for_pipeline(json: &str, eot_id: u32) -> Option<Self> {
+    pub(crate) fn for_pipeline(json: &str) -> Option<Self> {
         let v: serde_json::Value = serde_json::from_str(json).ok()?;
         let pre = &v["pre_tokenizer"];
         let standard = v["normalizer"].is_null()
@@ -44,19 +44,31 @@ impl FastEncoder {
             && v["model"]["continuing_subword_prefix"].is_null()
             && v["model"]["end_of_word_suffix"].is_null()
             && v["added_tokens"].as_array().is_some_and(|a| {
-                a.len() == 1
-                    && a[0]["content"] == EOT
-                    && a[0]["lstrip"] == false
-                    && a[0]["rstrip"] == false
-                    && a[0]["single_word"] == false
+                a.iter().all(|t| {
+                    t["special"] == true
+                        && t["content"].as_str().is_some_and(|c| c.starts_with("<|"))
+                        && t["lstrip"] == false
+                        && t["rstrip"] == false
+                        && t["single_word"] == false
+                })
             });
         if !standard {
             return None;
         }
+        let specials = v["added_tokens"]
+            .as_array()?
+            .iter()
+            .map(|t| {
+                Some((
+                    t["content"].as_str()?.into(),
+                    u32::try_from(t["id"].as_u64()?).ok()?,
+                ))
+            })
+            .collect::<Option<Vec<_>>>()?;
         Some(Self {
             pattern: regex::Regex::new(PATTERN).ok()?,
             byte_chars: byte_to_char(),
-            eot_id,
+            specials,
             cache: RwLock::new(HashMap::new()),
         })
     }
@@ -67,10 +79,9 @@ impl FastEncoder {
         text: &str,
     ) -> Result<Vec<u32>, TokenizerError> {
         let mut out = Vec::with_capacity(text.len() / 3 + 1);
-        for (i, segment) in text.split(EOT).enumerate() {
-            if i > 0 {
-                out.push(self.eot_id);
-            }
+        let mut rest = text;
+        loop {
+            let (segment, special) = self.next_special(rest);
             let mut failed = None;
             self.split(segment, |word| {
                 if failed.is_none()
@@ -82,8 +93,31 @@ impl FastEncoder {
             if let Some(e) = failed {
                 return Err(e);
             }
+            let Some((len, id)) = special else {
+                return Ok(out);
+            };
+            out.push(id);
+            rest = &rest[segment.len() + len..];
         }
-        Ok(out)
+    }
+
+    /// The text before the first added token in `text`, and that token's length and id.
+    fn next_special<'a>(&self, text: &'a str) -> (&'a str, Option<(usize, u32)>) {
+        let mut from = 0;
+        while let Some(i) = text[from..].find("<|") {
+            let at = &text[from + i..];
+            // `tokenizers` prefers the longest added token starting at a position.
+            if let Some((t, id)) = self
+                .specials
+                .iter()
+                .filter(|(t, _)| at.starts_with(&**t))
+                .max_by_key(|(t, _)| t.len())
+            {
+                return (&text[..from + i], Some((t.len(), *id)));
+            }
+            from += i + 2;
+        }
+        (text, None)
     }
 
     /// Calls `f` with each pre-token, exactly as the GPT-2 pattern splits.

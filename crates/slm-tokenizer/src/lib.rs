@@ -8,6 +8,7 @@
 //! the bytes of the input, and `<|endoftext|>` only where the text contains it.
 
 mod byte_level;
+pub mod chat;
 mod error;
 mod fast_encode;
 mod incremental;
@@ -19,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+pub use chat::{ChatTemplate, Role};
 pub use error::TokenizerError;
 pub use incremental::IncrementalDecoder;
 pub use training::TrainOptions;
@@ -128,7 +130,7 @@ impl Tokenizer {
             .to_string(true)
             .map_err(|e| invalid(format!("cannot serialize: {e}")))?;
         let hash = hex(&Sha256::digest(json.as_bytes()));
-        let fast = FastEncoder::for_pipeline(&json, eot_id).map(Arc::new);
+        let fast = FastEncoder::for_pipeline(&json).map(Arc::new);
         Ok(Self {
             vocab_size: table.len(),
             fast,
@@ -138,6 +140,36 @@ impl Tokenizer {
             hash: hash.into(),
             eot_id,
         })
+    }
+
+    /// This tokenizer with `tokens` added as special tokens (each `<|name|>`), after the
+    /// existing ids; tokens it already has are kept as they are. Plain text encodes exactly
+    /// as before, except where it spells one of the new tokens.
+    pub fn with_special_tokens(&self, tokens: &[&str]) -> Result<Self, TokenizerError> {
+        let mut inner = (*self.inner).clone();
+        let new: Vec<tokenizers::AddedToken> = tokens
+            .iter()
+            .filter(|t| self.token_id(t).is_none())
+            .map(|t| {
+                if t.starts_with("<|") && t.ends_with("|>") {
+                    Ok(tokenizers::AddedToken::from(t.to_string(), true))
+                } else {
+                    Err(TokenizerError::Options(format!(
+                        "special token {t:?} must look like <|name|>"
+                    )))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        inner.add_special_tokens(&new);
+        Self::from_inner(inner, "tokenizer with added special tokens")
+    }
+
+    /// Id of an added (special) token such as `<|endoftext|>`.
+    pub fn token_id(&self, special: &str) -> Option<u32> {
+        self.inner
+            .get_added_vocabulary()
+            .token_to_id(special, self.inner.get_model())
+            .filter(|_| self.inner.get_added_vocabulary().is_special_token(special))
     }
 
     /// Writes the standard `tokenizer.json` (the canonical JSON of [`Self::to_json`]).

@@ -35,6 +35,44 @@ pub struct TrainConfig {
     pub checkpoint: CheckpointConfig,
     #[serde(default)]
     pub eval: EvalConfig,
+    /// Instruction tuning: mix chat conversations made from stories into the windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruct: Option<InstructConfig>,
+}
+
+/// Conversations ("Tell me a story about…" → the story) made from story files and trained
+/// with the loss on the replies only, mixed with plain windows from `data.train` so the
+/// model keeps writing stories as before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstructConfig {
+    /// Story files (`.txt` with `<|endoftext|>` separators, `.jsonl`, optionally `.zst`).
+    pub stories: Vec<PathBuf>,
+    /// Share of training windows drawn from the conversations (the rest: `data.train`).
+    #[serde(default = "default_instruct_share")]
+    pub share: f64,
+    /// Share of conversations that are off-topic questions answered in character.
+    #[serde(default = "default_off_topic_share")]
+    pub off_topic_share: f64,
+    /// Share of conversations with two exchanges.
+    #[serde(default = "default_two_turn_share")]
+    pub two_turn_share: f64,
+    /// Conversations made per story (each from a different seed).
+    #[serde(default = "default_variants")]
+    pub variants: usize,
+}
+
+fn default_instruct_share() -> f64 {
+    0.75
+}
+fn default_off_topic_share() -> f64 {
+    0.05
+}
+fn default_two_turn_share() -> f64 {
+    0.1
+}
+fn default_variants() -> usize {
+    2
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -251,6 +289,21 @@ impl TrainConfig {
                 self.model.vocab_size
             ));
         }
+        if let Some(i) = &self.instruct {
+            let share = |x: f64| (0.0..=1.0).contains(&x);
+            if i.stories.is_empty()
+                || i.variants == 0
+                || !share(i.share)
+                || !share(i.off_topic_share)
+                || !share(i.two_turn_share)
+            {
+                return fail(
+                    "instruct needs stories, variants ≥ 1 and share, off_topic_share, \
+                     two_turn_share in [0, 1]"
+                        .into(),
+                );
+            }
+        }
         let b = &self.batch;
         if b.micro_batch == 0 || b.accum_steps == 0 || b.seq_len == 0 {
             return fail(
@@ -293,6 +346,7 @@ impl TrainConfig {
             "seed": self.seed,
             "precision": self.precision,
             "loss_vocab": self.logit_rows(),
+            "instruct": self.instruct,
         });
         let digest = Sha256::digest(recipe.to_string().as_bytes());
         digest.iter().map(|b| format!("{b:02x}")).collect()

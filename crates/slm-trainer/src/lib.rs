@@ -28,12 +28,12 @@ pub use checkpoint::{
 };
 pub use clip::{clip_global_norm, global_grad_norm};
 pub use config::{
-    BatchConfig, CheckpointConfig, DataConfig, EvalConfig, OptimConfig, RESOLVED_CONFIG_FILE,
-    TrainConfig,
+    BatchConfig, CheckpointConfig, DataConfig, EvalConfig, InstructConfig, OptimConfig,
+    RESOLVED_CONFIG_FILE, TrainConfig,
 };
 pub use error::TrainError;
 pub use evaluate::{EvalReport, evaluate, evaluate_vocabs};
-pub use loss::{head_cross_entropy, head_cross_entropy_sum};
+pub use loss::{IGNORE_TARGET, head_cross_entropy, head_cross_entropy_sum};
 pub use metrics::{MetricRecord, MetricsLog, read_metrics};
 pub use optim::build_optimizer;
 pub use plot::plot_losses;
@@ -41,4 +41,6 @@ pub use precision::{LossScaler, Precision};
 pub use sampling::{SampleOptions, sample_tokens};
 pub use schedule::lr_at;
 pub use trainer::{Decoder, RunHooks, StepOutcome, TrainEvent, Trainer};
-pub use windows::{SequentialTokens, TokenWindows, WindowSource};
+pub use windows::{
+    CONTEXT_ONLY, ExampleWindows, MixedWindows, SequentialTokens, TokenWindows, WindowSource,
+};

@@ -30,19 +30,29 @@ use slm_model::burn::tensor::DType;
 use slm_model::fused::{flex_f32, flex_input, record};
 use slm_model::numeric::exp_nonpositive;
 
+/// A target that is not predicted: its position adds nothing to the loss or the gradient
+/// (the prompt tokens of instruction tuning).
+pub const IGNORE_TARGET: i64 = -1;
+
 /// Mean next-token cross-entropy of the head `head: [rows, dim]` over the hidden states
 /// `hidden: [batch, seq, dim]` (a 1-element tensor, differentiable with respect to both).
+/// Positions whose target is [`IGNORE_TARGET`] are left out of the mean.
 pub fn head_cross_entropy(
     hidden: Tensor<3>,
     head: Tensor<2>,
     targets: Tensor<2, Int>,
 ) -> Tensor<1> {
     let [b, t, d] = hidden.dims();
-    let n = b * t;
-    let hidden = hidden.reshape([n, d]).cast(DType::F32);
+    let hidden = hidden.reshape([b * t, d]).cast(DType::F32);
     let head = head.cast(DType::F32);
-    let targets = target_ids(targets, n);
-    if let Some(loss) = flex_head_loss(&hidden, &head, &targets) {
+    let targets = target_ids(targets, b * t);
+    // An all-ignored batch gives a zero loss and zero gradients.
+    let n = targets
+        .iter()
+        .filter(|&&t| t != IGNORE_TARGET)
+        .count()
+        .max(1);
+    if let Some(loss) = flex_head_loss(&hidden, &head, &targets, n) {
         return loss;
     }
     let h = hidden.clone().inner();
@@ -56,7 +66,7 @@ pub fn head_cross_entropy(
     (surrogate - shift).add_scalar(loss_sum / n as f64)
 }
 
-/// Summed cross-entropy in nats over every token (evaluation; no gradient).
+/// Summed cross-entropy in nats over every predicted token (evaluation; no gradient).
 pub fn head_cross_entropy_sum(hidden: Tensor<3>, head: Tensor<2>, targets: Tensor<2, Int>) -> f64 {
     let [b, t, d] = hidden.dims();
     let n = b * t;
@@ -102,21 +112,26 @@ fn logits_pass(
 }
 
 /// The loss as one autodiff op on `Autodiff<Flex>`; `None` on any other device.
-fn flex_head_loss(hidden: &Tensor<2>, head: &Tensor<2>, targets: &[i64]) -> Option<Tensor<1>> {
+fn flex_head_loss(
+    hidden: &Tensor<2>,
+    head: &Tensor<2>,
+    targets: &[i64],
+    n: usize,
+) -> Option<Tensor<1>> {
     let (h, h_node) = flex_input(hidden)?;
     let (w, w_node) = flex_input(head)?;
-    let ([n, d], [rows, _]) = (h.shape().dims(), w.shape().dims());
+    let ([len, d], [rows, _]) = (h.shape().dims(), w.shape().dims());
     let (h, w) = (h.storage::<f32>(), w.storage::<f32>());
-    let mut grad = logits_gemm(h, w, n, rows, d);
+    let mut grad = logits_gemm(h, w, len, rows, d);
     let loss_sum = rows_cross_entropy(&mut grad, rows, targets, Some(1.0 / n as f32));
-    // gh = G·W ([n, rows]·[rows, d]); gW = Gᵀ·h ([rows, n]·[n, d]).
-    let grad_hidden = gemm(n, d, rows, (&grad, rows, 1), (w, d, 1));
-    let grad_head = gemm(rows, d, n, (&grad, 1, rows), (h, d, 1));
+    // gh = G·W ([len, rows]·[rows, d]); gW = Gᵀ·h ([rows, len]·[len, d]).
+    let grad_hidden = gemm(len, d, rows, (&grad, rows, 1), (w, d, 1));
+    let grad_head = gemm(rows, d, len, (&grad, 1, rows), (h, d, 1));
     drop(grad);
     let f32_tensor =
         |v: Vec<f32>, shape: [usize; 2]| FlexTensor::from_data(TensorData::new(v, shape));
     let state = (
-        f32_tensor(grad_hidden, [n, d]),
+        f32_tensor(grad_hidden, [len, d]),
         f32_tensor(grad_head, [rows, d]),
     );
     let loss = FlexTensor::from_data(TensorData::new(vec![(loss_sum / n as f64) as f32], [1]));
@@ -215,6 +230,7 @@ fn gemm(m: usize, n: usize, k: usize, a: Strided, b: Strided) -> Vec<f32> {
 /// row[target]` to the returned sum. With `grad_scale = Some(s)` the row is overwritten with
 /// `s · (softmax(row) − onehot(target))`; without, its contents are left undefined. A row
 /// holding NaN or ±inf yields a NaN loss (and NaN gradients), never a silently finite one.
+/// A row whose target is [`IGNORE_TARGET`] adds 0 and gets a zero gradient.
 fn rows_cross_entropy(
     logits: &mut [f32],
     rows: usize,
@@ -225,6 +241,10 @@ fn rows_cross_entropy(
         .par_chunks_mut(rows)
         .zip(targets.par_iter())
         .map(|(row, &target)| {
+            if target == IGNORE_TARGET {
+                row.fill(0.0);
+                return 0.0;
+            }
             let target = usize::try_from(target)
                 .ok()
                 .filter(|&t| t < rows)
@@ -405,6 +425,39 @@ mod tests {
             sums[0] > 0.0 && (sums[0] - sums[1]).abs() < 1e-4,
             "{sums:?}"
         );
+    }
+
+    /// Ignored targets drop out of the mean and get zero gradients; the rest is the loss of
+    /// the kept positions alone.
+    #[test]
+    fn ignored_targets_are_left_out() {
+        #[allow(deprecated)]
+        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            let (d, rows) = (4, 9);
+            let hidden_v: Vec<f32> = (0..3 * d).map(|i| (i as f32 * 0.7).sin()).collect();
+            let head_v: Vec<f32> = (0..rows * d).map(|i| (i as f32 * 0.3).cos()).collect();
+            let run = |hidden_v: Vec<f32>, ids: Vec<i64>, t: usize| {
+                let hidden = tensor(hidden_v, [1, t, d], &device).require_grad();
+                let head = tensor(head_v.clone(), [rows, d], &device).require_grad();
+                let loss = head_cross_entropy(hidden.clone(), head, targets(ids, [1, t], &device));
+                let value = loss.clone().into_scalar::<f64>();
+                let gh: Vec<f32> = hidden
+                    .grad(&loss.backward())
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap();
+                (value, gh)
+            };
+            let (masked, gh) = run(hidden_v.clone(), vec![2, IGNORE_TARGET, 5], 3);
+            let kept: Vec<f32> = [&hidden_v[..d], &hidden_v[2 * d..]].concat();
+            let (want, want_gh) = run(kept, vec![2, 5], 2);
+            assert!((masked - want).abs() < 1e-6, "{masked} vs {want}");
+            assert!(gh[d..2 * d].iter().all(|&g| g == 0.0));
+            for (g, w) in [&gh[..d], &gh[2 * d..]].concat().iter().zip(&want_gh) {
+                assert!((g - w).abs() < 1e-6, "{g} vs {w}");
+            }
+        }
     }
 
     #[test]

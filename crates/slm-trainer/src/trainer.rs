@@ -16,9 +16,9 @@ use crate::metrics::{METRICS_FILE, MetricRecord, MetricsLog, read_metrics};
 use crate::plot::PLOT_FILE;
 use crate::precision::compute_copy;
 use crate::{
-    EvalReport, LossScaler, RESOLVED_CONFIG_FILE, SampleOptions, SequentialTokens, TrainConfig,
-    TrainError, WindowSource, build_optimizer, evaluate, head_cross_entropy, lr_at, plot_losses,
-    sample_tokens,
+    CONTEXT_ONLY, EvalReport, IGNORE_TARGET, LossScaler, RESOLVED_CONFIG_FILE, SampleOptions,
+    SequentialTokens, TrainConfig, TrainError, WindowSource, build_optimizer, evaluate,
+    head_cross_entropy, lr_at, plot_losses, sample_tokens,
 };
 
 /// What one optimizer step did.
@@ -232,18 +232,36 @@ impl Trainer {
             self.train.next_window(&mut self.batch_buf)?;
         }
         let vocab = self.cfg.logit_rows() as u32;
-        if let Some(bad) = self.batch_buf.iter().find(|&&t| t >= vocab) {
+        if let Some(bad) = self
+            .batch_buf
+            .iter()
+            .map(|&t| t & !CONTEXT_ONLY)
+            .find(|&t| t >= vocab)
+        {
             return Err(TrainError::Data(format!(
                 "training token id {bad} is outside the trained vocabulary ({vocab}; \
                  data.loss_vocab / model.vocab_size)"
             )));
         }
-        let ids: Vec<i64> = self.batch_buf.iter().map(|&t| t as i64).collect();
-        let batch = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, len]), &self.device);
-        Ok((
-            batch.clone().narrow(1, 0, len - 1),
-            batch.narrow(1, 1, len - 1),
-        ))
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        for window in self.batch_buf.chunks(len) {
+            inputs.extend(
+                window[..len - 1]
+                    .iter()
+                    .map(|&t| i64::from(t & !CONTEXT_ONLY)),
+            );
+            targets.extend(window[1..].iter().map(|&t| {
+                if t & CONTEXT_ONLY != 0 {
+                    IGNORE_TARGET
+                } else {
+                    i64::from(t)
+                }
+            }));
+        }
+        let tensor = |ids: Vec<i64>| {
+            Tensor::<2, Int>::from_data(TensorData::new(ids, [b, len - 1]), &self.device)
+        };
+        Ok((tensor(inputs), tensor(targets)))
     }
 
     /// One optimizer step over `micro_batch × accum_steps` windows.

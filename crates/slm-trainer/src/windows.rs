@@ -67,26 +67,166 @@ impl WindowSource for TokenWindows {
     }
 
     fn cursor(&self) -> Value {
-        // The ChaCha word position pins the stream exactly; u128 travels as a string.
-        json!({"seed": self.seed, "word_pos": self.rng.get_word_pos().to_string()})
+        rng_cursor(self.seed, &self.rng)
     }
 
     fn restore(&mut self, cursor: &Value) -> Result<(), TrainError> {
-        let bad = || TrainError::Data(format!("malformed sampler cursor {cursor}"));
-        let seed = cursor["seed"].as_u64().ok_or_else(bad)?;
-        let pos: u128 = cursor["word_pos"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(bad)?;
-        if seed != self.seed {
+        self.rng = restore_rng(cursor, self.seed)?;
+        Ok(())
+    }
+}
+
+/// A seeded RNG's exact position (the ChaCha word position; u128 travels as a string).
+fn rng_cursor(seed: u64, rng: &ChaCha8Rng) -> Value {
+    json!({"seed": seed, "word_pos": rng.get_word_pos().to_string()})
+}
+
+/// The RNG at a position saved by [`rng_cursor`] for the same seed.
+fn restore_rng(cursor: &Value, seed: u64) -> Result<ChaCha8Rng, TrainError> {
+    let bad = || TrainError::Data(format!("malformed sampler cursor {cursor}"));
+    let saved = cursor["seed"].as_u64().ok_or_else(bad)?;
+    let pos: u128 = cursor["word_pos"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)?;
+    if saved != seed {
+        return Err(TrainError::Data(format!(
+            "sampler cursor was taken with seed {saved}, this run uses seed {seed}"
+        )));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_word_pos(pos);
+    Ok(rng)
+}
+
+/// Set on a window token that is context only (an instruction's prompt): the model reads
+/// it but is not trained to predict it.
+pub const CONTEXT_ONLY: u32 = 1 << 31;
+
+/// Random windows over packed examples (conversations, stories), each window starting at
+/// an example's first token so its prompt is never cut off; a window runs on into the
+/// following examples (the stream wraps around at its end). Tokens may carry
+/// [`CONTEXT_ONLY`].
+pub struct ExampleWindows {
+    tokens: std::sync::Arc<[u32]>,
+    starts: Vec<usize>,
+    len: usize,
+    seed: u64,
+    rng: ChaCha8Rng,
+}
+
+impl ExampleWindows {
+    /// `examples`: each example's tokens, in order.
+    pub fn new(examples: Vec<Vec<u32>>, window_len: usize, seed: u64) -> Result<Self, TrainError> {
+        let total: usize = examples.iter().map(Vec::len).sum();
+        if window_len == 0 || total < window_len {
             return Err(TrainError::Data(format!(
-                "sampler cursor was taken with seed {seed}, this run uses seed {}",
-                self.seed
+                "need at least {window_len} example tokens for one training window, have {total}"
             )));
         }
-        self.rng = ChaCha8Rng::seed_from_u64(seed);
-        self.rng.set_word_pos(pos);
+        let mut starts = Vec::with_capacity(examples.len());
+        let mut tokens = Vec::with_capacity(total + window_len);
+        for e in examples.into_iter().filter(|e| !e.is_empty()) {
+            starts.push(tokens.len());
+            tokens.extend(e);
+        }
+        // Wrap around: the last examples' windows continue into the first ones.
+        tokens.extend_from_within(..window_len);
+        Ok(Self {
+            tokens: tokens.into(),
+            starts,
+            len: window_len,
+            seed,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        })
+    }
+
+    /// Number of examples.
+    pub fn examples(&self) -> usize {
+        self.starts.len()
+    }
+}
+
+impl WindowSource for ExampleWindows {
+    fn window_len(&self) -> usize {
+        self.len
+    }
+
+    fn next_window(&mut self, out: &mut Vec<u32>) -> Result<(), TrainError> {
+        let start = self.starts[self.rng.random_range(0..self.starts.len())];
+        out.extend_from_slice(&self.tokens[start..start + self.len]);
         Ok(())
+    }
+
+    fn cursor(&self) -> Value {
+        rng_cursor(self.seed, &self.rng)
+    }
+
+    fn restore(&mut self, cursor: &Value) -> Result<(), TrainError> {
+        self.rng = restore_rng(cursor, self.seed)?;
+        Ok(())
+    }
+}
+
+/// Windows drawn from `first` with probability `1 − share` and from `second` with
+/// probability `share`, deterministic from a seed.
+pub struct MixedWindows {
+    first: Box<dyn WindowSource>,
+    second: Box<dyn WindowSource>,
+    share: f64,
+    seed: u64,
+    rng: ChaCha8Rng,
+}
+
+impl MixedWindows {
+    pub fn new(
+        first: Box<dyn WindowSource>,
+        second: Box<dyn WindowSource>,
+        share: f64,
+        seed: u64,
+    ) -> Result<Self, TrainError> {
+        if first.window_len() != second.window_len() || !(0.0..=1.0).contains(&share) {
+            return Err(TrainError::Data(format!(
+                "cannot mix windows of {} and {} tokens with share {share}",
+                first.window_len(),
+                second.window_len()
+            )));
+        }
+        Ok(Self {
+            first,
+            second,
+            share,
+            seed,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        })
+    }
+}
+
+impl WindowSource for MixedWindows {
+    fn window_len(&self) -> usize {
+        self.first.window_len()
+    }
+
+    fn next_window(&mut self, out: &mut Vec<u32>) -> Result<(), TrainError> {
+        if self.rng.random_bool(self.share) {
+            self.second.next_window(out)
+        } else {
+            self.first.next_window(out)
+        }
+    }
+
+    fn cursor(&self) -> Value {
+        json!({
+            "mix": rng_cursor(self.seed, &self.rng),
+            "first": self.first.cursor(),
+            "second": self.second.cursor(),
+        })
+    }
+
+    fn restore(&mut self, cursor: &Value) -> Result<(), TrainError> {
+        self.rng = restore_rng(&cursor["mix"], self.seed)?;
+        self.first.restore(&cursor["first"])?;
+        self.second.restore(&cursor["second"])
     }
 }
 
@@ -162,6 +302,50 @@ mod tests {
         assert_eq!(rest_a, rest_b);
         let mut other_seed = TokenWindows::new(tokens(1000), 17, 6).unwrap();
         assert!(other_seed.restore(&cursor).is_err());
+    }
+
+    #[test]
+    fn example_windows_start_at_examples_and_mixed_windows_resume_exactly() {
+        let examples: Vec<Vec<u32>> = (0..20u32)
+            .map(|i| (0..3 + i % 5).map(|j| i * 100 + j).collect())
+            .collect();
+        let firsts: Vec<u32> = examples.iter().map(|e| e[0]).collect();
+        let mut w = ExampleWindows::new(examples.clone(), 6, 1).unwrap();
+        assert_eq!(w.examples(), 20);
+        let mut out = Vec::new();
+        for _ in 0..50 {
+            out.clear();
+            w.next_window(&mut out).unwrap();
+            assert_eq!(out.len(), 6);
+            assert!(firsts.contains(&out[0]), "{out:?}");
+        }
+        let plain = TokenWindows::new(tokens(100), 6, 2).unwrap();
+        let build = || {
+            let ex = ExampleWindows::new(examples.clone(), 6, 1).unwrap();
+            let plain = TokenWindows::new(tokens(100), 6, 2).unwrap();
+            MixedWindows::new(Box::new(plain), Box::new(ex), 0.7, 3).unwrap()
+        };
+        let draw = |m: &mut MixedWindows, n: usize| {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                m.next_window(&mut out).unwrap();
+            }
+            out
+        };
+        let mut a = build();
+        draw(&mut a, 7);
+        let cursor = a.cursor();
+        let want = draw(&mut a, 30);
+        let mut b = build();
+        b.restore(&cursor).unwrap();
+        assert_eq!(draw(&mut b, 30), want);
+        // Both sources are drawn from.
+        let from_examples = want
+            .chunks(6)
+            .filter(|w| w[0] >= 100 || firsts.contains(&w[0]))
+            .count();
+        assert!(from_examples > 10 && from_examples < 30, "{from_examples}");
+        assert!(MixedWindows::new(Box::new(plain), Box::new(w), 1.5, 0).is_err());
     }
 
     #[test]

@@ -46,6 +46,31 @@ pub fn slow_model(dir: &Path) -> PathBuf {
     out
 }
 
+/// A random model whose tokenizer has the chat markers (an instruction-tuned model's
+/// layout): the server must prompt it in the chat format.
+pub fn chat_model(dir: &Path) -> PathBuf {
+    let base = slm_tokenizer::Tokenizer::from_file(tiny_model_dir().join("tokenizer.json"))
+        .expect("tiny model tokenizer");
+    let (tokenizer, _) = slm_tokenizer::ChatTemplate::add_to(&base).expect("chat tokens");
+    let cfg = ModelConfig {
+        dim: 64,
+        n_layers: 2,
+        n_heads: 4,
+        n_kv_heads: 2,
+        hidden_dim: 128,
+        vocab_size: 576,
+        max_seq_len: 128,
+        rope_theta: 10000.0,
+        norm_eps: 1e-5,
+        tied: true,
+        dropout: 0.0,
+    };
+    let out = dir.join("chat-random");
+    random_model::write_random_model(&out, &cfg, WeightDtype::F16, 7, &tokenizer)
+        .expect("write chat model");
+    out
+}
+
 pub fn config_for(model: PathBuf) -> ServerConfig {
     ServerConfig {
         port: 0,

@@ -1,0 +1,260 @@
+//! `slm-train chat-eval`: does the model tell the story a user asks for? Requests are made
+//! from held-out (validation) stories the way the instruction data is made from training
+//! stories, answered by the inference engine, and scored as JSON:
+//! - `words_used`: the share of requested words (nouns, verbs, adjectives, animals) the reply
+//!   uses in some inflection ("jump" counts "jumped");
+//! - `names_used`: the share of requested character names the reply uses;
+//! - `in_character`: the share of off-topic questions ("What is the capital of France?",
+//!   from a list never trained on) whose reply opens by saying it tells stories;
+//! - `mean_reply_words`.
+//!
+//! A chat model is asked in its chat format; `--as-story` (or a model without one) gives the
+//! request as story text to continue, which is what a base model makes of a chat message:
+//! the baseline.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use slm_data::instruct::{
+    Request, RequestKind, is_in_character, off_topic_request, story_request, uses_name, uses_word,
+};
+use slm_infer::{Engine, EngineOptions, GenerateRequest, SamplingParams, WeightDtype};
+use slm_tokenizer::{ChatTemplate, Role};
+
+use crate::instruct::read_stories;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Held-out stories the requests are made from (never the training files).
+    #[arg(long, default_value = "datasets/tinystories/valid.txt.zst")]
+    pub stories: PathBuf,
+    /// Story requests (from the first stories that give one with words or names).
+    #[arg(long, default_value_t = 200)]
+    pub requests: usize,
+    /// Off-topic questions.
+    #[arg(long, default_value_t = 50)]
+    pub off_topic: usize,
+    /// Give each request as story text to continue, even to a chat model.
+    #[arg(long)]
+    pub as_story: bool,
+    /// Tokens per reply.
+    #[arg(long, default_value_t = 400)]
+    pub max_tokens: usize,
+    /// Seed of the requests and of sampling (request i samples with seed + i).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Weight precision in memory.
+    #[arg(long, default_value = "f16")]
+    pub dtype: WeightDtype,
+}
+
+/// The held-out requests: `n` story requests that ask for words or names, then `off_topic`
+/// questions, each about a different validation story.
+pub fn held_out_requests(
+    stories: &[String],
+    n: usize,
+    off_topic: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<Request>> {
+    let mut out: Vec<Request> = stories
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| story_request(s, seed.wrapping_add(i as u64)))
+        .filter(|r| r.kind == RequestKind::Story && !(r.words.is_empty() && r.names.is_empty()))
+        .take(n)
+        .collect();
+    if out.len() < n {
+        bail!(
+            "only {} of {n} requests could be made from the stories",
+            out.len()
+        );
+    }
+    out.extend(
+        stories
+            .iter()
+            .rev()
+            .take(off_topic)
+            .enumerate()
+            .map(|(i, s)| off_topic_request(s, seed.wrapping_add(i as u64), true)),
+    );
+    Ok(out)
+}
+
+/// Scores for one set of replies.
+#[derive(Debug, Default, PartialEq, serde::Serialize)]
+pub struct Scores {
+    pub story_requests: usize,
+    pub words_requested: usize,
+    pub words_used: f64,
+    pub names_requested: usize,
+    pub names_used: f64,
+    /// Story requests whose reply uses every requested word and name.
+    pub all_used: f64,
+    pub mean_reply_words: f64,
+    pub off_topic_questions: usize,
+    pub in_character: f64,
+}
+
+fn share(num: usize, den: usize) -> f64 {
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
+}
+
+pub fn score(requests: &[Request], replies: &[String]) -> Scores {
+    let (mut stories, mut words, mut words_hit, mut names, mut names_hit) = (0, 0, 0, 0, 0);
+    let (mut all, mut reply_words, mut off, mut in_char) = (0, 0, 0, 0);
+    for (r, reply) in requests.iter().zip(replies) {
+        if r.kind == RequestKind::OffTopic {
+            off += 1;
+            in_char += usize::from(is_in_character(reply));
+            continue;
+        }
+        stories += 1;
+        reply_words += reply.split_whitespace().count();
+        let w = r.words.iter().filter(|w| uses_word(reply, w)).count();
+        let n = r.names.iter().filter(|n| uses_name(reply, n)).count();
+        (words, words_hit, names, names_hit) = (
+            words + r.words.len(),
+            words_hit + w,
+            names + r.names.len(),
+            names_hit + n,
+        );
+        all += usize::from(w == r.words.len() && n == r.names.len());
+    }
+    Scores {
+        story_requests: stories,
+        words_requested: words,
+        words_used: share(words_hit, words),
+        names_requested: names,
+        names_used: share(names_hit, names),
+        all_used: share(all, stories),
+        mean_reply_words: share(reply_words, stories),
+        off_topic_questions: off,
+        in_character: share(in_char, off),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let stories = read_stories(std::slice::from_ref(&args.stories))?;
+    let requests = held_out_requests(&stories, args.requests, args.off_topic, args.seed)?;
+    let engine = Engine::load(
+        &args.model,
+        EngineOptions {
+            weight_dtype: args.dtype,
+            queue_capacity: requests.len(),
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("loading model {}", args.model.display()))?;
+    let template = ChatTemplate::of(engine.tokenizer()).filter(|_| !args.as_story);
+    let g = engine.info().generation.clone();
+    let mut streams = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        let prompt = match template {
+            Some(_) => ChatTemplate::render(&[(Role::User, &r.prompt)], true),
+            None => r.prompt.clone(),
+        };
+        let req = GenerateRequest {
+            prompt,
+            max_tokens: args.max_tokens,
+            sampling: SamplingParams {
+                temperature: g.temperature,
+                top_k: g.top_k,
+                top_p: g.top_p,
+                seed: Some(args.seed.wrapping_add(i as u64)),
+            },
+            ..Default::default()
+        };
+        streams.push(engine.submit(req).context("submitting a request")?);
+    }
+    let mut replies = Vec::new();
+    for stream in streams {
+        replies.push(stream.wait().context("generating")?.text);
+    }
+    let scores = score(&requests, &replies);
+    let examples: Vec<_> = requests
+        .iter()
+        .zip(&replies)
+        .step_by(requests.len().div_ceil(6).max(1))
+        .map(|(r, reply)| serde_json::json!({"request": r.prompt, "words": r.words, "names": r.names, "reply": reply}))
+        .collect();
+    let report = serde_json::json!({
+        "model": args.model,
+        "format": if template.is_some() { "chat" } else { "story text" },
+        "stories": args.stories,
+        "seed": args.seed,
+        "max_tokens": args.max_tokens,
+        "sampling": {"temperature": g.temperature, "top_k": g.top_k, "top_p": g.top_p},
+        "dtype": args.dtype,
+        "scores": scores,
+        "examples": examples,
+    });
+    println!("{report}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(kind: RequestKind, words: &[&str], names: &[&str]) -> Request {
+        Request {
+            prompt: "p".into(),
+            reply: String::new(),
+            words: words.iter().map(|w| w.to_string()).collect(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn scores_count_words_names_and_in_character_replies() {
+        let requests = [
+            req(RequestKind::Story, &["jump", "ball"], &["Lily"]),
+            req(RequestKind::Story, &["tree"], &[]),
+            req(RequestKind::OffTopic, &[], &[]),
+            req(RequestKind::OffTopic, &[], &[]),
+        ];
+        let replies = [
+            "Lily jumped over the ball.".to_string(),
+            "The cat sat.".to_string(),
+            "I only tell stories, so here is one.".to_string(),
+            "Paris is the capital.".to_string(),
+        ];
+        let s = score(&requests, &replies);
+        assert_eq!(
+            (s.story_requests, s.words_requested, s.names_requested),
+            (2, 3, 1)
+        );
+        assert!((s.words_used - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!((s.names_used, s.all_used, s.in_character), (1.0, 0.5, 0.5));
+        assert_eq!(s.mean_reply_words, 4.0);
+    }
+
+    #[test]
+    fn held_out_requests_ask_for_words_or_names() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../datasets/tinystories/valid.txt.zst"
+        );
+        let stories = read_stories(&[path.into()]).unwrap();
+        let reqs = held_out_requests(&stories, 30, 5, 1).unwrap();
+        assert_eq!(reqs.len(), 35);
+        assert!(reqs[..30].iter().all(|r| r.kind == RequestKind::Story));
+        assert!(reqs[30..].iter().all(|r| r.kind == RequestKind::OffTopic));
+        assert!(held_out_requests(&stories[..3], 30, 0, 1).is_err());
+        // The replies they were made from use every requested word and name.
+        let targets: Vec<String> = reqs.iter().map(|r| r.reply.clone()).collect();
+        let s = score(&reqs, &targets);
+        assert_eq!(
+            (s.words_used, s.names_used, s.in_character),
+            (1.0, 1.0, 1.0)
+        );
+    }
+}
