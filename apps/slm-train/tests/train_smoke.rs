@@ -279,6 +279,8 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
         evals2[0].1 < uniform - 1.5,
         "--init-from run is not using the exported weights: {evals2:?} (uniform {uniform:.2})"
     );
+    instruction_tuning_from(&model, &base, tmp.path());
+
     // A model of another shape is refused with a clear error.
     let run3 = tmp.path().join("run3");
     let mut wrong = init.clone();
@@ -291,6 +293,78 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Instruction tuning from the exported smoke model: the run adds the chat tokens to its
+/// tokenizer, trains on conversations made from the fixture stories mixed with plain
+/// windows, resumes, exports a model that declares its chat template, and `chat-eval`
+/// scores it in the chat format.
+fn instruction_tuning_from(model: &Path, base: &[&str], tmp: &Path) {
+    let config = tmp.join("chat.toml");
+    let stories = repo().join("datasets/fixtures/tinystories-train-160.txt");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(repo().join("configs/smoke.toml")).unwrap()
+            + &format!("\n[instruct]\nstories = [{:?}]\nshare = 0.8\n", stories),
+    )
+    .unwrap();
+    let run = tmp.join("chat-run");
+    let mut args = base.to_vec();
+    args[2] = config.to_str().unwrap();
+    args[4] = run.to_str().unwrap();
+    let mut first = args.clone();
+    first.extend(["--init-from", model.to_str().unwrap(), "--max-steps", "20"]);
+    first.extend(["--set", "checkpoint.every=10", "--eval-every", "10"]);
+    ok(&slm_train(&first));
+    let mut resume = args.clone();
+    resume.extend(["--resume", "--max-steps", "30", "--eval-every", "10"]);
+    ok(&slm_train(&resume));
+    assert_eq!(eval_losses(&run).last().unwrap().0, 30);
+    let tok = slm_tokenizer::Tokenizer::from_file(run.join("tokenizer.json")).unwrap();
+    let template = slm_tokenizer::ChatTemplate::of(&tok).expect("chat tokens added");
+    assert_eq!(template.user as usize, TOKENIZER_VOCAB);
+
+    let chat_model = tmp.join("chat-model");
+    ok(&slm_train(&[
+        "export",
+        "--run",
+        run.to_str().unwrap(),
+        "--out",
+        chat_model.to_str().unwrap(),
+    ]));
+    let tc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(chat_model.join("tokenizer_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(tc["chat_template"], slm_tokenizer::chat::JINJA);
+    let valid = repo().join("datasets/fixtures/tinystories-valid-40.txt");
+    let line = ok(&slm_train(&[
+        "chat-eval",
+        "--model",
+        chat_model.to_str().unwrap(),
+        "--stories",
+        valid.to_str().unwrap(),
+        "--requests",
+        "6",
+        "--off-topic",
+        "3",
+        "--max-tokens",
+        "16",
+    ]));
+    let report: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(report["format"], "chat", "{report}");
+    let scores = &report["scores"];
+    assert_eq!(scores["story_requests"], 6, "{report}");
+    assert_eq!(scores["off_topic_questions"], 3, "{report}");
+    assert!(
+        scores["words_requested"].as_u64().unwrap() + scores["names_requested"].as_u64().unwrap()
+            >= 6
+    );
+    for key in ["words_used", "names_used", "in_character"] {
+        assert!(
+            (0.0..=1.0).contains(&scores[key].as_f64().unwrap()),
+            "{report}"
+        );
+    }
 }
 
 /// Logs go to files and pipes as plain text (no ANSI colour codes), or as JSON lines with
