@@ -48,14 +48,12 @@ pub fn conversation_tokens(
     Ok(ids)
 }
 
-/// Training windows over `cfg.variants` conversation sets made from `cfg.stories`.
-pub fn example_windows(
+/// The training conversations: `cfg.variants` sets made from `cfg.stories`, and the number
+/// of stories they were made from.
+pub fn training_conversations(
     cfg: &InstructConfig,
-    tok: &Tokenizer,
-    template: &ChatTemplate,
-    window_len: usize,
     seed: u64,
-) -> anyhow::Result<ExampleWindows> {
+) -> anyhow::Result<(Vec<Conversation>, usize)> {
     let stories = read_stories(&cfg.stories)?;
     let stories: Vec<&str> = stories.iter().map(String::as_str).collect();
     let mut convs = Vec::new();
@@ -68,6 +66,18 @@ pub fn example_windows(
         };
         convs.extend(conversations(&stories, &opts));
     }
+    Ok((convs, stories.len()))
+}
+
+/// Training windows over [`training_conversations`].
+pub fn example_windows(
+    cfg: &InstructConfig,
+    tok: &Tokenizer,
+    template: &ChatTemplate,
+    window_len: usize,
+    seed: u64,
+) -> anyhow::Result<ExampleWindows> {
+    let (convs, stories) = training_conversations(cfg, seed)?;
     let examples = convs
         .par_iter()
         .map(|c| conversation_tokens(c, tok, template))
@@ -79,11 +89,54 @@ pub fn example_windows(
         .filter(|&&t| t & CONTEXT_ONLY == 0)
         .count();
     tracing::info!(
-        stories = stories.len(),
+        stories,
         conversations = examples.len(),
         tokens,
         reply_tokens = trained,
         "instruction data"
     );
     Ok(ExampleWindows::new(examples, window_len, seed)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    use slm_data::instruct::RequestKind;
+
+    use super::*;
+
+    /// The bundled chat model's data: no validation story (what `chat-eval` and the
+    /// validation bits/byte use) is in any training conversation, whole or as the rest of
+    /// a story to continue; and the data is the same every time.
+    #[test]
+    fn chat_training_data_holds_no_validation_story() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(repo.join("configs/tinystories-15m-chat.toml")).unwrap();
+        let mut cfg = slm_trainer::TrainConfig::from_toml(&text).unwrap();
+        let ic = cfg.instruct.as_mut().unwrap();
+        ic.stories = ic.stories.iter().map(|p| repo.join(p)).collect();
+        let (convs, _) = training_conversations(ic, cfg.seed).unwrap();
+        let (again, _) = training_conversations(ic, cfg.seed).unwrap();
+        assert!(convs == again, "the conversations are deterministic");
+        let valid = read_stories(&[repo.join("datasets/tinystories/valid.txt.zst")]).unwrap();
+        assert!(valid.len() >= 900, "{}", valid.len());
+        // Validation stories by their last 120 bytes (a Continue reply is a story's tail).
+        let tail = |s: &str| s[s.floor_char_boundary(s.len().saturating_sub(120))..].to_string();
+        let by_tail: HashMap<String, &str> =
+            valid.iter().map(|s| (tail(s.trim()), s.trim())).collect();
+        let mut checked = 0;
+        for r in convs.iter().flatten() {
+            let story = match r.kind {
+                RequestKind::OffTopic => r.reply.split_once("\n\n").unwrap().1,
+                _ => r.reply.as_str(),
+            };
+            if let Some(v) = by_tail.get(&tail(story)) {
+                assert!(!v.ends_with(story), "validation story in training: {story}");
+            }
+            checked += 1;
+        }
+        assert!(checked > 20_000, "{checked}");
+    }
 }
