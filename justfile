@@ -23,6 +23,10 @@ build:
 serve *ARGS:
     cargo run --release -p slm-server -- {{ARGS}}
 
+# Load-test a running server (`just loadgen --url http://127.0.0.1:8080 --users 10`); bench/README.md.
+loadgen *ARGS:
+    cargo run --release -p slm-loadgen -- {{ARGS}}
+
 # Full CI script.
 ci:
     bash .ci/run

@@ -12,8 +12,6 @@ pub mod chat_template;
 pub mod config;
 pub mod error;
 pub mod generation;
-pub mod http_client;
-pub mod loadgen;
 pub mod metrics;
 pub mod openai;
 pub mod prompt_fit;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use slm_server::config::{ServeArgs, ServerConfig};
-use slm_server::http_client::{self, HttpUrl};
 use slm_server::state::AppState;
 
 #[derive(Debug, Parser)]
@@ -43,18 +42,24 @@ fn healthcheck(url: Option<String>, timeout: f64) -> anyhow::Result<()> {
         let port = std::env::var("SLM_PORT").unwrap_or_else(|_| "8080".into());
         format!("http://127.0.0.1:{port}/health")
     });
-    let parsed = HttpUrl::parse(&url)?;
     anyhow::ensure!(
         timeout.is_finite() && timeout > 0.0,
         "--timeout must be a positive number of seconds"
     );
-    let resp = http_client::request("GET", &parsed, &[], None, Duration::from_secs_f64(timeout))
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs_f64(timeout)))
+        .build()
+        .into();
+    let mut resp = agent
+        .get(&url)
+        .call()
         .with_context(|| format!("health check of {url} failed"))?;
+    let status = resp.status().as_u16();
     anyhow::ensure!(
-        resp.status() == 200,
-        "health check of {url} answered HTTP {}: {}",
-        resp.status(),
-        resp.text().trim()
+        status == 200,
+        "health check of {url} answered HTTP {status}: {}",
+        resp.body_mut().read_to_string().unwrap_or_default().trim()
     );
     println!("ok: {url}");
     Ok(())

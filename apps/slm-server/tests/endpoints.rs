@@ -395,9 +395,10 @@ fn cors_is_off_by_default_and_allow_listed_by_config() {
     );
     let r = get_with(&srv, "/v1/models", &[("Origin", "http://evil.test")]);
     assert!(r.head.header("access-control-allow-origin").is_none());
-    let pre = slm_server::http_client::request(
+    let pre = request(
+        &srv,
         "OPTIONS",
-        &url(&srv, "/v1/chat/completions"),
+        "/v1/chat/completions",
         &[
             ("Origin", "http://app.test"),
             ("Access-Control-Request-Method", "POST"),
@@ -407,9 +408,7 @@ fn cors_is_off_by_default_and_allow_listed_by_config() {
             ),
         ],
         None,
-        TIMEOUT,
-    )
-    .unwrap();
+    );
     assert_eq!(pre.status(), 200, "{}", pre.text());
     assert_eq!(
         pre.head.header("access-control-allow-origin"),

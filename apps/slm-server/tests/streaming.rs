@@ -3,12 +3,10 @@
 
 mod common;
 
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-use slm_server::http_client::SseEvent;
 
 #[test]
 fn completion_stream_framing_matches_the_non_streamed_text() {
@@ -102,7 +100,7 @@ fn client_disconnect_cancels_the_generation() {
     }
     assert_eq!(srv.state.engine.stats().running, 1);
     let cancelled_before = srv.state.engine.stats().cancelled;
-    sse.get_ref().socket().shutdown(Shutdown::Both).unwrap();
+    // Dropping the reader closes the socket (the agent keeps no idle connections).
     drop(sse);
     assert!(
         wait_until(Duration::from_secs(10), || srv.state.engine.stats().running

@@ -1,18 +1,17 @@
 //! Shared helpers: start a server on 127.0.0.1:0 with the tiny committed
 //! model (or a slower random one for cancellation tests) and talk to it
-//! over a real socket.
+//! over a real socket with `ureq`.
 
 #![allow(dead_code)]
 
+use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use slm_infer::{ModelConfig, WeightDtype, random_model};
 use slm_server::config::ServerConfig;
-use slm_server::http_client::{
-    self, BodyReader, HttpUrl, Response, ResponseHead, SseEvent, SseReader,
-};
 use slm_server::server::BackgroundServer;
 use slm_server::state::AppState;
 
@@ -99,16 +98,110 @@ pub fn start_tiny() -> BackgroundServer {
     start(config_for(tiny_model_dir()))
 }
 
-pub fn url(srv: &BackgroundServer, path: &str) -> HttpUrl {
-    HttpUrl::parse(&srv.url(path)).unwrap()
+/// Hands 4xx/5xx responses back instead of failing, and opens one
+/// connection per request, so dropping a stream's reader closes its socket
+/// (that is how the tests disconnect). `TIMEOUT` bounds the connect and
+/// each socket read or write.
+static AGENT: LazyLock<ureq::Agent> = LazyLock::new(|| {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_idle_connections(0)
+        .timeout_connect(Some(TIMEOUT))
+        .timeout_per_read(Some(TIMEOUT))
+        .timeout_per_write(Some(TIMEOUT))
+        .build()
+        .into()
+});
+
+/// Status line and headers of a response.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl ResponseHead {
+    /// First header with this (case-insensitive) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A whole response, body read to the end.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub head: ResponseHead,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn status(&self) -> u16 {
+        self.head.status
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> Result<Value, String> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| format!("body is not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// Sends one request and returns its head and unread body.
+fn send(
+    srv: &BackgroundServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> (ResponseHead, ureq::Body) {
+    let mut req = ureq::http::Request::builder()
+        .method(method)
+        .uri(srv.url(path));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = match body {
+        Some(b) => AGENT.run(req.body(b).unwrap()),
+        None => AGENT.run(req.body(()).unwrap()),
+    }
+    .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let head = ResponseHead {
+        status: resp.status().as_u16(),
+        headers: resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                (k.as_str().to_string(), v)
+            })
+            .collect(),
+    };
+    (head, resp.into_body())
+}
+
+/// Sends a request and reads the whole body.
+pub fn request(
+    srv: &BackgroundServer,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    let (head, mut body) = send(srv, method, path, headers, body);
+    let body = body.read_to_vec().expect("read the body");
+    Response { head, body }
 }
 
 pub fn get(srv: &BackgroundServer, path: &str) -> Response {
-    http_client::request("GET", &url(srv, path), &[], None, TIMEOUT).unwrap()
+    request(srv, "GET", path, &[], None)
 }
 
 pub fn get_with(srv: &BackgroundServer, path: &str, headers: &[(&str, &str)]) -> Response {
-    http_client::request("GET", &url(srv, path), headers, None, TIMEOUT).unwrap()
+    request(srv, "GET", path, headers, None)
 }
 
 pub fn post_raw(
@@ -119,32 +212,77 @@ pub fn post_raw(
 ) -> Response {
     let mut h = vec![("Content-Type", "application/json")];
     h.extend_from_slice(headers);
-    http_client::request("POST", &url(srv, path), &h, Some(body), TIMEOUT).unwrap()
+    request(srv, "POST", path, &h, Some(body))
 }
 
 pub fn post(srv: &BackgroundServer, path: &str, body: &Value) -> Response {
     post_raw(srv, path, body.to_string().as_bytes(), &[])
 }
 
+/// One Server-Sent Event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SseEvent {
+    /// The (newline-joined) `data:` lines of one event.
+    Data(String),
+    /// A `:` comment line, e.g. a keep-alive.
+    Comment(String),
+}
+
+/// Reads SSE events one at a time from a streamed body; dropping it closes
+/// the connection.
+pub struct SseReader {
+    inner: BufReader<ureq::BodyReader<'static>>,
+}
+
+impl SseReader {
+    /// The next event, or `None` at the end of the stream.
+    pub fn next_event(&mut self) -> io::Result<Option<SseEvent>> {
+        let mut data: Option<String> = None;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if self.inner.read_line(&mut line)? == 0 {
+                return Ok(data.map(SseEvent::Data));
+            }
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                if let Some(d) = data.take() {
+                    return Ok(Some(SseEvent::Data(d)));
+                }
+            } else if let Some(c) = line.strip_prefix(':') {
+                if data.is_none() {
+                    return Ok(Some(SseEvent::Comment(c.trim().to_string())));
+                }
+            } else if let Some(d) = line.strip_prefix("data:") {
+                let d = d.strip_prefix(' ').unwrap_or(d);
+                match &mut data {
+                    Some(existing) => {
+                        existing.push('\n');
+                        existing.push_str(d);
+                    }
+                    None => data = Some(d.to_string()),
+                }
+            }
+            // Other fields (event:, id:, retry:) are not used by our API.
+        }
+    }
+}
+
 /// Starts a streaming request and returns its head and SSE reader.
-pub fn open_stream(
-    srv: &BackgroundServer,
-    path: &str,
-    body: &Value,
-) -> (ResponseHead, SseReader<BodyReader>) {
-    let (head, reader) = http_client::send(
+pub fn open_stream(srv: &BackgroundServer, path: &str, body: &Value) -> (ResponseHead, SseReader) {
+    let (head, body) = send(
+        srv,
         "POST",
-        &url(srv, path),
+        path,
         &[("Content-Type", "application/json")],
         Some(body.to_string().as_bytes()),
-        TIMEOUT,
-    )
-    .unwrap();
-    (head, SseReader::new(reader))
+    );
+    let inner = BufReader::new(body.into_reader());
+    (head, SseReader { inner })
 }
 
 /// Next `data:` payload, skipping keep-alive comments.
-pub fn next_data(sse: &mut SseReader<BodyReader>) -> Option<String> {
+pub fn next_data(sse: &mut SseReader) -> Option<String> {
     loop {
         match sse.next_event().unwrap() {
             Some(SseEvent::Data(d)) => return Some(d),
@@ -155,7 +293,7 @@ pub fn next_data(sse: &mut SseReader<BodyReader>) -> Option<String> {
 }
 
 /// All `data:` payloads until the end of the stream.
-pub fn all_data(sse: &mut SseReader<BodyReader>) -> Vec<String> {
+pub fn all_data(sse: &mut SseReader) -> Vec<String> {
     let mut out = Vec::new();
     while let Some(d) = next_data(sse) {
         out.push(d);

@@ -7,13 +7,13 @@
 //! that is simpler than an async client and measures the same thing.
 
 use std::collections::BTreeMap;
+use std::io::BufReader;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::http_client::{self, HttpUrl, SseEvent, SseReader};
-use crate::metrics::{parse_proc_status, percentile};
+use crate::sse;
 
 /// Story beginnings the users cycle through.
 pub const PROMPTS: &[&str] = &[
@@ -26,7 +26,8 @@ pub const PROMPTS: &[&str] = &[
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    pub base_url: HttpUrl,
+    /// Server base URL without a trailing `/`, e.g. `http://127.0.0.1:8080`.
+    pub base_url: String,
     pub users: usize,
     pub duration: Duration,
     pub max_tokens: usize,
@@ -34,6 +35,22 @@ pub struct LoadOptions {
     pub chat: bool,
     pub api_key: Option<String>,
     pub request_timeout: Duration,
+}
+
+/// An HTTP client that hands back 4xx/5xx responses instead of errors and
+/// opens one connection per request (no keep-alive pool, so every request's
+/// TTFT includes its connect, as with any fresh client). `timeout` bounds the
+/// connect and each socket read or write, not the whole request: a long
+/// stream is fine as long as the server keeps sending.
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_idle_connections(0)
+        .timeout_connect(Some(timeout))
+        .timeout_per_read(Some(timeout))
+        .timeout_per_write(Some(timeout))
+        .build()
+        .into()
 }
 
 /// What one request observed.
@@ -53,6 +70,18 @@ pub struct Percentiles {
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
+}
+
+/// Nearest-rank percentile of unsorted samples; `None` when empty (the same
+/// definition as the server's metrics).
+pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+    let mut v: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    Some(v[rank.clamp(1, v.len()) - 1])
 }
 
 fn pct(v: &[f64]) -> Percentiles {
@@ -113,7 +142,6 @@ pub fn summarize(
             }
         }
     }
-    let itl_p = pct(&itl);
     Summary {
         users,
         duration_s: secs,
@@ -122,7 +150,7 @@ pub fn summarize(
         requests_failed: samples.len() - ok,
         requests_per_s: ok as f64 / secs,
         ttft_ms: pct(&ttft),
-        inter_token_ms: itl_p,
+        inter_token_ms: pct(&itl),
         output_tokens: tokens,
         output_tokens_per_s: tokens as f64 / secs,
         errors,
@@ -130,8 +158,10 @@ pub fn summarize(
     }
 }
 
-/// Sends one streaming request and records its timings.
-pub fn run_one(opts: &LoadOptions, prompt: &str) -> RequestSample {
+/// Sends one streaming request and records its timings. TTFT runs from just
+/// before the request is sent to the first SSE data event carrying text;
+/// each later event with text adds one inter-token gap.
+pub fn run_one(agent: &ureq::Agent, opts: &LoadOptions, prompt: &str) -> RequestSample {
     let mut sample = RequestSample::default();
     let (path, body) = if opts.chat {
         (
@@ -148,33 +178,27 @@ pub fn run_one(opts: &LoadOptions, prompt: &str) -> RequestSample {
         )
     };
     let body = body.to_string();
-    let auth = opts.api_key.as_ref().map(|k| format!("Bearer {k}"));
-    let mut headers = vec![("Content-Type", "application/json")];
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a.as_str()));
+    let mut request = agent
+        .post(format!("{}{path}", opts.base_url))
+        .header("Content-Type", "application/json");
+    if let Some(key) = &opts.api_key {
+        request = request.header("Authorization", format!("Bearer {key}"));
     }
     let start = Instant::now();
-    let url = opts.base_url.with_path(path);
-    let (head, reader) = match http_client::send(
-        "POST",
-        &url,
-        &headers,
-        Some(body.as_bytes()),
-        opts.request_timeout,
-    ) {
+    let response = match request.send(body.as_bytes()) {
         Ok(r) => r,
         Err(_) => return sample,
     };
-    sample.status = head.status;
-    if head.status != 200 {
+    sample.status = response.status().as_u16();
+    if sample.status != 200 {
         return sample;
     }
-    let mut sse = SseReader::new(reader);
+    let mut reader = BufReader::new(response.into_body().into_reader());
     let mut last: Option<Instant> = None;
     loop {
-        match sse.next_event() {
-            Ok(Some(SseEvent::Data(d))) if d == "[DONE]" => return sample,
-            Ok(Some(SseEvent::Data(d))) => {
+        match sse::next_data(&mut reader) {
+            Ok(Some(d)) if d == "[DONE]" => return sample,
+            Ok(Some(d)) => {
                 let v: Value = match serde_json::from_str(&d) {
                     Ok(v) => v,
                     Err(e) => {
@@ -203,7 +227,6 @@ pub fn run_one(opts: &LoadOptions, prompt: &str) -> RequestSample {
                     sample.completion_tokens = n as usize;
                 }
             }
-            Ok(Some(SseEvent::Comment(_))) => {}
             Ok(None) => {
                 sample.stream_error = Some("stream ended without [DONE]".into());
                 return sample;
@@ -216,22 +239,32 @@ pub fn run_one(opts: &LoadOptions, prompt: &str) -> RequestSample {
     }
 }
 
+/// Peak resident memory (`VmHWM`, kB) in bytes from a `/proc/<pid>/status` text.
+pub fn parse_vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line["VmHWM:".len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
 /// Peak RSS of `pid` from `/proc`, else the server's own metric.
-pub fn server_peak_rss(pid: Option<u32>, base: &HttpUrl) -> Option<u64> {
+pub fn server_peak_rss(pid: Option<u32>, base_url: &str) -> Option<u64> {
     if let Some(pid) = pid {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        return parse_proc_status(&status).map(|m| m.peak_rss_bytes);
+        return parse_vm_hwm(&status);
     }
-    let r = http_client::request(
-        "GET",
-        &base.with_path("/metrics"),
-        &[],
-        None,
-        Duration::from_secs(5),
-    )
-    .ok()?;
-    r.text()
-        .lines()
+    let text = agent(Duration::from_secs(5))
+        .get(format!("{base_url}/metrics"))
+        .call()
+        .ok()?
+        .into_body()
+        .read_to_string()
+        .ok()?;
+    text.lines()
         .find_map(|l| l.strip_prefix("slm_process_peak_resident_memory_bytes "))
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|v| v as u64)
@@ -240,15 +273,17 @@ pub fn server_peak_rss(pid: Option<u32>, base: &HttpUrl) -> Option<u64> {
 /// Runs the whole load test. Users stop starting requests at the deadline
 /// and let the ones in flight finish; elapsed time includes that tail.
 pub fn run(opts: &LoadOptions) -> Vec<RequestSample> {
+    let agent = agent(opts.request_timeout);
     let deadline = Instant::now() + opts.duration;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..opts.users)
             .map(|user| {
+                let agent = &agent;
                 scope.spawn(move || {
                     let mut samples = Vec::new();
                     let mut i = user;
                     while Instant::now() < deadline {
-                        let s = run_one(opts, PROMPTS[i % PROMPTS.len()]);
+                        let s = run_one(agent, opts, PROMPTS[i % PROMPTS.len()]);
                         i += 1;
                         // Back off briefly on rejections, as a polite client
                         // honouring Retry-After would, instead of spinning.
@@ -320,5 +355,23 @@ mod tests {
         let s = summarize(&[], 1, 16, Duration::from_secs(1), None);
         assert_eq!(s.ttft_ms.p50, None);
         assert_eq!(s.requests_per_s, 0.0);
+    }
+
+    #[test]
+    fn percentile_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50.0));
+        assert_eq!(percentile(&v, 95.0), Some(95.0));
+        assert_eq!(percentile(&v, 100.0), Some(100.0));
+        assert_eq!(percentile(&v, 0.0), Some(1.0));
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&[7.0], 99.0), Some(7.0));
+    }
+
+    #[test]
+    fn peak_rss_is_read_from_proc_status() {
+        let text = "Name:\tslm\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n";
+        assert_eq!(parse_vm_hwm(text), Some(204800 * 1024));
+        assert_eq!(parse_vm_hwm("Name: x\n"), None);
     }
 }

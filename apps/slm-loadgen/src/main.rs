@@ -1,12 +1,14 @@
 //! `slm-loadgen`: N concurrent streaming users against a running slm-server
-//! for a bounded time; prints a JSON summary (see `slm_server::loadgen`).
+//! for a bounded time; prints a JSON summary (see `loadgen`).
+
+mod loadgen;
+mod sse;
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use slm_server::http_client::HttpUrl;
-use slm_server::loadgen::{self, LoadOptions};
+use loadgen::LoadOptions;
 
 #[derive(Debug, Parser)]
 #[command(about = "Load-test a running slm-server with concurrent streaming users")]
@@ -35,7 +37,7 @@ struct Args {
     /// the server's /metrics is asked.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// Per-request timeout in seconds.
+    /// Per-request timeout in seconds (connect, and each wait for data).
     #[arg(long, default_value_t = 120.0)]
     timeout: f64,
     /// Free-form note copied into the JSON (e.g. which model was served).
@@ -50,7 +52,11 @@ fn main() -> anyhow::Result<()> {
         args.duration.is_finite() && args.duration > 0.0,
         "--duration must be a positive number of seconds"
     );
-    let base = HttpUrl::parse(args.url.trim_end_matches('/')).context("--url")?;
+    anyhow::ensure!(
+        args.timeout.is_finite() && args.timeout > 0.0,
+        "--timeout must be a positive number of seconds"
+    );
+    let base = args.url.trim_end_matches('/').to_string();
     let opts = LoadOptions {
         base_url: base.clone(),
         users: args.users,
@@ -61,18 +67,14 @@ fn main() -> anyhow::Result<()> {
         api_key: args.api_key,
         request_timeout: Duration::from_secs_f64(args.timeout),
     };
-    let health = slm_server::http_client::request(
-        "GET",
-        &base.with_path("/health"),
-        &[],
-        None,
-        Duration::from_secs(5),
-    )
-    .with_context(|| format!("server at {} is not reachable", args.url))?;
+    let health = loadgen::agent(Duration::from_secs(5))
+        .get(format!("{base}/health"))
+        .call()
+        .with_context(|| format!("server at {} is not reachable", args.url))?;
     anyhow::ensure!(
         health.status() == 200,
         "server health check answered {}",
-        health.status()
+        health.status().as_u16()
     );
     let started = Instant::now();
     let samples = loadgen::run(&opts);
