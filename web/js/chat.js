@@ -234,7 +234,7 @@ export class ChatController {
   #bubble(role, index) {
     const article = el('article', `msg msg-${role}`);
     article.dataset.index = String(index);
-    article.setAttribute('aria-label', role === 'user' ? 'Your opening' : 'Model continuation');
+    article.setAttribute('aria-label', role === 'user' ? 'Your message' : 'Model reply');
     const avatar = el('div', 'msg-avatar', role === 'user' ? 'You' : 'slm');
     avatar.setAttribute('aria-hidden', 'true');
     const body = el('div', 'msg-body');
@@ -251,7 +251,7 @@ export class ChatController {
       const copy = el('button', 'chip-btn msg-copy');
       copy.type = 'button';
       copy.append(icon('copy'), el('span', '', 'Copy'));
-      copy.setAttribute('aria-label', 'Copy this continuation');
+      copy.setAttribute('aria-label', 'Copy this story');
       copy.addEventListener('click', async () => {
         const ok = await copyText(text.textContent);
         copy.querySelector('span').textContent = ok ? 'Copied' : 'Copy failed';
@@ -424,11 +424,13 @@ export class ChatController {
 
   #setGenerating(on) {
     const d = this.dom;
+    // Read the focus before hiding a button: hiding the focused one blurs it to <body>.
+    const focusWasOnButton = document.activeElement === d.send || document.activeElement === d.stop;
     d.send.hidden = on;
     d.stop.hidden = !on;
     d.form.dataset.busy = on ? 'true' : 'false';
-    const focusWasOnButton = document.activeElement === d.send || document.activeElement === d.stop;
-    if (focusWasOnButton) (on ? d.stop : d.send).focus();
+    // Send → Stop while writing; afterwards back to the text box for the next message.
+    if (focusWasOnButton) (on ? d.stop : d.prompt).focus();
     this.#updateActions();
     this.deps.onActivity?.(on);
   }

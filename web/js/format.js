@@ -47,6 +47,9 @@ export function describeInfo(info) {
     weights_bytes: formatBytes(info.weights_bytes),
     dtype: typeof info.dtype === 'string' ? `${info.dtype} weights` : 'weights',
     decode_tokens_per_s: formatRate(info.decode_tokens_per_s, 'tok/s'),
+    // Measured once at start-up: absent means it could not be, not "still measuring".
+    single_stream_decode_tokens_per_s:
+      typeof info.single_stream_decode_tokens_per_s === 'number' ? formatRate(info.single_stream_decode_tokens_per_s, 'tok/s') : MISSING,
     ttft_ms_p50: formatRate(info.ttft_ms_p50, 'ms'),
     architecture: layers !== null && dim !== null ? `${layers} × ${dim}` : MISSING,
     heads: typeof info.heads === 'number' ? `layers × width · ${info.heads} attention heads` : 'layers × width',

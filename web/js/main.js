@@ -38,6 +38,19 @@ const background = createBackground(document.getElementById('bg'), {
   reducedMotion: window.matchMedia('(prefers-reduced-motion: reduce)'),
 });
 
+// ---- calls to action -----------------------------------------------------------
+
+// "Start a story", "Try it" and the skip link land on the text box: focused, and scrolled
+// so the composer sits at the bottom of the view with the conversation above it.
+for (const link of document.querySelectorAll('a[href="#chat"]')) {
+  link.addEventListener('click', (event) => {
+    event.preventDefault();
+    document.getElementById('composer').scrollIntoView({ block: 'end' });
+    document.getElementById('prompt').focus({ preventScroll: true });
+    window.history.replaceState(null, '', '#chat');
+  });
+}
+
 // ---- server status and live numbers ------------------------------------------
 
 const statusEl = document.getElementById('server-status');

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use slm_infer::{Engine, EngineOptions};
+use slm_infer::{Engine, EngineOptions, GenerateRequest, SamplingParams};
 
 use crate::auth::ApiKey;
 use crate::chat_template::PromptFormat;
@@ -14,6 +14,24 @@ use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::metrics::{EngineGauges, Metrics};
 use crate::validate::RequestPolicy;
+
+/// The decode speed one user sees on this machine with the server idle: one greedy
+/// generation of up to 64 tokens, run once before the server accepts requests. `None`
+/// when it fails or ends before 8 tokens (too few to time).
+fn measure_decode(engine: &Engine) -> Option<f64> {
+    let req = GenerateRequest {
+        prompt: "Once upon a time".into(),
+        max_tokens: 64,
+        sampling: SamplingParams {
+            temperature: 0.0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let c = engine.generate(req).ok()?;
+    let rate = c.timings.decode_tokens_per_s;
+    (c.usage.completion_tokens >= 8 && rate.is_finite() && rate > 0.0).then_some(rate)
+}
 
 pub struct AppState {
     pub engine: Engine,
@@ -25,6 +43,8 @@ pub struct AppState {
     /// How chat messages become a prompt: the chat format of an instruction-tuned model,
     /// or story text for a base model.
     pub prompt_format: PromptFormat,
+    /// Single-stream decode speed measured at start-up (see [`measure_decode`]).
+    pub startup_decode_tokens_per_s: Option<f64>,
     /// Unix time the model was loaded (`created` of `/v1/models`).
     pub created: u64,
     shutting_down: AtomicBool,
@@ -65,6 +85,7 @@ impl AppState {
         let api_key = config.api_key.as_deref().map(ApiKey::new);
         let web_dir = config.resolve_web_dir();
         let prompt_format = PromptFormat::of(engine.tokenizer());
+        let startup_decode_tokens_per_s = measure_decode(&engine);
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -77,6 +98,7 @@ impl AppState {
             api_key,
             web_dir,
             prompt_format,
+            startup_decode_tokens_per_s,
             created,
             shutting_down: AtomicBool::new(false),
         }

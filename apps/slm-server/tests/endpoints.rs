@@ -41,9 +41,15 @@ fn health_ready_models_info_openapi() {
     assert_eq!(info["heads"], 4);
     assert_eq!(info["dtype"], "q8");
     assert_eq!(info["max_batch"], srv.state.engine.stats().max_batch);
-    // No requests yet: nothing measured, and we say so rather than invent it.
+    // No requests yet: no recent averages, and we say so rather than invent them; the
+    // single-stream speed was measured at start-up (the random model may stop early, and
+    // then says so with null).
     assert!(info["decode_tokens_per_s"].is_null());
     assert!(info["ttft_ms_p50"].is_null());
+    let single = &info["single_stream_decode_tokens_per_s"];
+    assert!(single.is_null() || single.as_f64().unwrap() > 0.0, "{info}");
+    assert_eq!(single.as_f64(), srv.state.startup_decode_tokens_per_s);
+    assert_eq!(info["chat_format"], false);
 
     for _ in 0..2 {
         let r = post(
@@ -146,6 +152,7 @@ fn chat_uses_the_models_chat_template() {
     let srv = start(config_for(chat_model(dir.path())));
     let tok = srv.state.engine.tokenizer();
     let template = slm_tokenizer::ChatTemplate::of(tok).expect("chat model");
+    assert_eq!(get(&srv, "/api/info").json().unwrap()["chat_format"], true);
     let body = json!({
         "messages": [
             {"role": "system", "content": "You are a helpful assistant."},

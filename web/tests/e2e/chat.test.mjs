@@ -118,8 +118,13 @@ describe('chat', () => {
       await requestSeen;
       assert.ok(await page.locator('#stop').isVisible(), 'Stop offered while writing');
       assert.ok(await page.locator('.msg-assistant .typing').isVisible(), 'typing indicator while waiting');
-      await page.locator('#stop').click();
+      // Keyboard: Stop is reachable and pressing it keeps the focus in the composer.
+      await page.locator('#stop').focus();
+      await page.keyboard.press('Enter');
       release();
+      await eventually(async () => page.evaluate(() => document.activeElement?.id === 'prompt'), {
+        message: 'focus back on the text box after Stop (not lost to <body>)',
+      });
 
       const reply = await waitForReply(page, ['stopped']);
       assert.equal(await reply.locator('.msg-meta').innerText(), 'Stopped');

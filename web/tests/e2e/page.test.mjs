@@ -41,6 +41,13 @@ describe('page', () => {
       assert.equal(await page.locator('#about [data-info="context_length"]').innerText(), expected.context_length);
       const speed = await page.locator('#about [data-info="decode_tokens_per_s"]').innerText();
       assert.equal(speed, info.decode_tokens_per_s === null ? 'measuring…' : expected.decode_tokens_per_s);
+      // The headline speed is the single-stream figure the server measured at start-up,
+      // labelled as such (not the load-dependent recent average).
+      for (const where of ['.hero', '#about']) {
+        const single = page.locator(`${where} [data-info="single_stream_decode_tokens_per_s"]`);
+        assert.equal(await single.innerText(), expected.single_stream_decode_tokens_per_s);
+      }
+      assert.match(await page.locator('.hero-facts').innerText(), /one user/i);
       await eventually(async () => (await page.locator('#server-status').getAttribute('data-state')) === 'ready', { message: 'server status ready' });
 
       await page.screenshot({ path: join(ARTIFACTS, 'desktop-home.png') });
@@ -80,6 +87,39 @@ describe('page', () => {
       assert.deepEqual(errors, []);
     } finally {
       await context.close();
+    }
+  });
+
+  test('the calls to action and the skip link land on the text box, in view', async () => {
+    for (const [viewport, target] of [
+      [{ width: 1366, height: 900 }, '.hero .btn-primary'],
+      [{ width: 1366, height: 768 }, '.nav-cta'],
+      [{ width: 390, height: 844 }, '.hero .btn-primary'],
+      [{ width: 1366, height: 768 }, '.skip-link'],
+    ]) {
+      const { context, page } = await openPage(browser, { settings: FAST_SETTINGS, viewport });
+      try {
+        await page.goto(BASE_URL + '/');
+        if (target === '.skip-link') {
+          await page.keyboard.press('Tab');
+          await page.keyboard.press('Enter');
+        } else {
+          await page.locator(target).click();
+        }
+        const where = `${target} at ${viewport.width}x${viewport.height}`;
+        await eventually(async () => page.evaluate(() => document.activeElement?.id === 'prompt'), {
+          message: `${where}: the text box has the focus`,
+        });
+        await eventually(
+          async () => {
+            const box = await page.locator('#prompt').boundingBox();
+            return box && box.y >= 0 && box.y + box.height <= viewport.height;
+          },
+          { message: `${where}: the text box is in view` },
+        );
+      } finally {
+        await context.close();
+      }
     }
   });
 

@@ -23,7 +23,10 @@ test('describeInfo turns /api/info into display strings', () => {
   const text = describeInfo({
     model: 'tinystories-15m', parameters: 15191712, weights_bytes: 30400000, dtype: 'f16', context_length: 512,
     vocab_size: 32000, layers: 6, dim: 288, heads: 6, decode_tokens_per_s: null, ttft_ms_p50: 12.3,
+    single_stream_decode_tokens_per_s: 512.4,
   });
+  assert.equal(text.single_stream_decode_tokens_per_s, '512 tok/s');
+  assert.equal(describeInfo({ single_stream_decode_tokens_per_s: null }).single_stream_decode_tokens_per_s, '—');
   assert.equal(text.parameters, '15.2M');
   assert.equal(text.architecture, '6 × 288');
   assert.equal(text.context_length, '512 tokens');

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use crate::chat_template::PromptFormat;
 use crate::error::ApiError;
 use crate::openai::response::{ModelCard, ModelList};
 use crate::state::AppState;
@@ -63,7 +64,9 @@ fn round_f32(x: f32) -> f64 {
     (f64::from(x) * 1e6).round() / 1e6
 }
 
-/// What the web UI shows about the model and its measured speed.
+/// What the web UI shows about the model and its measured speed: the single-stream decode
+/// speed measured at start-up, and the recent per-request averages (which depend on the
+/// load at the time).
 pub async fn info(state: web::Data<AppState>) -> HttpResponse {
     let i = state.engine.info();
     let c = &i.config;
@@ -80,6 +83,8 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
         "kv_heads": c.n_kv_heads,
         "max_batch": state.engine.stats().max_batch,
         "decode_tokens_per_s": state.metrics.recent_decode_tokens_per_s(),
+        "single_stream_decode_tokens_per_s": state.startup_decode_tokens_per_s,
+        "chat_format": state.prompt_format == PromptFormat::Chat,
         "ttft_ms_p50": state.metrics.recent_ttft_p50_ms(),
         "defaults": {
             "max_tokens": state.policy.default_max_tokens,
