@@ -18,6 +18,9 @@ cargo nextest run --workspace --features slm-infer/burn --no-fail-fast
 echo "== /metrics through promtool"
 scripts/promtool-check.sh
 
+echo "== API fuzzing, short pass (schemathesis; scripts/api-fuzz.sh runs the full one)"
+scripts/api-fuzz.sh --quick
+
 if [ -x scripts/web-test.sh ]; then
   echo "== web UI browser tests"
   scripts/web-test.sh

@@ -8,6 +8,7 @@ import { describeError } from './notice.js';
 const ICONS = {
   copy: 'M9 9h10v10H9zM5 15V5h10',
   regenerate: 'M4 12a8 8 0 0 1 13.7-5.6M20 4v5h-5M20 12a8 8 0 0 1-13.7 5.6M4 20v-5h5',
+  continue: 'M5 12h11m-4-5 5 5-5 5M19 6v12',
   trash: 'M5 7h14M10 7V5h4v2M7 7l1 12h8l1-12',
 };
 
@@ -224,6 +225,7 @@ export class ChatController {
     conv.messages.forEach((m, i) => {
       const bubble = this.#bubble(m.role, i);
       this.#setText(bubble, m.content);
+      if (m.role === 'assistant' && m.finish) bubble.dataset.finish = m.finish;
       this.#setState(bubble, m.role === 'user' ? 'done' : m.finish === 'stopped' || m.finish === 'error' ? m.finish : 'done');
       messages.append(bubble);
     });
@@ -265,7 +267,12 @@ export class ChatController {
       regen.append(icon('regenerate'), el('span', '', 'Regenerate'));
       regen.setAttribute('aria-label', 'Regenerate this continuation');
       regen.addEventListener('click', () => this.regenerate());
-      actions.append(copy, regen);
+      const more = el('button', 'chip-btn msg-continue');
+      more.type = 'button';
+      more.append(icon('continue'), el('span', '', 'Continue'));
+      more.setAttribute('aria-label', 'Continue this story');
+      more.addEventListener('click', () => this.generate({ resume: true }));
+      actions.append(copy, regen, more);
       body.append(meta, actions);
     }
     article.append(avatar, body);
@@ -280,15 +287,21 @@ export class ChatController {
     bubble.dataset.state = state;
     bubble.setAttribute('aria-busy', state === 'waiting' || state === 'streaming' ? 'true' : 'false');
     const meta = bubble.querySelector('.msg-meta');
-    if (meta) meta.textContent = state === 'stopped' ? 'Stopped' : state === 'error' ? 'Interrupted' : '';
+    const cutAtLimit = state === 'done' && bubble.dataset.finish === 'length';
+    if (meta) meta.textContent = state === 'stopped' ? 'Stopped' : state === 'error' ? 'Interrupted' : cutAtLimit ? 'Stopped at the length limit' : '';
   }
 
-  /** Only the last model reply offers Regenerate, and not while writing. */
+  /**
+   * Only the last model reply offers Regenerate, and Continue when it was cut short (length
+   * limit, Stop, error); neither while writing.
+   */
   #updateActions() {
     const bubbles = [...this.dom.messages.querySelectorAll('.msg-assistant')];
     bubbles.forEach((b, i) => {
-      const regen = b.querySelector('.msg-regenerate');
-      regen.hidden = i !== bubbles.length - 1 || this.generating;
+      const last = i === bubbles.length - 1 && !this.generating;
+      b.querySelector('.msg-regenerate').hidden = !last;
+      const cut = b.dataset.state === 'stopped' || b.dataset.state === 'error' || b.dataset.finish === 'length';
+      b.querySelector('.msg-continue').hidden = !(last && cut && b.querySelector('.msg-text').textContent);
     });
   }
 
@@ -341,17 +354,30 @@ export class ChatController {
     if (this.controller) this.controller.abort();
   }
 
-  /** Streams a reply to the active conversation, whose last message is the user's. */
-  async generate() {
+  /**
+   * Streams a reply to the active conversation, whose last message is the user's; with
+   * `resume`, continues the last reply instead (the server leaves the model's turn open).
+   */
+  async generate({ resume = false } = {}) {
     const conv = this.store.active();
     if (!conv || this.generating) return;
     const history = conv.messages.filter((m) => m.content.length > 0);
-    if (!history.length || history[history.length - 1].role !== 'user') return;
+    if (!history.length || history[history.length - 1].role !== (resume ? 'assistant' : 'user')) return;
 
-    const index = this.store.append(conv.id, { role: 'assistant', content: '' });
-    const bubble = this.#bubble('assistant', index);
-    this.#setState(bubble, 'waiting');
-    this.dom.messages.append(bubble);
+    let index;
+    let bubble;
+    if (resume) {
+      index = conv.messages.length - 1;
+      bubble = this.dom.messages.querySelector(`.msg-assistant[data-index="${index}"]`);
+      if (!bubble) return;
+    } else {
+      index = this.store.append(conv.id, { role: 'assistant', content: '' });
+      bubble = this.#bubble('assistant', index);
+      this.dom.messages.append(bubble);
+    }
+    delete bubble.dataset.finish;
+    // A continued reply keeps its text on screen (the waiting state hides it).
+    this.#setState(bubble, resume ? 'streaming' : 'waiting');
     this.dom.empty.hidden = true;
     this.#scrollSoon();
 
@@ -366,7 +392,8 @@ export class ChatController {
       if (this.store.get(conv.id)) this.store.update(conv.id, index, patch);
     };
     const textNode = bubble.querySelector('.msg-text').firstChild;
-    let content = '';
+    const before = resume ? conv.messages[index].content : '';
+    let content = before;
     let lastSave = performance.now();
     const body = buildChatRequest(this.deps.getModel(), history, this.deps.getSettings());
     try {
@@ -374,7 +401,7 @@ export class ChatController {
         body,
         signal: controller.signal,
         onDelta: (delta) => {
-          if (!content) this.#setState(bubble, 'streaming');
+          if (content === before && !resume) this.#setState(bubble, 'streaming');
           const follow = this.#nearBottom();
           content += delta;
           textNode.appendData(delta);
@@ -388,8 +415,9 @@ export class ChatController {
         },
       });
       persist({ content, finish: result.finishReason ?? 'stop' });
+      bubble.dataset.finish = result.finishReason ?? 'stop';
       this.#setState(bubble, 'done');
-      if (!content) bubble.querySelector('.msg-meta').textContent = 'The model ended the story straight away.';
+      if (content === before) bubble.querySelector('.msg-meta').textContent = 'The model ended the story straight away.';
       this.announce(result.finishReason === 'length' ? 'Reached the length limit.' : 'The model finished the story.');
       this.deps.onFinished?.();
     } catch (err) {
@@ -402,7 +430,7 @@ export class ChatController {
         if (content) {
           persist({ content, finish: 'error' });
           this.#setState(bubble, 'error');
-          this.showNotice(error, () => this.regenerate());
+          this.showNotice(error, () => (resume ? this.generate({ resume: true }) : this.regenerate()));
         } else {
           // Nothing was written: drop the empty reply so Retry starts clean.
           if (this.store.get(conv.id)) this.store.truncate(conv.id, index);

@@ -98,36 +98,40 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
             .service(
                 web::resource("/completions")
                     .route(web::post().to(generate::completions))
-                    .default_service(web::to(ui::method_not_allowed)),
+                    .default_service(ui::only("POST")),
             )
             .service(
                 web::resource("/chat/completions")
                     .route(web::post().to(generate::chat_completions))
-                    .default_service(web::to(ui::method_not_allowed)),
+                    .default_service(ui::only("POST")),
             )
             .service(
                 web::resource("/models")
                     .route(web::get().to(status::list_models))
-                    .default_service(web::to(ui::method_not_allowed)),
+                    .default_service(ui::only("GET")),
             )
             .service(
                 web::resource("/models/{model}")
                     .route(web::get().to(status::get_model))
-                    .default_service(web::to(ui::method_not_allowed)),
+                    .default_service(ui::only("GET")),
             )
             .default_service(web::to(ui::not_found)),
     );
+    let openapi = web::Bytes::from(status::openapi_document(state.policy.max_tokens_limit));
     for (path, handler) in [
         ("/health", web::get().to(status::health)),
         ("/ready", web::get().to(status::ready)),
         ("/metrics", web::get().to(status::metrics)),
         ("/api/info", web::get().to(status::info)),
-        ("/openapi.json", web::get().to(status::openapi)),
+        (
+            "/openapi.json",
+            web::get().to(move || status::openapi(openapi.clone())),
+        ),
     ] {
         cfg.service(
             web::resource(path)
                 .route(handler)
-                .default_service(web::to(ui::method_not_allowed)),
+                .default_service(ui::only("GET")),
         );
     }
     // Static files come last so they can never shadow an API route.

@@ -116,7 +116,9 @@ pub fn validate_settings(
                 format!("top_p must be greater than 0 and at most 1, got {p}"),
             ));
         }
-        Some(p) => p as f32,
+        // A positive value too small for f32 (e.g. 5e-324) must not round to 0,
+        // which the engine refuses: the smallest positive f32 samples the same.
+        Some(p) => (p as f32).max(f32::MIN_POSITIVE),
     };
 
     let top_k = match body.top_k {
@@ -371,6 +373,13 @@ mod tests {
         assert_eq!(s.seed, Some(42));
         assert_eq!(s.stop, vec!["\n".to_string(), "The end".to_string()]);
         assert!(s.stream && s.include_usage);
+    }
+
+    #[test]
+    fn tiny_positive_top_p_stays_positive() {
+        // Found by schemathesis: 5e-324 is > 0 but was 0 as f32, which the engine refused.
+        let s = check(r#"{"top_p":5e-324}"#, Endpoint::Completions).unwrap();
+        assert!(s.top_p > 0.0, "{}", s.top_p);
     }
 
     #[test]

@@ -66,6 +66,24 @@ fn health_ready_models_info_openapi() {
     assert_eq!(r.status(), 200);
     let doc = r.json().unwrap();
     assert!(doc["paths"]["/v1/chat/completions"]["post"].is_object());
+    // The served document states this server's max_tokens limit: the tiny model's
+    // 128-token context, not the default 512.
+    let max = &doc["components"]["schemas"]["CompletionRequest"]["properties"]["max_tokens"];
+    assert_eq!(max["maximum"], 128, "{max}");
+    drop(srv);
+    let mut cfg = config_for(tiny_model_dir());
+    cfg.max_tokens_limit = 16;
+    let srv = start(cfg);
+    let doc = get(&srv, "/openapi.json").json().unwrap();
+    let chat = &doc["components"]["schemas"]["ChatRequest"]["properties"];
+    assert_eq!(chat["max_tokens"]["maximum"], 16);
+    assert_eq!(chat["max_completion_tokens"]["maximum"], 16);
+    let r = post(
+        &srv,
+        "/v1/completions",
+        &json!({"prompt": "Once", "max_tokens": 17}),
+    );
+    assert_error(&r, 400, Some("max_tokens"));
 }
 
 #[test]

@@ -194,6 +194,20 @@ fn body_limit_unknown_routes_and_methods() {
     assert_error(&get(&srv, "/v1/completions"), 405, None);
     assert_error(&get(&srv, "/v1/chat/completions"), 405, None);
     assert_error(&post(&srv, "/v1/models", &json!({})), 405, None);
+    // A 405 names the methods the path takes (RFC 9110; found by schemathesis).
+    for (method, path, allow) in [
+        ("GET", "/v1/completions", "POST"),
+        ("TRACE", "/v1/chat/completions", "POST"),
+        ("DELETE", "/v1/models", "GET"),
+        ("PUT", "/v1/models/x", "GET"),
+        ("POST", "/health", "GET"),
+        ("PATCH", "/metrics", "GET"),
+        ("TRACE", "/openapi.json", "GET"),
+    ] {
+        let r = request(&srv, method, path, &[], None);
+        assert_error(&r, 405, None);
+        assert_eq!(r.head.header("allow"), Some(allow), "{method} {path}");
+    }
     assert_error(&get(&srv, "/v1/engines"), 404, None);
     // Outside /v1 and /api an unknown path is a plain-text 404 (it may be a UI asset).
     let r = post(&srv, "/v2/completions", &json!({}));

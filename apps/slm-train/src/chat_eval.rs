@@ -1,9 +1,12 @@
 //! `slm-train chat-eval`: does the model tell the story a user asks for? Requests are made
 //! from held-out (validation) stories the way the instruction data is made from training
 //! stories, answered by the inference engine, and scored as JSON:
-//! - `words_used`: the share of requested words (nouns, verbs, adjectives, animals) the reply
+//! - `words_used`: the share of requested words (nouns, verbs, adjectives, animals) the story
 //!   uses in some inflection ("jump" counts "jumped");
-//! - `names_used`: the share of requested character names the reply uses;
+//! - `names_used`: the share of requested character names the story uses;
+//!
+//! where the story is the reply without its opening plan line ("Here is a story about Tim
+//! with the words …", `slm_data::instruct::story_of`): repeating the request does not count.
 //! - `in_character`: the share of off-topic questions ("What is the capital of France?",
 //!   from a list never trained on) whose reply opens by saying it tells stories;
 //! - `mean_reply_words`.
@@ -16,7 +19,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use slm_data::instruct::{
-    Request, RequestKind, is_in_character, off_topic_request, story_request, uses_name, uses_word,
+    Request, RequestKind, is_in_character, off_topic_request, story_of, story_request, uses_name,
+    uses_word,
 };
 use slm_infer::{Engine, EngineOptions, GenerateRequest, SamplingParams, WeightDtype};
 use slm_tokenizer::{ChatTemplate, Role};
@@ -93,6 +97,7 @@ pub struct Scores {
     pub names_used: f64,
     /// Story requests whose reply uses every requested word and name.
     pub all_used: f64,
+    /// Words of the story part of story replies.
     pub mean_reply_words: f64,
     pub off_topic_questions: usize,
     pub in_character: f64,
@@ -116,9 +121,10 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
             continue;
         }
         stories += 1;
-        reply_words += reply.split_whitespace().count();
-        let w = r.words.iter().filter(|w| uses_word(reply, w)).count();
-        let n = r.names.iter().filter(|n| uses_name(reply, n)).count();
+        let story = story_of(reply);
+        reply_words += story.split_whitespace().count();
+        let w = r.words.iter().filter(|w| uses_word(story, w)).count();
+        let n = r.names.iter().filter(|n| uses_name(story, n)).count();
         (words, words_hit, names, names_hit) = (
             words + r.words.len(),
             words_hit + w,
@@ -221,8 +227,9 @@ mod tests {
             req(RequestKind::OffTopic, &[], &[]),
             req(RequestKind::OffTopic, &[], &[]),
         ];
+        // The plan line repeats the request; only the story after it counts.
         let replies = [
-            "Lily jumped over the ball.".to_string(),
+            "Here is a story about Lily with the words \"jump\" and \"ball\".\n\nLily jumped over the ball.".to_string(),
             "The cat sat.".to_string(),
             "I only tell stories, so here is one.".to_string(),
             "Paris is the capital.".to_string(),
@@ -232,6 +239,8 @@ mod tests {
             (s.story_requests, s.words_requested, s.names_requested),
             (2, 3, 1)
         );
+        let preface_only = "Here is a story with the word \"tree\".\n\nThe cat sat.".to_string();
+        assert_eq!(score(&requests[1..2], &[preface_only]).words_used, 0.0);
         assert!((s.words_used - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!((s.names_used, s.all_used, s.in_character), (1.0, 0.5, 0.5));
         assert_eq!(s.mean_reply_words, 4.0);

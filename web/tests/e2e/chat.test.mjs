@@ -104,6 +104,38 @@ describe('chat', () => {
     }
   });
 
+  test('a reply cut at the length limit says so and Continue carries it on in place', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: { ...FAST_SETTINGS, max_tokens: 8 } });
+    try {
+      await page.goto(BASE_URL + '/');
+      await sendPrompt(page, 'Tom and his dog went to the park.');
+      const reply = await waitForReply(page);
+      assert.equal(await reply.getAttribute('data-finish'), 'length', 'the tiny model writes past 8 tokens');
+      assert.equal(await reply.locator('.msg-meta').innerText(), 'Stopped at the length limit');
+      const first = await reply.locator('.msg-text').innerText();
+      const more = reply.locator('.msg-continue');
+      assert.ok(await more.isVisible(), 'Continue offered');
+
+      const requestSeen = page.waitForRequest(CHAT);
+      await more.click();
+      const messages = (await requestSeen).postDataJSON().messages;
+      assert.deepEqual(messages.map((m) => m.role), ['user', 'assistant'], 'the reply is sent for the model to go on');
+      assert.equal(messages[1].content, first);
+      await eventually(async () => (await reply.getAttribute('data-state')) === 'done' && (await reply.getAttribute('data-finish')) !== null, {
+        message: 'continued reply finished',
+      });
+      const after = await reply.locator('.msg-text').innerText();
+      assert.ok(after.startsWith(first) && after.length > first.length, 'the text grew in place');
+      assert.equal(await page.locator('.msg-assistant').count(), 1, 'still one reply');
+      // Stored: a reload shows the whole continued reply.
+      await page.reload();
+      assert.equal(await page.locator('.msg-assistant .msg-text').innerText(), after);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('Stop cancels the request and keeps what was written', async () => {
     const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
     try {

@@ -26,10 +26,21 @@ pub fn not_found_response(req: &HttpRequest) -> HttpResponse {
         .body(format!("404 Not Found: {path}\n"))
 }
 
-/// Known API path, wrong method.
-pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+/// Known API path, wrong method: a 405 whose `Allow` header lists the
+/// methods the path does take (RFC 9110 requires it).
+pub fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
     use actix_web::ResponseError;
-    ApiError::method_not_allowed(req.method().as_str(), req.path()).error_response()
+    let mut resp = ApiError::method_not_allowed(req.method().as_str(), req.path()).error_response();
+    resp.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    resp
+}
+
+/// Default service of an API resource that only takes `allow` (e.g. `"GET"`).
+pub fn only(allow: &'static str) -> actix_web::Route {
+    actix_web::web::to(move |req: HttpRequest| async move { method_not_allowed(&req, allow) })
 }
 
 /// `/` when no web directory exists: say so instead of failing startup.

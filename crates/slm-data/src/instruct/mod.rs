@@ -20,6 +20,22 @@ use lexicon::{
     TRAIN_QUESTIONS, TRAIN_WRAPPERS, VERBS, WORD_SENTENCES,
 };
 
+/// How a reply to a story request that names words or characters opens: a one-line plan
+/// that repeats them ("Here is a story about Tim with the words "ask" and "old".") and a
+/// blank line, then the story. Copying the request into the reply's first line is easy for
+/// the model, and the story that follows then reads its constraints from its own text, as
+/// a story model does (without it, instruction tuning taught the model to start a fresh
+/// story that ignored the request). [`story_of`] strips it for scoring.
+pub const PREFACE_START: &str = "Here is a story";
+
+/// The story in a reply: the text after a [`PREFACE_START`] line, or the whole reply.
+pub fn story_of(reply: &str) -> &str {
+    match reply.strip_prefix(PREFACE_START) {
+        Some(rest) => rest.split_once("\n\n").map_or("", |(_, story)| story),
+        None => reply,
+    }
+}
+
 /// Share of story requests that ask to continue the story's beginning.
 const CONTINUE_SHARE: f64 = 0.15;
 /// Share of the other story requests that ask for "a story" with no constraint.
@@ -312,9 +328,13 @@ impl Facts {
         } else {
             self.render(&atoms, rng)
         };
+        let reply = match preface(&names, &words) {
+            Some(line) => format!("{line}\n\n{story}"),
+            None => story.to_string(),
+        };
         Request {
             prompt,
-            reply: story.to_string(),
+            reply,
             words,
             names,
             kind: RequestKind::Story,
@@ -610,6 +630,20 @@ fn with_article(phrase: &str) -> String {
 }
 
 /// "A", "A and B", "A, B and C".
+/// The plan line of a reply (see [`PREFACE_START`]); `None` when nothing was asked for.
+fn preface(names: &[String], words: &[String]) -> Option<String> {
+    let mut line = PREFACE_START.to_string();
+    if !names.is_empty() {
+        line += &format!(" about {}", join(names));
+    }
+    if !words.is_empty() {
+        let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+        let plural = if words.len() > 1 { "s" } else { "" };
+        line += &format!(" with the word{plural} {}", join(&quoted));
+    }
+    (names.len() + words.len() > 0).then(|| line + ".")
+}
+
 fn join(items: &[String]) -> String {
     match items {
         [] => String::new(),
@@ -697,15 +731,24 @@ mod tests {
                 ..InstructOptions::default()
             };
             for request in conversations(&stories, &opts).iter().flatten() {
+                let story = story_of(&request.reply);
+                if !request.words.is_empty() || !request.names.is_empty() {
+                    assert!(request.reply.starts_with(PREFACE_START), "{request:?}");
+                    assert!(!story.is_empty() && story.len() < request.reply.len());
+                }
                 for word in &request.words {
-                    assert!(uses_word(&request.reply, word), "{word}: {request:?}");
+                    assert!(uses_word(story, word), "{word}: {request:?}");
+                    assert!(uses_word(
+                        &request.reply[..request.reply.len() - story.len()],
+                        word
+                    ));
                     assert!(
                         request.prompt.contains(word.as_str()),
                         "{word}: {request:?}"
                     );
                 }
                 for name in &request.names {
-                    assert!(uses_name(&request.reply, name), "{name}: {request:?}");
+                    assert!(uses_name(story, name), "{name}: {request:?}");
                     assert!(
                         request.prompt.contains(name.as_str()),
                         "{name}: {request:?}"
@@ -923,5 +966,27 @@ mod tests {
         let request = off_topic_request("  A. B. C.  ", 5, false);
         let (opener, story) = request.reply.split_once("\n\n").unwrap();
         assert!(OPENERS.contains(&opener) && story == "A. B. C.");
+    }
+
+    #[test]
+    fn preface_lists_what_was_asked_and_story_of_strips_it() {
+        let names = vec!["Tim".to_string()];
+        let words = vec!["ask".to_string(), "old".to_string()];
+        let line = preface(&names, &words).unwrap();
+        assert_eq!(
+            line,
+            "Here is a story about Tim with the words \"ask\" and \"old\"."
+        );
+        assert_eq!(
+            preface(&[], &words[..1]).unwrap(),
+            "Here is a story with the word \"ask\"."
+        );
+        assert!(preface(&[], &[]).is_none());
+        assert_eq!(
+            story_of(&format!("{line}\n\nOnce upon a time.")),
+            "Once upon a time."
+        );
+        assert_eq!(story_of("Once upon a time."), "Once upon a time.");
+        assert_eq!(story_of("Here is a story with no story"), "");
     }
 }
