@@ -229,6 +229,14 @@ impl ServerConfig {
         if self.default_max_tokens == Some(0) || self.max_tokens_limit == 0 {
             bail!("default_max_tokens and max_tokens_limit must be at least 1");
         }
+        if let Some(d) = self.default_max_tokens
+            && d > self.max_tokens_limit
+        {
+            bail!(
+                "default_max_tokens ({d}) must not exceed max_tokens_limit ({})",
+                self.max_tokens_limit
+            );
+        }
         for (name, v) in [
             ("max_batch", self.max_batch),
             ("queue_capacity", self.queue_capacity),
@@ -396,6 +404,16 @@ mod tests {
         };
         let e = ServerConfig::load(&args, env(&[])).unwrap_err();
         assert!(e.to_string().contains("max_batch"), "{e}");
+        let args = ServeArgs {
+            default_max_tokens: Some(300),
+            max_tokens_limit: Some(100),
+            ..Default::default()
+        };
+        let e = ServerConfig::load(&args, env(&[])).unwrap_err();
+        assert!(
+            e.to_string().contains("must not exceed max_tokens_limit"),
+            "{e}"
+        );
         let args = ServeArgs {
             config: Some("/nonexistent/slm.toml".into()),
             ..Default::default()

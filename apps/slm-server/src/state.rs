@@ -72,11 +72,13 @@ impl AppState {
     pub fn with_engine(engine: Engine, config: ServerConfig) -> Self {
         let generation = &engine.info().generation;
         let context = engine.info().max_seq_len;
+        let max_tokens_limit = config.max_tokens_limit.min(context);
         let policy = RequestPolicy {
-            max_tokens_limit: config.max_tokens_limit.min(context),
+            max_tokens_limit,
+            // The model's default, if not configured, within the server's limit.
             default_max_tokens: config
                 .default_max_tokens
-                .unwrap_or(generation.max_tokens)
+                .unwrap_or(generation.max_tokens.min(max_tokens_limit))
                 .max(1),
             default_temperature: generation.temperature,
             default_top_p: generation.top_p,
