@@ -63,6 +63,8 @@ pub struct RequestSample {
     pub ttft: Option<Duration>,
     pub inter_token: Vec<Duration>,
     pub completion_tokens: usize,
+    /// The client closed the connection on purpose mid-stream (soak runs).
+    pub disconnected: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -158,10 +160,31 @@ pub fn summarize(
     }
 }
 
+/// The endpoint path for `opts` (`/v1/chat/completions` or `/v1/completions`).
+pub fn endpoint_path(opts: &LoadOptions) -> &'static str {
+    if opts.chat {
+        "/v1/chat/completions"
+    } else {
+        "/v1/completions"
+    }
+}
+
 /// Sends one streaming request and records its timings. TTFT runs from just
 /// before the request is sent to the first SSE data event carrying text;
 /// each later event with text adds one inter-token gap.
 pub fn run_one(agent: &ureq::Agent, opts: &LoadOptions, prompt: &str) -> RequestSample {
+    run_one_cut(agent, opts, prompt, None)
+}
+
+/// [`run_one`], but with `disconnect_after: Some(n)` the client drops the
+/// connection once `n` events carrying text have arrived (the sample is then
+/// marked `disconnected`). A stream that ends before that is recorded as usual.
+pub fn run_one_cut(
+    agent: &ureq::Agent,
+    opts: &LoadOptions,
+    prompt: &str,
+    disconnect_after: Option<usize>,
+) -> RequestSample {
     let mut sample = RequestSample::default();
     let (path, body) = if opts.chat {
         (
@@ -195,6 +218,7 @@ pub fn run_one(agent: &ureq::Agent, opts: &LoadOptions, prompt: &str) -> Request
     }
     let mut reader = BufReader::new(response.into_body().into_reader());
     let mut last: Option<Instant> = None;
+    let mut text_events = 0;
     loop {
         match sse::next_data(&mut reader) {
             Ok(Some(d)) if d == "[DONE]" => return sample,
@@ -222,9 +246,17 @@ pub fn run_one(agent: &ureq::Agent, opts: &LoadOptions, prompt: &str) -> Request
                         Some(prev) => sample.inter_token.push(now - prev),
                     }
                     last = Some(now);
+                    text_events += 1;
                 }
                 if let Some(n) = v["usage"]["completion_tokens"].as_u64() {
                     sample.completion_tokens = n as usize;
+                }
+                if disconnect_after.is_some_and(|n| text_events >= n) {
+                    // Dropping the reader closes the socket: the agent keeps
+                    // no idle connections and this body was not read to its end.
+                    drop(reader);
+                    sample.disconnected = true;
+                    return sample;
                 }
             }
             Ok(None) => {
@@ -239,16 +271,26 @@ pub fn run_one(agent: &ureq::Agent, opts: &LoadOptions, prompt: &str) -> Request
     }
 }
 
-/// Peak resident memory (`VmHWM`, kB) in bytes from a `/proc/<pid>/status` text.
-pub fn parse_vm_hwm(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line["VmHWM:".len()..]
+/// A `kB` field of a `/proc/<pid>/status` text (e.g. `VmHWM:`), in bytes.
+fn parse_status_kb(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line[field.len()..]
         .trim()
         .trim_end_matches("kB")
         .trim()
         .parse()
         .ok()?;
     Some(kb * 1024)
+}
+
+/// Peak resident memory (`VmHWM`, kB) in bytes from a `/proc/<pid>/status` text.
+pub fn parse_vm_hwm(status: &str) -> Option<u64> {
+    parse_status_kb(status, "VmHWM:")
+}
+
+/// Current resident memory (`VmRSS`, kB) in bytes from a `/proc/<pid>/status` text.
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    parse_status_kb(status, "VmRSS:")
 }
 
 /// Peak RSS of `pid` from `/proc`, else the server's own metric.
@@ -273,21 +315,37 @@ pub fn server_peak_rss(pid: Option<u32>, base_url: &str) -> Option<u64> {
 /// Runs the whole load test. Users stop starting requests at the deadline
 /// and let the ones in flight finish; elapsed time includes that tail.
 pub fn run(opts: &LoadOptions) -> Vec<RequestSample> {
+    drive(opts, |agent, i| {
+        let s = run_one(agent, opts, PROMPTS[i % PROMPTS.len()]);
+        let status = s.status;
+        (s, status)
+    })
+}
+
+/// The user loop behind [`run`]: `opts.users` threads, each calling
+/// `one(agent, i)` back to back until the deadline (`i` counts that user's
+/// requests, starting at the user's index so users begin on different
+/// prompts). `one` returns its sample and the HTTP status it got.
+pub fn drive<S: Send>(
+    opts: &LoadOptions,
+    one: impl Fn(&ureq::Agent, usize) -> (S, u16) + Sync,
+) -> Vec<S> {
     let agent = agent(opts.request_timeout);
     let deadline = Instant::now() + opts.duration;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..opts.users)
             .map(|user| {
                 let agent = &agent;
+                let one = &one;
                 scope.spawn(move || {
                     let mut samples = Vec::new();
                     let mut i = user;
                     while Instant::now() < deadline {
-                        let s = run_one(agent, opts, PROMPTS[i % PROMPTS.len()]);
+                        let (s, status) = one(agent, i);
                         i += 1;
                         // Back off briefly on rejections, as a polite client
                         // honouring Retry-After would, instead of spinning.
-                        let backoff = matches!(s.status, 0 | 429 | 503);
+                        let backoff = matches!(status, 0 | 429 | 503);
                         samples.push(s);
                         if backoff {
                             std::thread::sleep(Duration::from_millis(200));
@@ -315,6 +373,7 @@ mod tests {
             ttft: Some(Duration::from_millis(ttft_ms)),
             inter_token: gaps_ms.iter().map(|&g| Duration::from_millis(g)).collect(),
             completion_tokens: tokens,
+            disconnected: false,
         }
     }
 
@@ -372,6 +431,8 @@ mod tests {
     fn peak_rss_is_read_from_proc_status() {
         let text = "Name:\tslm\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n";
         assert_eq!(parse_vm_hwm(text), Some(204800 * 1024));
+        assert_eq!(parse_vm_rss(text), Some(102400 * 1024));
         assert_eq!(parse_vm_hwm("Name: x\n"), None);
+        assert_eq!(parse_vm_rss("VmRSS:\tlots kB\n"), None);
     }
 }
