@@ -66,7 +66,14 @@ async function refreshStatus() {
   return ready;
 }
 
+/** Copy and suggestions for the model: asking for stories (chat model) or continuing them. */
+function applyMode(chat) {
+  document.body.dataset.mode = chat ? 'chat' : 'story';
+  document.getElementById('prompt').placeholder = chat ? 'Tell me a story about…' : 'Once upon a time…';
+}
+
 function renderInfo(data) {
+  applyMode(data.chat_format === true);
   const text = describeInfo(data);
   for (const node of document.querySelectorAll('[data-info]')) {
     const key = node.dataset.info;

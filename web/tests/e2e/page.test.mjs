@@ -90,6 +90,32 @@ describe('page', () => {
     }
   });
 
+  test('the copy follows the model: continue stories (base model) or ask for them (chat model)', async () => {
+    for (const chat of [false, true]) {
+      const { context, page, errors } = await openPage(browser);
+      try {
+        if (chat) {
+          // The test server runs a base model; a chat model's /api/info differs only in this flag.
+          await page.route('**/api/info', async (route) => {
+            const info = await (await route.fetch()).json();
+            await route.fulfill({ json: { ...info, chat_format: true } });
+          });
+        }
+        await page.goto(BASE_URL + '/');
+        const mode = chat ? 'chat' : 'story';
+        await eventually(async () => (await page.locator('body').getAttribute('data-mode')) === mode, { message: `mode ${mode}` });
+        assert.equal(await page.locator('#chat-title').innerText(), chat ? 'Ask for a story.' : 'Start a story.');
+        const visible = await page.locator('.suggestion:visible').allInnerTexts();
+        assert.equal(visible.length, 3);
+        assert.equal(visible.every((t) => /^(Tell me|Write|Continue)/.test(t)), chat, visible.join(' | '));
+        assert.equal(await page.locator('#prompt').getAttribute('placeholder'), chat ? 'Tell me a story about…' : 'Once upon a time…');
+        assert.deepEqual(errors, []);
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
   test('the calls to action and the skip link land on the text box, in view', async () => {
     for (const [viewport, target] of [
       [{ width: 1366, height: 900 }, '.hero .btn-primary'],
