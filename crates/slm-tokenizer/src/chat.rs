@@ -122,19 +122,9 @@ impl ChatTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TrainOptions;
 
     fn base() -> Tokenizer {
-        let texts = ["the cat sat on the mat", "a story about a dog", EOT];
-        Tokenizer::train_from_iter(
-            texts.iter(),
-            &TrainOptions {
-                vocab_size: 300,
-                min_frequency: 1,
-                show_progress: false,
-            },
-        )
-        .unwrap()
+        crate::tests::tiny()
     }
 
     #[test]

@@ -270,10 +270,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tiny() -> Tokenizer {
+    /// A 300-token tokenizer trained on two sentences (unit tests).
+    pub(crate) fn tiny() -> Tokenizer {
         let texts = ["the cat sat on the mat", "the dog sat on the log", EOT];
         Tokenizer::train_from_iter(
             texts.iter(),
