@@ -24,6 +24,7 @@ WORKDIR /app
 COPY --from=builder /src/target/release/slm-server /usr/local/bin/slm-server
 COPY --from=builder /src/target/release/slm-train /usr/local/bin/slm-train
 COPY models/tinystories-15m /app/models/tinystories-15m
+COPY models/tinystories-15m-chat /app/models/tinystories-15m-chat
 COPY web /app/web
 USER slm
 ENV SLM_HOST=0.0.0.0 SLM_PORT=8080 SLM_MODEL=/app/models/tinystories-15m SLM_WEB_DIR=/app/web
