@@ -91,6 +91,7 @@ export class ChatController {
       title: $('active-title'),
       form: $('composer'),
       prompt: $('prompt'),
+      hint: $('composer-hint'),
       send: $('send'),
       stop: $('stop'),
       newChat: $('new-chat'),
@@ -101,6 +102,8 @@ export class ChatController {
       noticeDismiss: $('notice-dismiss'),
       status: $('chat-status'),
     };
+    // The hint line's usual content (keyboard help), restored when a long message is shortened.
+    this.hintDefault = [...this.dom.hint.childNodes].map((node) => node.cloneNode(true));
     this.#bind();
     this.renderList();
     this.renderMessages();
@@ -124,7 +127,10 @@ export class ChatController {
         this.stop();
       }
     });
-    d.prompt.addEventListener('input', () => this.#autosize());
+    d.prompt.addEventListener('input', () => {
+      this.#autosize();
+      this.#updateLength();
+    });
     d.stop.addEventListener('click', () => this.stop());
     d.newChat.addEventListener('click', () => this.newChat());
     d.noticeRetry.addEventListener('click', () => {
@@ -334,6 +340,7 @@ export class ChatController {
     }
     this.dom.prompt.value = '';
     this.#autosize();
+    this.#updateLength();
     this.renderList();
     this.renderMessages();
     this.generate();
@@ -431,6 +438,11 @@ export class ChatController {
           persist({ content, finish: 'error' });
           this.#setState(bubble, 'error');
           this.showNotice(error, () => (resume ? this.generate({ resume: true }) : this.regenerate()));
+        } else if (error.code === 'context_length_exceeded' && !resume) {
+          // The message alone does not fit (older turns are dropped to fit): retrying
+          // cannot help, so it goes back into the box to be shortened.
+          this.#unsend(conv.id, index - 1);
+          this.showNotice(error, null);
         } else {
           // Nothing was written: drop the empty reply so Retry starts clean.
           if (this.store.get(conv.id)) this.store.truncate(conv.id, index);
@@ -465,6 +477,35 @@ export class ChatController {
 
   // ---- notices ---------------------------------------------------------------
 
+  /** Takes back the user's message at `index` (and what follows) into the composer. */
+  #unsend(id, index) {
+    const conv = this.store.get(id);
+    if (!conv) return;
+    this.dom.prompt.value = conv.messages[index]?.content ?? '';
+    if (index === 0) this.store.remove(id);
+    else this.store.truncate(id, index);
+    this.renderList();
+    this.renderMessages();
+    this.#updateLength();
+    this.#autosize();
+    this.dom.prompt.focus();
+  }
+
+  /** Warns in the hint line when the text nears what the model can read. */
+  #updateLength() {
+    const n = this.dom.prompt.value.length;
+    const hint = this.dom.hint;
+    // ~4.2 characters per token on TinyStories text; the context is 512 tokens.
+    const long = n > 1200;
+    if (!long && hint.dataset.long !== 'true') return;
+    hint.dataset.long = String(long);
+    if (long) {
+      hint.textContent = `Long message: about ${Math.round(n / 4.2)} of the 512 tokens the model reads, its reply included.`;
+    } else {
+      hint.replaceChildren(...this.hintDefault.map((node) => node.cloneNode(true)));
+    }
+  }
+
   showNotice(error, retry) {
     const d = this.dom;
     const { title, text, retryAfter } = describeError(error);
@@ -472,6 +513,7 @@ export class ChatController {
     d.noticeTitle.textContent = title;
     d.noticeText.textContent = text;
     d.notice.hidden = false;
+    d.noticeRetry.hidden = !retry;
     this.retry = retry;
     clearInterval(this.countdownTimer);
     if (retryAfter) {

@@ -28,8 +28,8 @@ export function describeError(error) {
     case 'invalid':
       if (error.code === 'context_length_exceeded') {
         return {
-          title: 'This story is too long for the model',
-          text: `${error.message} Lower “Max tokens” in Settings, or start a new story.`,
+          title: 'That message is too long for the model',
+          text: 'The model reads at most 512 tokens (about 2,000 characters), its reply included. Your text is back in the box: shorten it and send it again.',
           retryAfter: null,
         };
       }

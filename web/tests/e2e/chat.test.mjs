@@ -136,6 +136,36 @@ describe('chat', () => {
     }
   });
 
+  test('a message too long for the model warns while typing and goes back into the box', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      const prompt = page.locator('#prompt');
+      const long = 'The cat sat on the mat and looked at the sun. '.repeat(110); // ~5,000 characters
+      await prompt.fill(long);
+      assert.match(await page.locator('#composer-hint').innerText(), /Long message: about \d+ of the 512 tokens/);
+      await prompt.press('Enter');
+      const notice = page.locator('#notice');
+      await eventually(async () => notice.isVisible(), { message: 'the too-long notice' });
+      assert.match(await page.locator('#notice-title').innerText(), /too long/);
+      const text = await page.locator('#notice-text').innerText();
+      assert.doesNotMatch(text, /max_tokens|prompt Lower/, text);
+      assert.equal(await page.locator('#notice-retry').isVisible(), false, 'no Retry that would fail again');
+      assert.equal(await prompt.inputValue(), long.trim(), 'the text is back in the box');
+      assert.equal(await page.locator('.msg').count(), 0, 'nothing left stuck in the story');
+      assert.equal(await page.locator('.conversation-open').count(), 0, 'no empty story in the list');
+      // Shortened, it goes through, and the hint is back to the keyboard help.
+      await prompt.fill('The cat sat on the mat.');
+      assert.match(await page.locator('#composer-hint').innerText(), /Enter/);
+      await prompt.press('Enter');
+      await waitForReply(page);
+      assert.equal(await page.locator('.msg-user').count(), 1);
+      assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('Stop cancels the request and keeps what was written', async () => {
     const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
     try {
