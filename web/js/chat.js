@@ -250,8 +250,8 @@ export class ChatController {
     text.append(document.createTextNode(''));
     body.append(text);
     if (role === 'assistant') {
+      // No role=status here: #chat-status announces "writing…" once.
       const typing = el('div', 'typing');
-      typing.setAttribute('role', 'status');
       typing.append(el('span', 'dot'), el('span', 'dot'), el('span', 'dot'), el('span', 'visually-hidden', 'The model is writing…'));
       body.prepend(typing);
       const meta = el('p', 'msg-meta');
@@ -333,16 +333,23 @@ export class ChatController {
     if (!text || this.generating) return;
     this.hideNotice();
     const active = this.store.active();
-    if (active) {
-      this.store.append(active.id, { role: 'user', content: text });
-    } else {
-      this.store.create(text);
-    }
     this.dom.prompt.value = '';
     this.#autosize();
     this.#updateLength();
-    this.renderList();
-    this.renderMessages();
+    if (active) {
+      // Only the new message enters the log: rebuilding it would make screen readers
+      // read the whole story again.
+      const index = this.store.append(active.id, { role: 'user', content: text });
+      const bubble = this.#bubble('user', index);
+      this.#setText(bubble, text);
+      this.#setState(bubble, 'done');
+      this.dom.messages.append(bubble);
+      this.renderList();
+    } else {
+      this.store.create(text);
+      this.renderList();
+      this.renderMessages();
+    }
     this.generate();
   }
 

@@ -166,6 +166,32 @@ describe('chat', () => {
     }
   });
 
+  test('sending into a story only adds to the live log (screen readers do not re-read it)', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      await sendPrompt(page, 'Tom had a red ball.');
+      await waitForReply(page);
+      await page.evaluate(() => {
+        window.__log = { added: 0, removed: 0 };
+        new MutationObserver((records) => {
+          for (const r of records) {
+            window.__log.added += [...r.addedNodes].filter((n) => n.classList?.contains('msg')).length;
+            window.__log.removed += [...r.removedNodes].filter((n) => n.classList?.contains('msg')).length;
+          }
+        }).observe(document.getElementById('messages'), { childList: true });
+      });
+      await sendPrompt(page, 'One day, it rolled away.');
+      await waitForReply(page);
+      assert.deepEqual(await page.evaluate(() => window.__log), { added: 2, removed: 0 });
+      assert.equal(await page.locator('.msg').count(), 4);
+      assert.equal(await page.locator('#messages [role="status"]').count(), 0, 'one "writing…" announcement, not two');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('Stop cancels the request and keeps what was written', async () => {
     const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
     try {
