@@ -131,6 +131,7 @@ export class ChatController {
       this.#autosize();
       this.#updateLength();
     });
+    this.#updateLength();
     d.stop.addEventListener('click', () => this.stop());
     d.newChat.addEventListener('click', () => this.newChat());
     d.noticeRetry.addEventListener('click', () => {
@@ -143,6 +144,7 @@ export class ChatController {
       button.addEventListener('click', () => {
         d.prompt.value = button.textContent.trim();
         this.#autosize();
+        this.#updateLength();
         d.prompt.focus();
         d.prompt.setSelectionRange(d.prompt.value.length, d.prompt.value.length);
       });
@@ -502,6 +504,8 @@ export class ChatController {
   #updateLength() {
     const n = this.dom.prompt.value.length;
     const hint = this.dom.hint;
+    // Nothing to send: say so by disabling Send (review m4).
+    this.dom.send.disabled = this.dom.prompt.value.trim() === '';
     // ~4.2 characters per token on TinyStories text; the context is 512 tokens.
     const long = n > 1200;
     if (!long && hint.dataset.long !== 'true') return;

@@ -138,11 +138,21 @@ document.getElementById('settings-reset').addEventListener('click', () => {
   saveSettings(storage, settings);
   showSettings();
 });
-settingsToggle.addEventListener('click', () => {
-  const open = settingsForm.hidden;
+function setSettingsOpen(open) {
   settingsForm.hidden = !open;
   settingsToggle.setAttribute('aria-expanded', String(open));
+}
+settingsToggle.addEventListener('click', () => {
+  const open = settingsForm.hidden;
+  setSettingsOpen(open);
   if (open) document.getElementById('set-temperature').focus();
+});
+// Esc closes the panel and returns to its toggle (review m3).
+settingsForm.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape') return;
+  event.preventDefault();
+  setSettingsOpen(false);
+  settingsToggle.focus();
 });
 showSettings();
 

@@ -301,6 +301,16 @@ describe('chat', () => {
     const { context, page, errors } = await openPage(browser);
     try {
       await page.goto(BASE_URL + '/');
+      // Send is disabled while there is nothing to send; Esc closes the settings.
+      assert.equal(await page.locator('#send').isDisabled(), true, 'empty box: Send disabled');
+      await page.locator('#prompt').fill('   ');
+      assert.equal(await page.locator('#send').isDisabled(), true, 'blank box: Send disabled');
+      await page.locator('#prompt').fill('');
+      await page.locator('#settings-toggle').click();
+      await page.keyboard.press('Escape');
+      assert.equal(await page.locator('#settings').isVisible(), false, 'Esc closes the panel');
+      assert.equal(await page.locator('#settings-toggle').getAttribute('aria-expanded'), 'false');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'settings-toggle');
       await page.locator('#settings-toggle').click();
       assert.equal(await page.locator('#settings-toggle').getAttribute('aria-expanded'), 'true');
       // Temperature by keyboard, the rest by value.
