@@ -146,10 +146,7 @@ pub fn build_prompt(
     let turns = story_turns(messages)?;
     if format == PromptFormat::Chat {
         for (i, _, text) in &turns {
-            if let Some(marker) = [chat::USER, chat::ASSISTANT, slm_tokenizer::EOT]
-                .into_iter()
-                .find(|m| text.contains(m))
-            {
+            if let Some(marker) = chat::reserved_marker(text) {
                 return Err(ApiError::invalid_param(
                     format!("messages[{i}].content"),
                     format!("message text must not contain the reserved token {marker}"),
