@@ -117,16 +117,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &web::Data<AppState>) {
             )
             .default_service(web::to(ui::not_found)),
     );
-    let openapi = web::Bytes::from(status::openapi_document(state.policy.max_tokens_limit));
     for (path, handler) in [
         ("/health", web::get().to(status::health)),
         ("/ready", web::get().to(status::ready)),
         ("/metrics", web::get().to(status::metrics)),
         ("/api/info", web::get().to(status::info)),
-        (
-            "/openapi.json",
-            web::get().to(move || status::openapi(openapi.clone())),
-        ),
+        ("/openapi.json", web::get().to(status::openapi)),
     ] {
         cfg.service(
             web::resource(path)

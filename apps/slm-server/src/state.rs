@@ -45,6 +45,8 @@ pub struct AppState {
     pub prompt_format: PromptFormat,
     /// Single-stream decode speed measured at start-up (see [`measure_decode`]).
     pub startup_decode_tokens_per_s: Option<f64>,
+    /// `/openapi.json` as this server applies it (`routes::status::openapi_document`).
+    pub openapi_json: actix_web::web::Bytes,
     /// Unix time the model was loaded (`created` of `/v1/models`).
     pub created: u64,
     shutting_down: AtomicBool,
@@ -88,6 +90,7 @@ impl AppState {
         let web_dir = config.resolve_web_dir();
         let prompt_format = PromptFormat::of(engine.tokenizer());
         let startup_decode_tokens_per_s = measure_decode(&engine);
+        let openapi_json = crate::routes::status::openapi_document(max_tokens_limit).into();
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -101,6 +104,7 @@ impl AppState {
             web_dir,
             prompt_format,
             startup_decode_tokens_per_s,
+            openapi_json,
             created,
             shutting_down: AtomicBool::new(false),
         }

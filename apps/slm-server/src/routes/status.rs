@@ -114,11 +114,11 @@ pub fn openapi_document(max_tokens_limit: usize) -> String {
     serde_json::to_string(&doc).unwrap_or_else(|_| OPENAPI_JSON.to_string())
 }
 
-/// Serves the document built once by [`openapi_document`].
-pub async fn openapi(doc: web::Bytes) -> HttpResponse {
+/// Serves the document [`openapi_document`] built once, when the state was.
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(doc)
+        .body(state.openapi_json.clone())
 }
 
 #[cfg(test)]
