@@ -21,53 +21,55 @@ pub fn tiny_model_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/tiny-random")
 }
 
+fn tiny_tokenizer() -> slm_tokenizer::Tokenizer {
+    slm_tokenizer::Tokenizer::from_file(tiny_model_dir().join("tokenizer.json"))
+        .expect("tiny model tokenizer")
+}
+
+/// The committed tiny model's config, the base of the random test models below.
+fn tiny_config() -> ModelConfig {
+    let text = std::fs::read_to_string(tiny_model_dir().join("config.json")).expect("tiny config");
+    ModelConfig::from_json(&text).expect("valid tiny config")
+}
+
+/// Writes random f16 weights for `cfg` with `tokenizer` into `dir/name`.
+fn random_model_dir(
+    dir: &Path,
+    name: &str,
+    cfg: &ModelConfig,
+    tokenizer: &slm_tokenizer::Tokenizer,
+) -> PathBuf {
+    let out = dir.join(name);
+    random_model::write_random_model(&out, cfg, WeightDtype::F16, 7, tokenizer)
+        .expect("write random model");
+    out
+}
+
 /// A random model with a long context, big enough that one generation takes
 /// seconds: long enough to disconnect, queue behind or shut down during.
 pub fn slow_model(dir: &Path) -> PathBuf {
-    let tokenizer = slm_tokenizer::Tokenizer::from_file(tiny_model_dir().join("tokenizer.json"))
-        .expect("tiny model tokenizer");
     let cfg = ModelConfig {
         dim: 256,
         n_layers: 4,
-        n_heads: 4,
         n_kv_heads: 4,
         hidden_dim: 1024,
-        vocab_size: 512,
         max_seq_len: 4096,
-        rope_theta: 10000.0,
-        norm_eps: 1e-5,
-        tied: true,
-        dropout: 0.0,
+        ..tiny_config()
     };
-    let out = dir.join("slow-random");
-    random_model::write_random_model(&out, &cfg, WeightDtype::F16, 7, &tokenizer)
-        .expect("write slow model");
-    out
+    random_model_dir(dir, "slow-random", &cfg, &tiny_tokenizer())
 }
 
 /// A random model whose tokenizer has the chat markers (an instruction-tuned model's
 /// layout): the server must prompt it in the chat format.
 pub fn chat_model(dir: &Path) -> PathBuf {
-    let base = slm_tokenizer::Tokenizer::from_file(tiny_model_dir().join("tokenizer.json"))
-        .expect("tiny model tokenizer");
-    let (tokenizer, _) = slm_tokenizer::ChatTemplate::add_to(&base).expect("chat tokens");
+    let (tokenizer, _) =
+        slm_tokenizer::ChatTemplate::add_to(&tiny_tokenizer()).expect("chat tokens");
+    // The tiny model's shape with 64 more rows for the two chat tokens.
     let cfg = ModelConfig {
-        dim: 64,
-        n_layers: 2,
-        n_heads: 4,
-        n_kv_heads: 2,
-        hidden_dim: 128,
         vocab_size: 576,
-        max_seq_len: 128,
-        rope_theta: 10000.0,
-        norm_eps: 1e-5,
-        tied: true,
-        dropout: 0.0,
+        ..tiny_config()
     };
-    let out = dir.join("chat-random");
-    random_model::write_random_model(&out, &cfg, WeightDtype::F16, 7, &tokenizer)
-        .expect("write chat model");
-    out
+    random_model_dir(dir, "chat-random", &cfg, &tokenizer)
 }
 
 pub fn config_for(model: PathBuf) -> ServerConfig {
