@@ -70,31 +70,17 @@ fi
 
 cargo build -q -p slm-server
 WORK=$(mktemp -d)
-SERVER=""
+# shellcheck source=scripts/lib/server.sh
+. scripts/lib/server.sh
 cleanup() {
-  if [ -n "$SERVER" ]; then
-    kill "$SERVER" 2>/dev/null || true
-    wait "$SERVER" 2>/dev/null || true
-  fi
+  stop_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
-SERVER_ARGS=(--model models/tiny-random --port "$PORT" --max-tokens-limit "$MAX_TOKENS_LIMIT" --default-max-tokens 8)
-"$TARGET_DIR/debug/slm-server" "${SERVER_ARGS[@]}" 2>"$WORK/server.log" &
-SERVER=$!
-for _ in $(seq 150); do
-  curl -sf "$BASE/ready" >/dev/null 2>&1 && break
-  if ! kill -0 "$SERVER" 2>/dev/null; then
-    cat "$WORK/server.log" >&2
-    echo "slm-server exited before it was ready" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-curl -sf "$BASE/ready" >/dev/null || { cat "$WORK/server.log" >&2; echo "slm-server not ready" >&2; exit 1; }
+SERVER_ARGS=(--model models/tiny-random --max-tokens-limit "$MAX_TOKENS_LIMIT" --default-max-tokens 8)
+start_server "$TARGET_DIR/debug/slm-server" "$WORK/server.log" "${SERVER_ARGS[@]}"
+SERVER_ARGS=(--port "$PORT" "${SERVER_ARGS[@]}") # as recorded in the summary
 
 rm -rf "$REPORT_DIR"
 mkdir -p "$REPORT_DIR"

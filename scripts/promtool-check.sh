@@ -13,12 +13,11 @@ fi
 
 cargo build -q -p slm-server
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
-"$TARGET_DIR/debug/slm-server" --port "$PORT" --model models/tiny-random 2>/dev/null &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "$BASE/ready" >/dev/null && break; sleep 0.2; done
+LOG="$(mktemp)"
+# shellcheck source=scripts/lib/server.sh
+. scripts/lib/server.sh
+trap 'stop_server; rm -f "$LOG"' EXIT
+start_server "$TARGET_DIR/debug/slm-server" "$LOG" --model models/tiny-random
 
 post() { curl -s -o /dev/null -H 'content-type: application/json' -d "$2" "$BASE$1" || true; }
 post /v1/completions '{"prompt": "Once upon a time", "max_tokens": 8}'

@@ -42,35 +42,21 @@ case "$PROFILE" in
 esac
 
 WORK=$(mktemp -d)
-SERVER=""
+# shellcheck source=scripts/lib/server.sh
+. scripts/lib/server.sh
 cleanup() {
-  if [ -n "$SERVER" ]; then
-    kill "$SERVER" 2>/dev/null || true
-    wait "$SERVER" 2>/dev/null || true
-  fi
+  stop_server
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
-SERVER_ARGS=(--port "$PORT")
+SERVER_ARGS=()
 [ -n "${SOAK_MODEL:-}" ] && SERVER_ARGS+=(--model "$SOAK_MODEL")
 # shellcheck disable=SC2206
 [ -n "${SOAK_SERVER_ARGS:-}" ] && SERVER_ARGS+=(${SOAK_SERVER_ARGS})
-"$BIN/slm-server" "${SERVER_ARGS[@]}" 2>"$WORK/server.log" &
-SERVER=$!
-for _ in $(seq 300); do
-  curl -sf "$BASE/ready" >/dev/null 2>&1 && break
-  if ! kill -0 "$SERVER" 2>/dev/null; then
-    cat "$WORK/server.log" >&2
-    echo "slm-server exited before it was ready" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-curl -sf "$BASE/ready" >/dev/null || { cat "$WORK/server.log" >&2; echo "slm-server not ready" >&2; exit 1; }
+start_server "$BIN/slm-server" "$WORK/server.log" "${SERVER_ARGS[@]}"
+SERVER_ARGS=(--port "$PORT" "${SERVER_ARGS[@]}") # as recorded in the note
 
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo "+dirty" || true)
