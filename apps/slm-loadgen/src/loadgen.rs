@@ -293,23 +293,38 @@ pub fn parse_vm_rss(status: &str) -> Option<u64> {
     parse_status_kb(status, "VmRSS:")
 }
 
+/// `GET /metrics`, as text.
+pub fn scrape(base_url: &str) -> Option<String> {
+    let r = agent(Duration::from_secs(5))
+        .get(format!("{base_url}/metrics"))
+        .call()
+        .ok()?;
+    if r.status() != 200 {
+        return None;
+    }
+    r.into_body().read_to_string().ok()
+}
+
+/// The value of series `series` (the name with its `{labels}` exactly as the
+/// server writes them, or a bare name) in a Prometheus text exposition.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 /// Peak RSS of `pid` from `/proc`, else the server's own metric.
 pub fn server_peak_rss(pid: Option<u32>, base_url: &str) -> Option<u64> {
     if let Some(pid) = pid {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         return parse_vm_hwm(&status);
     }
-    let text = agent(Duration::from_secs(5))
-        .get(format!("{base_url}/metrics"))
-        .call()
-        .ok()?
-        .into_body()
-        .read_to_string()
-        .ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("slm_process_peak_resident_memory_bytes "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
+    let text = scrape(base_url)?;
+    metric_value(&text, "slm_process_peak_resident_memory_bytes").map(|v| v as u64)
 }
 
 /// Runs the whole load test. Users stop starting requests at the deadline

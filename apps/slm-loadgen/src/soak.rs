@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::loadgen::{self, LoadOptions, PROMPTS, RequestSample};
+use crate::loadgen::{self, LoadOptions, PROMPTS, RequestSample, metric_value, scrape};
 
 /// RSS after the warm-up may deviate this much from its median.
 pub const RSS_TOLERANCE: f64 = 0.10;
@@ -492,30 +492,6 @@ fn sample_rss_until(
 }
 
 // ---------------------------------------------------------------- metrics
-
-/// `GET /metrics`, as text.
-pub fn scrape(base_url: &str) -> Option<String> {
-    let r = loadgen::agent(Duration::from_secs(5))
-        .get(format!("{base_url}/metrics"))
-        .call()
-        .ok()?;
-    if r.status() != 200 {
-        return None;
-    }
-    r.into_body().read_to_string().ok()
-}
-
-/// The value of series `series` (the name with its `{labels}` exactly as the
-/// server writes them, or a bare name) in a Prometheus text exposition.
-pub fn metric_value(text: &str, series: &str) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        l.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
-}
 
 /// The server-side counters a soak compares before and after.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
