@@ -53,20 +53,9 @@ MAX_TOKENS_LIMIT=16
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,allow_header_conformance,use_after_free,ensure_resource_availability,ignored_auth
 
 # schemathesis, pinned, in its own venv outside the repository.
-installed=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null || true)
-if [ "$installed" != "$ST_VERSION" ]; then
-  if [ ! -x "$VENV/bin/python" ] && ! python3 -m venv "$VENV"; then
-    # Debian ships venv support separately.
-    echo "==> installing python3-venv" >&2
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-  fi
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$ST_VERSION"
-fi
+# shellcheck source=scripts/lib/venv.sh
+. scripts/lib/venv.sh
+ensure_venv "$VENV" schemathesis "$ST_VERSION"
 
 cargo build -q -p slm-server
 WORK=$(mktemp -d)

@@ -18,6 +18,9 @@ cargo nextest run --workspace --features slm-infer/burn --no-fail-fast
 echo "== /metrics through promtool"
 scripts/promtool-check.sh
 
+echo "== the official openai client (logprobs, streaming)"
+scripts/openai-client-check.sh
+
 echo "== API fuzzing, short pass (schemathesis; scripts/api-fuzz.sh runs the full one)"
 scripts/api-fuzz.sh --quick
 

@@ -15,14 +15,14 @@ use actix_web_lab::sse::{self, Sse};
 use futures::Stream;
 use slm_infer::{
     Completion, FinishReason, GenerateRequest, GenerationStream, InferError, PromptOverflow,
-    SamplingParams, StreamEvent,
+    SamplingParams, StreamEvent, TokenLogprob,
 };
 
 use crate::error::ApiError;
 use crate::metrics::GenerationRecord;
 use crate::openai::response::{
-    ChatChunk, ChatChunkChoice, ChatDelta, CompletionChoice, CompletionChunk, TimingsBody,
-    UsageBody,
+    ChatChunk, ChatChunkChoice, ChatDelta, ChatLogprobs, CompletionChoice, CompletionChunk,
+    CompletionLogprobs, TimingsBody, UsageBody,
 };
 use crate::state::AppState;
 use crate::validate::{Endpoint, GenerationSettings};
@@ -109,6 +109,7 @@ pub fn submit(state: &AppState, job: &Job) -> Result<GenerationStream, ApiError>
         // The handler already fitted prompt + max_tokens to the context.
         overflow: PromptOverflow::Reject,
         trim_to_sentence: s.trim_to_sentence,
+        logprobs: s.logprobs,
     };
     state
         .engine
@@ -197,6 +198,7 @@ pub async fn collect(
         loop {
             match stream.recv_async().await {
                 Some(StreamEvent::Delta(_)) => clock.on_delta(state),
+                Some(StreamEvent::Token(_)) => {}
                 Some(StreamEvent::Done(c)) => return Ok(c),
                 Some(StreamEvent::Error(e)) => {
                     return Err(ApiError::internal(format!("generation failed: {e}")));
@@ -233,6 +235,11 @@ struct SseState {
     pending: VecDeque<sse::Event>,
     /// The engine said its last word (or we gave up); send `pending` and end.
     finished: bool,
+    /// Whether the client asked for logprobs; then the tokens not yet sent, and the
+    /// character offset of the next one in prompt + completion (completions' `text_offset`).
+    logprobs: bool,
+    tokens: Vec<TokenLogprob>,
+    text_offset: usize,
 }
 
 impl Drop for SseState {
@@ -249,12 +256,14 @@ fn data_event(json: String) -> sse::Event {
 }
 
 impl SseState {
+    /// A chunk with `text`, carrying the logprobs of the tokens received since the last one.
     fn chunk(
-        &self,
+        &mut self,
         text: Option<&str>,
         finish: Option<&'static str>,
         c: Option<&Completion>,
     ) -> String {
+        let tokens = std::mem::take(&mut self.tokens);
         let m = &self.meta;
         let timings = c.map(timings_of);
         let res = match m.endpoint {
@@ -266,7 +275,9 @@ impl SseState {
                 choices: vec![CompletionChoice {
                     index: 0,
                     text: text.unwrap_or(""),
-                    logprobs: None,
+                    logprobs: self
+                        .logprobs
+                        .then(|| CompletionLogprobs::new(&tokens, &mut self.text_offset)),
                     finish_reason: finish,
                 }],
                 usage: None,
@@ -283,7 +294,7 @@ impl SseState {
                         role: None,
                         content: text,
                     },
-                    logprobs: None,
+                    logprobs: self.logprobs.then(|| ChatLogprobs::new(&tokens)),
                     finish_reason: finish,
                 }],
                 usage: None,
@@ -365,6 +376,7 @@ impl SseState {
             Ok(Some(StreamEvent::Error(e))) => {
                 self.fail(ApiError::internal(format!("generation failed: {e}")))
             }
+            Ok(Some(StreamEvent::Token(t))) => self.tokens.push(t),
             Ok(Some(StreamEvent::Delta(text))) => {
                 if !text.is_empty() {
                     self.clock.on_delta(&self.app);
@@ -404,20 +416,23 @@ pub fn sse_response(
     app: web::Data<AppState>,
     stream: GenerationStream,
     meta: ResponseMeta,
-    include_usage: bool,
+    job: &Job,
     started: Instant,
-) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>>> {
+) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>> + use<>> {
     let keep_alive = Duration::from_secs_f64(app.config.keep_alive_secs);
     let deadline = deadline_of(&app, started);
     let mut state = SseState {
         app,
         stream: Some(stream),
-        include_usage,
+        include_usage: job.settings.include_usage,
         clock: TokenClock::new(started),
         deadline,
         pending: VecDeque::new(),
         finished: false,
         meta,
+        logprobs: job.settings.logprobs.is_some(),
+        tokens: Vec::new(),
+        text_offset: job.prompt.chars().count(),
     };
     if state.meta.endpoint == Endpoint::Chat {
         let role = state.role_chunk();

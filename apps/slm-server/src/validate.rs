@@ -12,6 +12,8 @@ use crate::openai::request::{GenerationBody, StopInput};
 pub const MAX_STOP_SEQUENCES: usize = 4;
 /// Longest stop sequence in bytes; longer ones are surely mistakes.
 pub const MAX_STOP_BYTES: usize = 256;
+pub use slm_infer::MAX_TOP_LOGPROBS;
+
 /// OpenAI's upper bound for temperature.
 pub const MAX_TEMPERATURE: f64 = 2.0;
 
@@ -40,6 +42,8 @@ pub struct GenerationSettings {
     pub stream: bool,
     pub include_usage: bool,
     pub trim_to_sentence: bool,
+    /// Report each token's log-probability with this many alternatives (`None`: off).
+    pub logprobs: Option<usize>,
 }
 
 /// Which endpoint a body came to; some options only exist on one of them.
@@ -201,7 +205,57 @@ pub fn validate_settings(
         stream,
         include_usage,
         trim_to_sentence: body.trim_to_sentence.unwrap_or(false),
+        logprobs: logprobs(body, endpoint)?,
     })
+}
+
+/// `logprobs` / `top_logprobs` in each endpoint's OpenAI form: on completions
+/// `logprobs: N` (N alternatives per token); on chat `logprobs: true` plus
+/// `top_logprobs: N` (default 0). N is at most [`MAX_TOP_LOGPROBS`].
+fn logprobs(body: &GenerationBody, endpoint: Endpoint) -> Result<Option<usize>, ApiError> {
+    let count = |name: &str, v: &Value| match v.as_u64() {
+        Some(n) if n <= MAX_TOP_LOGPROBS as u64 => Ok(n as usize),
+        _ => Err(ApiError::invalid_param(
+            name,
+            format!("{name} must be an integer from 0 to {MAX_TOP_LOGPROBS}, got {v}"),
+        )),
+    };
+    let top = body.top_logprobs.as_ref().filter(|v| !v.is_null());
+    match endpoint {
+        Endpoint::Completions => {
+            if top.is_some() {
+                return Err(ApiError::unsupported_param(
+                    "top_logprobs",
+                    "top_logprobs is a chat parameter; on /v1/completions send logprobs: N",
+                ));
+            }
+            match body.logprobs.as_ref().filter(|v| !v.is_null()) {
+                None => Ok(None),
+                Some(v) => count("logprobs", v).map(Some),
+            }
+        }
+        Endpoint::Chat => {
+            let on = match body.logprobs.as_ref() {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(v) => {
+                    return Err(ApiError::invalid_param(
+                        "logprobs",
+                        format!("logprobs must be true or false on chat completions, got {v}"),
+                    ));
+                }
+            };
+            let n = top.map(|v| count("top_logprobs", v)).transpose()?;
+            match (on, n) {
+                (true, n) => Ok(Some(n.unwrap_or(0))),
+                (false, None | Some(0)) => Ok(None),
+                (false, Some(_)) => Err(ApiError::invalid_param(
+                    "top_logprobs",
+                    "top_logprobs needs logprobs: true",
+                )),
+            }
+        }
+    }
 }
 
 /// True for values that mean "feature not used": null, false, 0, 1 where
@@ -239,17 +293,7 @@ pub fn reject_unsupported(body: &GenerationBody, endpoint: Endpoint) -> Result<(
     {
         return unsupported("best_of", "only best_of=1 is implemented");
     }
-    let neutral_checks: [(&str, &Option<Value>, &str); 11] = [
-        (
-            "logprobs",
-            &body.logprobs,
-            "log-probabilities are not returned",
-        ),
-        (
-            "top_logprobs",
-            &body.top_logprobs,
-            "log-probabilities are not returned",
-        ),
+    let neutral_checks: [(&str, &Option<Value>, &str); 9] = [
         ("echo", &body.echo, "the prompt is not echoed back"),
         (
             "suffix",
@@ -412,7 +456,6 @@ mod tests {
         for (json, field) in [
             (r#"{"n":2}"#, "n"),
             (r#"{"best_of":3}"#, "best_of"),
-            (r#"{"logprobs":5}"#, "logprobs"),
             (r#"{"echo":true}"#, "echo"),
             (r#"{"suffix":"end"}"#, "suffix"),
             (r#"{"logit_bias":{"50256":-100}}"#, "logit_bias"),
@@ -430,10 +473,41 @@ mod tests {
                 r#"{"response_format":{"type":"json_object"}}"#,
                 "response_format",
             ),
-            (r#"{"logprobs":true}"#, "logprobs"),
         ] {
             let e = check(json, Endpoint::Chat).unwrap_err();
             assert_eq!(e.param.as_deref(), Some(field), "{json}");
+        }
+    }
+
+    #[test]
+    fn logprobs_take_each_endpoints_openai_form() {
+        let lp = |json: &str, e| check(json, e).map(|s| s.logprobs);
+        let c = Endpoint::Completions;
+        assert_eq!(lp(r#"{}"#, c).unwrap(), None);
+        assert_eq!(lp(r#"{"logprobs":null}"#, c).unwrap(), None);
+        assert_eq!(lp(r#"{"logprobs":0}"#, c).unwrap(), Some(0));
+        assert_eq!(lp(r#"{"logprobs":20}"#, c).unwrap(), Some(20));
+        let chat = Endpoint::Chat;
+        assert_eq!(lp(r#"{"logprobs":false}"#, chat).unwrap(), None);
+        assert_eq!(lp(r#"{"logprobs":true}"#, chat).unwrap(), Some(0));
+        let both = r#"{"logprobs":true,"top_logprobs":5}"#;
+        assert_eq!(lp(both, chat).unwrap(), Some(5));
+        assert_eq!(lp(r#"{"top_logprobs":0}"#, chat).unwrap(), None);
+        for (json, e, field) in [
+            (r#"{"logprobs":21}"#, c, "logprobs"),
+            (r#"{"logprobs":-1}"#, c, "logprobs"),
+            (r#"{"logprobs":true}"#, c, "logprobs"),
+            (r#"{"top_logprobs":2}"#, c, "top_logprobs"),
+            (r#"{"logprobs":3}"#, chat, "logprobs"),
+            (r#"{"top_logprobs":3}"#, chat, "top_logprobs"),
+            (
+                r#"{"logprobs":true,"top_logprobs":21}"#,
+                chat,
+                "top_logprobs",
+            ),
+        ] {
+            let err = check(json, e).unwrap_err();
+            assert_eq!(err.param.as_deref(), Some(field), "{json}");
         }
     }
 

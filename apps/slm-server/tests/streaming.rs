@@ -188,3 +188,79 @@ fn graceful_shutdown_ends_in_flight_streams_cleanly() {
     assert!(state.is_shutting_down());
     assert_eq!(state.engine.stats().running, 0);
 }
+
+/// Streamed logprobs (each chunk carries its tokens' entries, the last chunk the rest) add
+/// up to the non-streamed ones, in each endpoint's OpenAI shape.
+#[test]
+fn streamed_logprobs_add_up_to_the_whole_answer() {
+    let srv = start_tiny();
+    let chunks = |path: &str, body: &Value| -> Vec<Value> {
+        let (head, mut sse) = open_stream(&srv, path, body);
+        assert_eq!(head.status, 200);
+        let events = all_data(&mut sse);
+        events[..events.len() - 1]
+            .iter()
+            .map(|e| serde_json::from_str(e).unwrap())
+            .collect()
+    };
+    let plain = |body: &Value| -> Value {
+        let mut b = body.clone();
+        b["stream"] = json!(false);
+        post(&srv, path_of(&b), &b).json().unwrap()
+    };
+    fn path_of(b: &Value) -> &'static str {
+        if b.get("messages").is_some() {
+            "/v1/chat/completions"
+        } else {
+            "/v1/completions"
+        }
+    }
+
+    let body = json!({"prompt": "Once upon a time", "max_tokens": 16, "seed": 4,
+                      "logprobs": 2, "stream": true});
+    let streamed = chunks("/v1/completions", &body);
+    let whole = plain(&body)["choices"][0]["logprobs"].clone();
+    for key in ["tokens", "token_logprobs", "top_logprobs", "text_offset"] {
+        let joined: Vec<Value> = streamed
+            .iter()
+            .flat_map(|c| c["choices"][0]["logprobs"][key].as_array().unwrap().clone())
+            .collect();
+        assert_eq!(Value::from(joined), whole[key], "{key}");
+    }
+    assert!(
+        whole["top_logprobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m.as_object().unwrap().len() <= 2)
+    );
+
+    let body = json!({"messages": [{"role": "user", "content": "Sam found a box."}],
+                      "max_tokens": 12, "seed": 4, "logprobs": true, "top_logprobs": 3,
+                      "stream": true});
+    let streamed = chunks("/v1/chat/completions", &body);
+    assert!(
+        streamed[0]["choices"][0]["logprobs"].is_null(),
+        "role chunk"
+    );
+    let joined: Vec<Value> = streamed[1..]
+        .iter()
+        .flat_map(|c| {
+            c["choices"][0]["logprobs"]["content"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    let whole = plain(&body)["choices"][0]["logprobs"]["content"].clone();
+    assert_eq!(Value::from(joined), whole);
+    for t in whole.as_array().unwrap() {
+        assert_eq!(t["top_logprobs"].as_array().unwrap().len(), 3);
+        let bytes: Vec<u8> = serde_json::from_value(t["bytes"].clone()).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            t["token"].as_str().unwrap()
+        );
+        assert!(t["logprob"].as_f64().unwrap() <= 0.0);
+    }
+}

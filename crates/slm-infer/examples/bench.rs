@@ -116,7 +116,7 @@ fn run_concurrent(
                     per_stream += c.timings.decode_tokens_per_s;
                 }
                 StreamEvent::Error(e) => bail!("generation failed: {e}"),
-                StreamEvent::Delta(_) => {}
+                StreamEvent::Delta(_) | StreamEvent::Token(_) => {}
             }
         }
     }

@@ -95,6 +95,7 @@ fn main() -> Result<()> {
                 );
                 return Ok(());
             }
+            StreamEvent::Token(_) => {}
             StreamEvent::Error(e) => bail!("generation failed: {e}"),
         }
     }

@@ -18,7 +18,7 @@ use crate::kernels::isa::Isa;
 use crate::kernels::matrix::WeightDtype;
 use crate::model::DecodeModel;
 use crate::native::{NativeModel, NativeOptions};
-use crate::request::{Completion, GenerateRequest, PromptOverflow};
+use crate::request::{Completion, GenerateRequest, MAX_TOP_LOGPROBS, PromptOverflow};
 use crate::scheduler::{Job, Scheduler, Shared};
 use crate::stream::{CancelHandle, GenerationStream};
 
@@ -299,6 +299,7 @@ impl Engine {
             seed,
             stop: req.stop,
             trim_to_sentence: req.trim_to_sentence,
+            logprobs: req.logprobs,
             events,
             cancel: cancel.clone(),
             submitted: Instant::now(),
@@ -470,6 +471,13 @@ fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {
     req.sampling
         .validate()
         .map_err(InferError::InvalidRequest)?;
+    if let Some(k) = req.logprobs
+        && k > MAX_TOP_LOGPROBS
+    {
+        return bad(format!(
+            "logprobs asks for {k} alternatives per token; at most {MAX_TOP_LOGPROBS} are allowed"
+        ));
+    }
     if req.stop.len() > MAX_STOP_SEQUENCES {
         return bad(format!(
             "at most {MAX_STOP_SEQUENCES} stop sequences are allowed, got {}",

@@ -75,6 +75,9 @@ pub use kernels::matrix::WeightDtype;
 pub use model::{DecodeModel, SeqWork};
 pub use native::{NativeDecoder, NativeModel, NativeOptions};
 pub use output::{FinishReason, OutputFilter};
-pub use request::{Completion, GenerateRequest, PromptOverflow, StreamEvent, Timings, Usage};
-pub use sampling::{Sampler, SamplingParams, argmax};
+pub use request::{
+    Completion, GenerateRequest, MAX_TOP_LOGPROBS, PromptOverflow, StreamEvent, Timings,
+    TokenChoice, TokenLogprob, Usage,
+};
+pub use sampling::{Sampler, SamplingParams, argmax, log_probs};
 pub use stream::{CancelHandle, GenerationStream};

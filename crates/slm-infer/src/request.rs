@@ -33,7 +33,13 @@ pub struct GenerateRequest {
     pub overflow: PromptOverflow,
     /// When stopped by length, cut the text after the last complete sentence.
     pub trim_to_sentence: bool,
+    /// Report each sampled token's log-probability with this many most likely
+    /// alternatives (`0..=`[`MAX_TOP_LOGPROBS`]); `None` reports nothing.
+    pub logprobs: Option<usize>,
 }
+
+/// Most alternatives a request may ask for per token (OpenAI's limit).
+pub const MAX_TOP_LOGPROBS: usize = 20;
 
 impl Default for GenerateRequest {
     fn default() -> Self {
@@ -44,6 +50,7 @@ impl Default for GenerateRequest {
             stop: Vec::new(),
             overflow: PromptOverflow::Reject,
             trim_to_sentence: false,
+            logprobs: None,
         }
     }
 }
@@ -85,6 +92,30 @@ pub struct Completion {
     pub finish_reason: FinishReason,
     pub usage: Usage,
     pub timings: Timings,
+    /// Every sampled token except a final end-of-text or turn marker, when the
+    /// request asked for `logprobs` (else empty). Their bytes concatenate to the
+    /// generated text before stop sequences and clean-up (see [`crate::OutputFilter`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logprobs: Vec<TokenLogprob>,
+}
+
+/// A token and its log-probability (natural log) under the model: the softmax of
+/// the raw logits over the tokenizer's vocabulary, before temperature, top-k and
+/// top-p, so it describes the model rather than the sampling settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenChoice {
+    pub id: u32,
+    /// The token's bytes (a token may hold part of a UTF-8 character).
+    pub bytes: Vec<u8>,
+    pub logprob: f32,
+}
+
+/// One sampled token with the most likely alternatives at its position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    pub token: TokenChoice,
+    /// Most likely first (ties by id); as many as the request asked for.
+    pub top: Vec<TokenChoice>,
 }
 
 /// What a [`crate::GenerationStream`] yields.
@@ -92,6 +123,9 @@ pub struct Completion {
 pub enum StreamEvent {
     /// New text, always whole UTF-8 characters.
     Delta(String),
+    /// A sampled token's log-probabilities (only when the request asked for
+    /// them), sent before the `Delta` that holds its text.
+    Token(TokenLogprob),
     /// The last event of a successful (or cancelled) generation.
     Done(Completion),
     /// The model failed mid-generation; nothing follows.

@@ -225,6 +225,51 @@ fn walk(items: impl Iterator<Item = (f32, u32)>, r: f64) -> Option<u32> {
     last
 }
 
+/// Log-probabilities (natural log) of `chosen` and of the `k` most likely tokens under
+/// `softmax(logits)` (temperature 1, nothing truncated), most likely first with ties
+/// broken by id. NaN logits count as impossible.
+pub fn log_probs(logits: &[f32], chosen: u32, k: usize) -> (f32, Vec<(u32, f32)>) {
+    let max = logits
+        .iter()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits
+        .iter()
+        .filter(|v| !v.is_nan())
+        .map(|&v| ((v - max) as f64).exp())
+        .sum();
+    let lse = max as f64 + sum.ln();
+    let lp = |v: f32| {
+        if v.is_nan() {
+            f32::NEG_INFINITY
+        } else {
+            (v as f64 - lse) as f32
+        }
+    };
+    // The k best so far, kept sorted (k is small: at most MAX_TOP_LOGPROBS).
+    let better = |a: (u32, f32), b: (u32, f32)| a.1 > b.1 || (a.1 == b.1 && a.0 < b.0);
+    let mut top: Vec<(u32, f32)> = Vec::with_capacity(k + 1);
+    if k > 0 {
+        for (i, &v) in logits.iter().enumerate() {
+            let c = (i as u32, if v.is_nan() { f32::NEG_INFINITY } else { v });
+            if top.len() == k && !better(c, top[k - 1]) {
+                continue;
+            }
+            let at = top.partition_point(|&t| better(t, c));
+            top.insert(at, c);
+            top.truncate(k);
+        }
+    }
+    let chosen_lp = logits
+        .get(chosen as usize)
+        .map_or(f32::NEG_INFINITY, |&v| lp(v));
+    (
+        chosen_lp,
+        top.into_iter().map(|(i, v)| (i, lp(v))).collect(),
+    )
+}
+
 /// Index of the largest logit (lowest index on ties; NaN ignored).
 pub fn argmax(logits: &[f32]) -> u32 {
     let mut best = 0usize;
@@ -254,6 +299,24 @@ mod tests {
 
     fn logits_strategy() -> impl Strategy<Value = Vec<f32>> {
         proptest::collection::vec(-8f32..8.0, 1..300)
+    }
+
+    #[test]
+    fn log_probs_normalise_and_rank() {
+        let logits = [1.0f32, 3.0, f32::NAN, 3.0, -2.0];
+        let (chosen, top) = log_probs(&logits, 0, 3);
+        let z: f64 = [1.0f64, 3.0, 3.0, -2.0].iter().map(|v| v.exp()).sum();
+        assert!((chosen as f64 - (1.0 - z.ln())).abs() < 1e-6);
+        let ids: Vec<u32> = top.iter().map(|t| t.0).collect();
+        assert_eq!(ids, [1, 3, 0], "most likely first, ties by id");
+        assert_eq!(top[0].1, top[1].1);
+        assert_eq!(log_probs(&logits, 2, 0), (f32::NEG_INFINITY, vec![]));
+        let all: f64 = log_probs(&logits, 0, 5)
+            .1
+            .iter()
+            .map(|t| (t.1 as f64).exp())
+            .sum();
+        assert!((all - 1.0).abs() < 1e-6, "{all}");
     }
 
     proptest! {

@@ -15,8 +15,8 @@ use slm_tokenizer::{ChatTemplate, IncrementalDecoder, Tokenizer};
 
 use crate::model::{DecodeModel, SeqWork};
 use crate::output::{FinishReason, OutputFilter};
-use crate::request::{Completion, StreamEvent, Timings, Usage};
-use crate::sampling::{Sampler, SamplingParams};
+use crate::request::{Completion, StreamEvent, Timings, TokenChoice, TokenLogprob, Usage};
+use crate::sampling::{Sampler, SamplingParams, log_probs};
 use crate::stream::CancelHandle;
 
 /// Counters shared between the engine thread and [`crate::Engine`].
@@ -41,6 +41,8 @@ pub(crate) struct Job {
     pub seed: u64,
     pub stop: Vec<String>,
     pub trim_to_sentence: bool,
+    /// Alternatives per token when log-probabilities are reported.
+    pub logprobs: Option<usize>,
     pub events: flume::Sender<StreamEvent>,
     pub cancel: CancelHandle,
     pub submitted: Instant,
@@ -57,6 +59,8 @@ struct Seq {
     sampler: Sampler,
     decoder: IncrementalDecoder,
     filter: OutputFilter,
+    /// Reported tokens so far (only with `job.logprobs`).
+    logprobs: Vec<TokenLogprob>,
     admitted: Instant,
     first_token: Option<Instant>,
     done: bool,
@@ -77,6 +81,9 @@ pub(crate) struct Scheduler {
     /// Logits beyond the tokenizer's vocabulary (padding rows) are never sampled.
     pub sample_vocab: usize,
 }
+
+/// A drawn token, with its log-probabilities and top alternatives (ids) when asked for.
+type Drawn = (u32, Option<(f32, Vec<(u32, f32)>)>);
 
 /// Logit values sampled per step (sum over sequences) from which sampling
 /// runs in parallel: below it, waking the pool costs more than it saves.
@@ -102,7 +109,7 @@ impl Scheduler {
         let mut plans: Vec<Plan> = Vec::with_capacity(slots + 1);
         // Per sequence: the logits row to sample this step, then the token drawn.
         let mut rows: Vec<Option<usize>> = Vec::with_capacity(slots);
-        let mut drawn: Vec<Option<u32>> = Vec::with_capacity(slots);
+        let mut drawn: Vec<Option<Drawn>> = Vec::with_capacity(slots);
         // End of text ends a story or a reply; a chat model's turn markers end it too
         // (the model is about to write the next turn itself).
         let stops: Vec<u32> = match ChatTemplate::of(&self.tokenizer) {
@@ -222,8 +229,8 @@ impl Scheduler {
             for p in &plans {
                 let s = &mut seqs[p.seq];
                 s.fed += p.len;
-                if let Some(tok) = drawn[p.seq] {
-                    self.on_token(s, tok, &stops);
+                if let Some((tok, lp)) = drawn[p.seq].take() {
+                    self.on_token(s, tok, lp, &stops);
                 }
             }
             self.reap(&mut seqs, &mut free);
@@ -240,11 +247,15 @@ impl Scheduler {
         rows: &[Option<usize>],
         logits: &[f32],
         vocab: usize,
-        drawn: &mut Vec<Option<u32>>,
+        drawn: &mut Vec<Option<Drawn>>,
     ) {
         let n = self.sample_vocab;
         let draw = |(s, r): (&mut Seq, &Option<usize>)| {
-            r.map(|j| s.sampler.sample(&logits[j * vocab..j * vocab + n]))
+            r.map(|j| {
+                let row = &logits[j * vocab..j * vocab + n];
+                let tok = s.sampler.sample(row);
+                (tok, s.job.logprobs.map(|k| log_probs(row, tok, k)))
+            })
         };
         let count = rows.iter().flatten().count();
         if count >= 2 && count * n >= PARALLEL_SAMPLING_MIN {
@@ -272,6 +283,7 @@ impl Scheduler {
             sampler,
             decoder: self.tokenizer.incremental_decoder(),
             filter,
+            logprobs: Vec::new(),
             admitted: Instant::now(),
             first_token: None,
             done: false,
@@ -289,7 +301,7 @@ impl Scheduler {
         self.shared.running.store(seqs.len(), Ordering::Release);
     }
 
-    fn on_token(&self, s: &mut Seq, tok: u32, stops: &[u32]) {
+    fn on_token(&self, s: &mut Seq, tok: u32, lp: Option<(f32, Vec<(u32, f32)>)>, stops: &[u32]) {
         s.generated += 1;
         self.shared.tokens_generated.fetch_add(1, Ordering::Relaxed);
         if s.first_token.is_none() {
@@ -298,6 +310,19 @@ impl Scheduler {
         if stops.contains(&tok) {
             self.finish(s, FinishReason::Stop);
             return;
+        }
+        if let Some((logprob, top)) = lp {
+            let choice = |id: u32, logprob: f32| TokenChoice {
+                id,
+                bytes: self.tokenizer.token_bytes(id).unwrap_or_default(),
+                logprob,
+            };
+            let t = TokenLogprob {
+                token: choice(tok, logprob),
+                top: top.into_iter().map(|(id, lp)| choice(id, lp)).collect(),
+            };
+            let _ = s.job.events.send(StreamEvent::Token(t.clone()));
+            s.logprobs.push(t);
         }
         let text = match s.decoder.push(tok) {
             Ok(t) => t,
@@ -364,6 +389,7 @@ impl Scheduler {
                 total_ms: since(now),
                 decode_tokens_per_s,
             },
+            logprobs: std::mem::take(&mut s.logprobs),
         };
         let _ = s.job.events.send(StreamEvent::Done(completion));
         let counter = match reason {
@@ -388,6 +414,7 @@ impl Scheduler {
                 total_ms: waited,
                 decode_tokens_per_s: 0.0,
             },
+            logprobs: Vec::new(),
         }));
         self.shared.cancelled.fetch_add(1, Ordering::Relaxed);
     }

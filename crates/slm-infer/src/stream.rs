@@ -51,7 +51,7 @@ impl GenerationStream {
     pub fn wait(&self) -> Result<Completion, InferError> {
         while let Some(ev) = self.recv() {
             match ev {
-                StreamEvent::Delta(_) => {}
+                StreamEvent::Delta(_) | StreamEvent::Token(_) => {}
                 StreamEvent::Done(c) => return Ok(c),
                 StreamEvent::Error(e) => return Err(InferError::Model(e)),
             }

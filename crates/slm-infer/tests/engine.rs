@@ -45,11 +45,17 @@ fn req(prompt: &str, max_tokens: usize, seed: u64) -> GenerateRequest {
 /// Collects a stream; checks that the deltas add up to the final text.
 fn collect(stream: slm_infer::GenerationStream) -> Completion {
     let mut text = String::new();
+    let mut tokens = Vec::new();
     for ev in stream {
         match ev {
             StreamEvent::Delta(d) => text.push_str(&d),
+            StreamEvent::Token(t) => tokens.push(t),
             StreamEvent::Done(c) => {
                 assert_eq!(text, c.text, "deltas must add up to the completion text");
+                assert_eq!(
+                    tokens, c.logprobs,
+                    "streamed tokens must be the completion's"
+                );
                 return c;
             }
             StreamEvent::Error(e) => panic!("error event: {e}"),
@@ -182,6 +188,7 @@ fn stop_sequences_match_across_token_boundaries() {
     for ev in stream {
         match ev {
             StreamEvent::Delta(d) => deltas.push(d),
+            StreamEvent::Token(_) => {}
             StreamEvent::Done(c) => done = Some(c),
             StreamEvent::Error(e) => panic!("{e}"),
         }
@@ -342,10 +349,76 @@ fn invalid_requests_are_rejected() {
             stop: vec![String::new()],
             ..GenerateRequest::new("x")
         },
+        GenerateRequest {
+            logprobs: Some(slm_infer::MAX_TOP_LOGPROBS + 1),
+            ..GenerateRequest::new("x")
+        },
     ];
     for r in bad {
         assert!(matches!(e.submit(r), Err(InferError::InvalidRequest(_))));
     }
+}
+
+/// Log-probabilities are the model's own (softmax of the raw logits over the tokenizer's
+/// vocabulary), whatever the sampling settings: checked against a forward pass of the
+/// same weights, for every reported token.
+#[test]
+fn logprobs_are_the_models_distribution() {
+    let e = tiny(2);
+    let tok = tiny_tokenizer();
+    let prompt = "Once upon a time";
+    let c = e
+        .generate(GenerateRequest {
+            logprobs: Some(5),
+            ..req(prompt, 12, 3)
+        })
+        .unwrap();
+    assert!(!c.logprobs.is_empty());
+    assert!(c.logprobs.len() <= c.usage.completion_tokens);
+    let opts = slm_infer::NativeOptions {
+        weight_dtype: e.options().weight_dtype,
+        ..Default::default()
+    };
+    let model = slm_infer::NativeModel::load_with(tiny_dir(), &opts).unwrap();
+    let model = std::sync::Arc::new(model);
+    let mut decoder = model.decoder(1);
+    let vocab = slm_infer::DecodeModel::vocab_size(&decoder);
+    let mut logits = vec![0f32; vocab];
+    let mut feed = tok.encode(prompt).unwrap();
+    let mut pos = 0;
+    let mut text = Vec::new();
+    for t in &c.logprobs {
+        let work = slm_infer::SeqWork {
+            slot: 0,
+            tokens: &feed,
+            start_pos: pos,
+            want_logits: true,
+        };
+        slm_infer::DecodeModel::step(&mut decoder, &[work], &mut logits).unwrap();
+        pos += feed.len();
+        let row = &logits[..tok.vocab_size()];
+        let (want, top) = slm_infer::log_probs(row, t.token.id, 5);
+        assert!((t.token.logprob - want).abs() < 1e-3, "{t:?} vs {want}");
+        assert_eq!(t.top.len(), 5);
+        for (got, (id, lp)) in t.top.iter().zip(&top) {
+            assert_eq!(got.id, *id);
+            assert!((got.logprob - lp).abs() < 1e-3);
+            assert_eq!(got.bytes, tok.token_bytes(*id).unwrap());
+        }
+        assert!(t.top.windows(2).all(|w| w[0].logprob >= w[1].logprob));
+        assert!(t.token.logprob <= t.top[0].logprob + 1e-6);
+        text.extend_from_slice(&t.token.bytes);
+        feed = vec![t.token.id];
+    }
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.starts_with(c.text.trim_end()),
+        "token bytes {text:?} spell the completion {:?}",
+        c.text
+    );
+    // Not asked for: nothing reported.
+    let plain = e.generate(req(prompt, 4, 3)).unwrap();
+    assert!(plain.logprobs.is_empty());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Response bodies and streaming chunks in OpenAI's shapes.
 
 use serde::Serialize;
+use slm_infer::{TokenChoice, TokenLogprob};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct UsageBody {
@@ -46,7 +47,7 @@ pub struct CompletionResponse<'a> {
 pub struct CompletionChoice<'a> {
     pub index: u32,
     pub text: &'a str,
-    pub logprobs: Option<()>,
+    pub logprobs: Option<CompletionLogprobs>,
     pub finish_reason: Option<&'static str>,
 }
 
@@ -80,7 +81,7 @@ pub struct ChatResponse<'a> {
 pub struct ChatChoice<'a> {
     pub index: u32,
     pub message: ChatMessageOut<'a>,
-    pub logprobs: Option<()>,
+    pub logprobs: Option<ChatLogprobs>,
     pub finish_reason: &'static str,
 }
 
@@ -107,7 +108,7 @@ pub struct ChatChunk<'a> {
 pub struct ChatChunkChoice<'a> {
     pub index: u32,
     pub delta: ChatDelta<'a>,
-    pub logprobs: Option<()>,
+    pub logprobs: Option<ChatLogprobs>,
     pub finish_reason: Option<&'static str>,
 }
 
@@ -117,6 +118,112 @@ pub struct ChatDelta<'a> {
     pub role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<&'a str>,
+}
+
+// ---- logprobs ----
+
+/// What a log-probability that JSON cannot hold (minus infinity: a token the model gives
+/// no chance at all) is reported as; OpenAI uses the same value.
+const NO_CHANCE: f32 = -9999.0;
+
+fn finite(logprob: f32) -> f32 {
+    if logprob.is_finite() {
+        logprob
+    } else {
+        NO_CHANCE
+    }
+}
+
+/// A token as text: its bytes as UTF-8, with U+FFFD for a partial character (the
+/// exact bytes are in `bytes` of the chat form).
+fn token_text(t: &TokenChoice) -> String {
+    String::from_utf8_lossy(&t.bytes).into_owned()
+}
+
+/// `/v1/completions` logprobs, OpenAI's legacy shape: parallel lists per token.
+#[derive(Debug, Default, Serialize)]
+pub struct CompletionLogprobs {
+    pub tokens: Vec<String>,
+    pub token_logprobs: Vec<f32>,
+    /// Per token, the alternatives as `{token: logprob}`.
+    pub top_logprobs: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Character offset of each token in prompt + completion.
+    pub text_offset: Vec<usize>,
+}
+
+impl CompletionLogprobs {
+    /// The entries for `tokens`; `offset` is the character offset of the first one and
+    /// is advanced past them.
+    pub fn new(tokens: &[TokenLogprob], offset: &mut usize) -> Self {
+        let mut out = Self::default();
+        for t in tokens {
+            let text = token_text(&t.token);
+            out.text_offset.push(*offset);
+            *offset += text.chars().count();
+            out.tokens.push(text);
+            out.token_logprobs.push(finite(t.token.logprob));
+            out.top_logprobs.push(
+                t.top
+                    .iter()
+                    .map(|c| (token_text(c), finite(c.logprob).into()))
+                    .collect(),
+            );
+        }
+        out
+    }
+}
+
+/// `/v1/chat/completions` logprobs: one entry per token.
+#[derive(Debug, Serialize)]
+pub struct ChatLogprobs {
+    pub content: Vec<ChatTokenLogprob>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChatTokenLogprob {
+    pub token: String,
+    pub logprob: f32,
+    pub bytes: Vec<u8>,
+    pub top_logprobs: Vec<TopLogprob>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TopLogprob {
+    pub token: String,
+    pub logprob: f32,
+    pub bytes: Vec<u8>,
+}
+
+impl TopLogprob {
+    fn new(c: &TokenChoice) -> Self {
+        Self {
+            token: token_text(c),
+            logprob: finite(c.logprob),
+            bytes: c.bytes.clone(),
+        }
+    }
+}
+
+impl ChatLogprobs {
+    pub fn new(tokens: &[TokenLogprob]) -> Self {
+        let content = tokens
+            .iter()
+            .map(|t| {
+                let TopLogprob {
+                    token,
+                    logprob,
+                    bytes,
+                } = TopLogprob::new(&t.token);
+                ChatTokenLogprob {
+                    token,
+                    logprob,
+                    bytes,
+                    top_logprobs: t.top.iter().map(TopLogprob::new).collect(),
+                }
+            })
+            .collect();
+        Self { content }
+    }
 }
 
 // ---- /v1/models ----

@@ -11,8 +11,8 @@ use crate::error::ApiError;
 use crate::generation::{self, Job, ResponseMeta};
 use crate::openai::request::{GenerationBody, PromptInput};
 use crate::openai::response::{
-    ChatChoice, ChatMessageOut, ChatResponse, CompletionChoice, CompletionResponse, TimingsBody,
-    UsageBody,
+    ChatChoice, ChatLogprobs, ChatMessageOut, ChatResponse, CompletionChoice, CompletionLogprobs,
+    CompletionResponse, TimingsBody, UsageBody,
 };
 use crate::prompt_fit::fit_max_tokens;
 use crate::state::AppState;
@@ -58,7 +58,7 @@ fn prompt_text(prompt: Option<PromptInput>) -> Result<String, ApiError> {
 }
 
 /// Everything up to (not including) submission, shared by both endpoints.
-fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job, ApiError> {
+pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job, ApiError> {
     let body: GenerationBody = parse_json(bytes)?;
     state.check_model(body.model.as_deref())?;
     let settings = validate_settings(&body, endpoint, &state.policy)?;
@@ -110,13 +110,7 @@ async fn handle(
     let stream = generation::submit(&state, &job)?;
     let meta = ResponseMeta::new(endpoint, state.model_name());
     if job.settings.stream {
-        let sse = generation::sse_response(
-            state.clone(),
-            stream,
-            meta,
-            job.settings.include_usage,
-            started,
-        );
+        let sse = generation::sse_response(state.clone(), stream, meta, &job, started);
         return Ok(sse.respond_to(&req).map_into_boxed_body());
     }
     let c = generation::collect(&state, stream, started).await?;
@@ -128,6 +122,7 @@ async fn handle(
         decode_tokens_per_s: c.timings.decode_tokens_per_s,
     };
     let finish = c.finish_reason.as_str();
+    let logprobs = job.settings.logprobs.is_some();
     let resp = match endpoint {
         Endpoint::Completions => HttpResponse::Ok().json(CompletionResponse {
             id: &meta.id,
@@ -137,7 +132,8 @@ async fn handle(
             choices: [CompletionChoice {
                 index: 0,
                 text: &c.text,
-                logprobs: None,
+                logprobs: logprobs
+                    .then(|| CompletionLogprobs::new(&c.logprobs, &mut job.prompt.chars().count())),
                 finish_reason: Some(finish),
             }],
             usage,
@@ -154,7 +150,7 @@ async fn handle(
                     role: "assistant",
                     content: &c.text,
                 },
-                logprobs: None,
+                logprobs: logprobs.then(|| ChatLogprobs::new(&c.logprobs)),
                 finish_reason: finish,
             }],
             usage,
