@@ -58,15 +58,21 @@ export function buildChatRequest(model, messages, settings) {
     top_k: settings.top_k,
   };
   if (settings.seed != null) body.seed = settings.seed;
+  // "Peek inside": each token's probability and the five likeliest alternatives.
+  if (settings.peek) {
+    body.logprobs = true;
+    body.top_logprobs = 5;
+  }
   return body;
 }
 
 /**
- * Streams one chat completion. Calls `onDelta(text)` for each piece of text and
- * resolves with `{ finishReason, usage }`. Rejects with ApiError, or with the
+ * Streams one chat completion. Calls `onDelta(text)` for each piece of text (and
+ * `onTokens(entries)` with the chunk's `logprobs.content` when the request asked for
+ * logprobs) and resolves with `{ finishReason, usage }`. Rejects with ApiError, or with the
  * fetch AbortError when `signal` is aborted (the caller treats that as Stop).
  */
-export async function streamChat({ baseUrl = '', body, signal, onDelta, fetchImpl = globalThis.fetch }) {
+export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens, fetchImpl = globalThis.fetch }) {
   let response;
   try {
     response = await fetchImpl(`${baseUrl}/v1/chat/completions`, {
@@ -115,6 +121,8 @@ export async function streamChat({ baseUrl = '', body, signal, onDelta, fetchImp
     if (chunk.usage) usage = chunk.usage;
     const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : null;
     if (!choice) return;
+    const tokens = choice.logprobs?.content;
+    if (onTokens && Array.isArray(tokens) && tokens.length) onTokens(tokens);
     const text = choice.delta?.content;
     if (typeof text === 'string' && text.length > 0) onDelta(text);
     if (choice.finish_reason) finishReason = choice.finish_reason;

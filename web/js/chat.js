@@ -4,6 +4,7 @@
 
 import { ApiError, buildChatRequest, streamChat } from './api.js';
 import { describeError } from './notice.js';
+import { attachTokenTip, compactToken, renderTokens } from './peek.js';
 
 const ICONS = {
   copy: 'M9 9h10v10H9zM5 15V5h10',
@@ -101,7 +102,9 @@ export class ChatController {
       noticeRetry: $('notice-retry'),
       noticeDismiss: $('notice-dismiss'),
       status: $('chat-status'),
+      tip: $('token-tip'),
     };
+    this.tip = attachTokenTip(this.dom.messages, this.dom.tip);
     // The hint line's usual content (keyboard help), restored when a long message is shortened.
     this.hintDefault = [...this.dom.hint.childNodes].map((node) => node.cloneNode(true));
     this.#bind();
@@ -230,9 +233,10 @@ export class ChatController {
     empty.hidden = Boolean(conv && conv.messages.length);
     title.textContent = conv ? conv.title : 'New story';
     if (!conv) return;
+    this.tip.hide();
     conv.messages.forEach((m, i) => {
       const bubble = this.#bubble(m.role, i);
-      this.#setText(bubble, m.content);
+      this.#setText(bubble, m.content, m.tokens);
       if (m.role === 'assistant' && m.finish) bubble.dataset.finish = m.finish;
       this.#setState(bubble, m.role === 'user' ? 'done' : m.finish === 'stopped' || m.finish === 'error' ? m.finish : 'done');
       messages.append(bubble);
@@ -287,8 +291,12 @@ export class ChatController {
     return article;
   }
 
-  #setText(bubble, content) {
-    bubble.querySelector('.msg-text').firstChild.data = content;
+  /** Shows `content`, token by token with their probabilities when peeking and known. */
+  #setText(bubble, content, tokens) {
+    const text = bubble.querySelector('.msg-text');
+    text.classList.remove('peeking');
+    if (tokens?.length && this.deps.getSettings().peek) renderTokens(text, content, tokens);
+    else text.replaceChildren(document.createTextNode(content));
   }
 
   #setState(bubble, state) {
@@ -392,6 +400,12 @@ export class ChatController {
       this.dom.messages.append(bubble);
     }
     delete bubble.dataset.finish;
+    const before = resume ? conv.messages[index].content : '';
+    // Token probabilities are kept when asked for and when they cover the whole reply.
+    const peek = Boolean(this.deps.getSettings().peek);
+    const tokens = peek && (!resume || conv.messages[index].tokens) ? [...(conv.messages[index]?.tokens ?? [])] : null;
+    // Streaming appends to one plain text node; the token view comes back at the end.
+    this.#setText(bubble, before);
     // A continued reply keeps its text on screen (the waiting state hides it).
     this.#setState(bubble, resume ? 'streaming' : 'waiting');
     this.dom.empty.hidden = true;
@@ -408,14 +422,16 @@ export class ChatController {
       if (this.store.get(conv.id)) this.store.update(conv.id, index, patch);
     };
     const textNode = bubble.querySelector('.msg-text').firstChild;
-    const before = resume ? conv.messages[index].content : '';
     let content = before;
+    // `tokens: undefined` drops stale probabilities of a reply continued without them.
+    const saved = () => ({ content, tokens: tokens?.length ? tokens : undefined });
     let lastSave = performance.now();
     const body = buildChatRequest(this.deps.getModel(), history, this.deps.getSettings());
     try {
       const result = await streamChat({
         body,
         signal: controller.signal,
+        onTokens: (entries) => tokens?.push(...entries.map(compactToken)),
         onDelta: (delta) => {
           if (content === before && !resume) this.#setState(bubble, 'streaming');
           const follow = this.#nearBottom();
@@ -426,25 +442,27 @@ export class ChatController {
           // Save now and then so a closed tab keeps most of the story.
           if (performance.now() - lastSave > 1000) {
             lastSave = performance.now();
-            persist({ content });
+            persist(saved());
           }
         },
       });
-      persist({ content, finish: result.finishReason ?? 'stop' });
+      persist({ ...saved(), finish: result.finishReason ?? 'stop' });
       bubble.dataset.finish = result.finishReason ?? 'stop';
+      this.#setText(bubble, content, tokens);
       this.#setState(bubble, 'done');
       if (content === before) bubble.querySelector('.msg-meta').textContent = 'The model ended the story straight away.';
       this.announce(result.finishReason === 'length' ? 'Reached the length limit.' : 'The model finished the story.');
       this.deps.onFinished?.();
     } catch (err) {
       if (controller.signal.aborted) {
-        persist({ content, finish: 'stopped' });
+        persist({ ...saved(), finish: 'stopped' });
+        this.#setText(bubble, content, tokens);
         this.#setState(bubble, 'stopped');
         this.announce('Stopped.');
       } else {
         const error = err instanceof ApiError ? err : new ApiError('server', String(err?.message ?? err));
         if (content) {
-          persist({ content, finish: 'error' });
+          persist({ ...saved(), finish: 'error' });
           this.#setState(bubble, 'error');
           this.showNotice(error, () => (resume ? this.generate({ resume: true }) : this.regenerate()));
         } else if (error.code === 'context_length_exceeded' && !resume) {

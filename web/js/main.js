@@ -125,7 +125,7 @@ function showSettings() {
 
 settingsForm.addEventListener('input', () => {
   const raw = Object.fromEntries(new FormData(settingsForm));
-  settings = normalizeSettings(raw);
+  settings = normalizeSettings({ ...settings, ...raw });
   saveSettings(storage, settings);
   for (const name of Object.keys(LIMITS)) {
     document.getElementById(`out-${name}`).textContent =
@@ -134,7 +134,7 @@ settingsForm.addEventListener('input', () => {
 });
 settingsForm.addEventListener('submit', (e) => e.preventDefault());
 document.getElementById('settings-reset').addEventListener('click', () => {
-  settings = normalizeSettings(DEFAULT_SETTINGS);
+  settings = normalizeSettings({ ...DEFAULT_SETTINGS, peek: settings.peek });
   saveSettings(storage, settings);
   showSettings();
 });
@@ -164,7 +164,7 @@ const store = new ConversationStore(storage, {
   },
 });
 
-new ChatController({
+const chat = new ChatController({
   store,
   getSettings: () => (replyCap() ? { ...settings, max_tokens: Math.min(settings.max_tokens, replyCap()) } : settings),
   getModel: () => info?.model ?? null,
@@ -174,6 +174,20 @@ new ChatController({
   onFinished: () => refreshInfo(),
   onNetworkError: () => refreshStatus(),
 });
+
+// "Peek inside": token probabilities on the replies (a sampling setting, so it persists).
+const peekToggle = document.getElementById('peek-toggle');
+function showPeek() {
+  peekToggle.setAttribute('aria-pressed', String(settings.peek));
+  document.getElementById('peek-legend').hidden = !settings.peek;
+}
+peekToggle.addEventListener('click', () => {
+  settings = normalizeSettings({ ...settings, peek: !settings.peek });
+  saveSettings(storage, settings);
+  showPeek();
+  chat.renderMessages();
+});
+showPeek();
 
 // Independent: /api/info may answer while the model is still loading.
 refreshStatus();

@@ -17,6 +17,8 @@ export const DEFAULT_SETTINGS = Object.freeze({
   top_p: 0.9,
   max_tokens: 256,
   seed: null,
+  // "Peek inside": ask for token probabilities and show them on the replies.
+  peek: false,
 });
 
 function clampNumber(value, { min, max, step }, fallback) {
@@ -35,6 +37,7 @@ export function normalizeSettings(input) {
   for (const [name, limits] of Object.entries(LIMITS)) {
     out[name] = clampNumber(src[name], limits, DEFAULT_SETTINGS[name]);
   }
+  out.peek = src.peek === true;
   out.top_k = Math.round(out.top_k);
   out.max_tokens = Math.round(out.max_tokens);
   const seed = src.seed;

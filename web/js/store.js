@@ -57,7 +57,13 @@ export class ConversationStore {
         title: typeof c.title === 'string' ? c.title : titleFor(c.messages[0]?.content ?? ''),
         createdAt: Number(c.createdAt) || 0,
         updatedAt: Number(c.updatedAt) || 0,
-        messages: c.messages.map(({ role, content, finish }) => ({ role, content, finish: finish ?? null })),
+        messages: c.messages.map(({ role, content, finish, tokens }) => ({
+          role,
+          content,
+          finish: finish ?? null,
+          // "Peek inside" token probabilities of a reply, when it was written with them.
+          ...(Array.isArray(tokens) ? { tokens } : {}),
+        })),
       }));
       this.activeId = this.get(parsed.activeId) ? parsed.activeId : null;
     } catch {

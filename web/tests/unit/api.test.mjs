@@ -33,6 +33,20 @@ test('buildChatRequest sends the settings and strips local message fields', () =
   });
   assert.equal(buildChatRequest('m', [], { seed: 7 }).seed, 7);
   assert.equal('model' in buildChatRequest(null, [], {}), false, 'unknown model is left out');
+  assert.equal('logprobs' in buildChatRequest('m', [], {}), false, 'no logprobs unless peeking');
+  const peek = buildChatRequest('m', [], { peek: true });
+  assert.equal(peek.logprobs, true);
+  assert.equal(peek.top_logprobs, 5);
+});
+
+test('streamChat hands the logprobs entries of each chunk to onTokens', async () => {
+  const entry = (token) => ({ token, logprob: -1, bytes: [...new TextEncoder().encode(token)], top_logprobs: [] });
+  const withLogprobs = (content, tokens) =>
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content }, logprobs: { content: tokens }, finish_reason: null }] })}\n\n`;
+  const { impl } = sseFetch([withLogprobs('Once', [entry('Once')]), withLogprobs(' upon a', [entry(' upon'), entry(' a')]), chunk(null, 'stop'), 'data: [DONE]\n\n']);
+  const got = [];
+  await streamChat({ body: {}, onDelta: () => {}, onTokens: (t) => got.push(t.map((e) => e.token)), fetchImpl: impl });
+  assert.deepEqual(got, [['Once'], [' upon', ' a']]);
 });
 
 test('streamChat delivers deltas in order and the finish reason', async () => {

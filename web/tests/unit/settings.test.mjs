@@ -14,7 +14,9 @@ test('defaults are valid and survive normalisation unchanged', () => {
 
 test('form strings become numbers; empty seed means random', () => {
   const s = normalizeSettings({ temperature: '1.2', top_k: '7', top_p: '0.5', max_tokens: '64', seed: '' });
-  assert.deepEqual(s, { temperature: 1.2, top_k: 7, top_p: 0.5, max_tokens: 64, seed: null });
+  assert.deepEqual(s, { temperature: 1.2, top_k: 7, top_p: 0.5, max_tokens: 64, seed: null, peek: false });
+  assert.equal(normalizeSettings({ peek: true }).peek, true);
+  assert.equal(normalizeSettings({ peek: 'yes' }).peek, false, 'only a real true turns peeking on');
   assert.equal(normalizeSettings({ seed: '42' }).seed, 42);
   assert.equal(normalizeSettings({ seed: '-1' }).seed, null);
   assert.equal(normalizeSettings({ seed: '1.5' }).seed, null);
