@@ -79,7 +79,7 @@ export function renderTokens(textEl, content, tokens) {
   for (const piece of pieces(tokens)) {
     if (!piece.text || !content.startsWith(piece.text, at)) break;
     const span = document.createElement('span');
-    span.className = 'tok';
+    span.className = 'ptok';
     span.tabIndex = nodes.length === 0 ? 0 : -1;
     span.textContent = piece.text;
     span.style.setProperty('--surprise', (1 - Math.exp(piece.logprob)).toFixed(3));
@@ -145,7 +145,7 @@ export function attachTokenTip(root, tip) {
     tip.style.left = `${left + window.scrollX}px`;
     tip.style.top = `${(below ? r.bottom + 8 : r.top - 8 - tip.offsetHeight) + window.scrollY}px`;
   };
-  const tokenOf = (node) => (node instanceof Element ? node.closest('.tok') : null);
+  const tokenOf = (node) => (node instanceof Element ? node.closest('.ptok') : null);
   root.addEventListener('mouseover', (e) => {
     const span = tokenOf(e.target);
     if (span) show(span);
@@ -168,7 +168,7 @@ export function attachTokenTip(root, tip) {
       return;
     }
     if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return;
-    const all = [...span.parentElement.querySelectorAll('.tok')];
+    const all = [...span.parentElement.querySelectorAll('.ptok')];
     const next = all[all.indexOf(span) + (e.key === 'ArrowRight' ? 1 : -1)];
     if (!next) return;
     e.preventDefault();

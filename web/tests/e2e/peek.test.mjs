@@ -32,7 +32,7 @@ describe('peek inside', () => {
     assert.equal(body.logprobs, true);
     assert.equal(body.top_logprobs, 5);
     const reply = await waitForReply(page);
-    const tokens = reply.locator('.msg-text .tok');
+    const tokens = reply.locator('.msg-text .ptok');
     const n = await tokens.count();
     assert.ok(n > 3, `reply shown as ${n} tokens`);
     const text = await reply.locator('.msg-text').textContent();
@@ -65,9 +65,9 @@ describe('peek inside', () => {
 
     // History keeps the probabilities; turning the view off shows plain text.
     await page.reload();
-    await eventually(async () => (await page.locator('.msg-assistant .tok').count()) === n, { message: 'tokens after reload' });
+    await eventually(async () => (await page.locator('.msg-assistant .ptok').count()) === n, { message: 'tokens after reload' });
     await page.locator('#peek-toggle').click();
-    assert.equal(await page.locator('.msg-assistant .tok').count(), 0);
+    assert.equal(await page.locator('.msg-assistant .ptok').count(), 0);
     assert.equal(await page.locator('.msg-assistant .msg-text').textContent(), text);
     assert.deepEqual(errors, []);
     await context.close();
@@ -83,7 +83,7 @@ describe('peek inside', () => {
     await page.goto(BASE_URL);
     await sendPrompt(page, 'A little dog');
     const reply = await waitForReply(page);
-    const token = reply.locator('.msg-text .tok').nth(1);
+    const token = reply.locator('.msg-text .ptok').nth(1);
     await token.scrollIntoViewIfNeeded();
     await token.tap();
     const tip = page.locator('#token-tip');
