@@ -131,7 +131,9 @@ export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   try {
-    while (!done && !failure) {
+    // After [DONE] keep reading to the end of the body (the server closes it right away):
+    // cancelling would show every finished story as an aborted request in DevTools.
+    while (!failure) {
       let result;
       try {
         result = await reader.read();
@@ -147,8 +149,8 @@ export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens
       parser.push(decoder.decode(result.value, { stream: true }));
     }
   } finally {
-    // Stop reading early (error event or [DONE]) without leaving the body open.
-    reader.cancel().catch(() => {});
+    // Stop reading early (an error event, or Stop) without leaving the body open.
+    if (failure || signal?.aborted) reader.cancel().catch(() => {});
   }
 
   if (failure) throw failure;

@@ -9,7 +9,12 @@
 const POINTS = 2600;
 // ~30 fps is plenty for slow ambient motion; without a GPU (software WebGL)
 // every frame is composited on the CPU, so drop to ~15 fps there.
-const FRAME_MS = { full: 1000 / 30 - 2, low: 1000 / 15 - 2 };
+// Software WebGL (no GPU: SwiftShader, llvmpipe) composites every frame on the CPU, which
+// then competes with the model: there the scene runs at 6 fps on a half-resolution canvas.
+const FRAME_MS = { full: 1000 / 30 - 2, low: 1000 / 6 - 2 };
+const RENDER_SCALE = { full: 1, low: 0.5 };
+// With no pointer movement and no generation for this long, the scene holds still.
+const IDLE_MS = 10_000;
 const MAX_DPR = 1;
 const SOFTWARE_RENDERER = /swiftshader|llvmpipe|softpipe|software/i;
 
@@ -98,11 +103,15 @@ function tryWebGL(canvas) {
  * @param {HTMLCanvasElement} canvas
  * @param {{ reducedMotion: MediaQueryList }} opts
  */
-export function createBackground(canvas, { reducedMotion }) {
+export function createBackground(canvas, { reducedMotion, stage }) {
   const state = { activity: 0, target: 0, tilt: [0, 0], tiltTarget: [0, 0], frames: 0, raf: 0, last: 0, time: 0 };
   let gl = tryWebGL(canvas);
   let uniforms = null;
   let frameMs = FRAME_MS.full;
+  let scale = RENDER_SCALE.full;
+  // Animated only while `stage` (the hero) is on screen and someone is around.
+  let onStage = true;
+  let lastInput = performance.now();
 
   const setMotion = (m) => {
     canvas.dataset.motion = m;
@@ -142,7 +151,7 @@ export function createBackground(canvas, { reducedMotion }) {
   }
 
   function resize() {
-    const dpr = Math.min(window.devicePixelRatio || 1, MAX_DPR);
+    const dpr = Math.min(window.devicePixelRatio || 1, MAX_DPR) * scale;
     const w = Math.max(1, Math.round(canvas.clientWidth * dpr));
     const h = Math.max(1, Math.round(canvas.clientHeight * dpr));
     if (canvas.width !== w || canvas.height !== h) {
@@ -174,7 +183,12 @@ export function createBackground(canvas, { reducedMotion }) {
     const dt = now - state.last;
     if (dt < frameMs) return;
     state.last = now;
-    const step = Math.min(dt, 100) / 1000;
+    if (now - lastInput > IDLE_MS && state.target === 0 && state.activity < 0.01) {
+      stop();
+      setMotion('idle');
+      return;
+    }
+    const step = Math.min(dt, 200) / 1000;
     state.time += step * (1 + state.activity * 0.8);
     const ease = 1 - Math.exp(-step * 3);
     state.activity += (state.target - state.activity) * ease;
@@ -203,7 +217,7 @@ export function createBackground(canvas, { reducedMotion }) {
       draw(); // one still frame of the same scene
       publishFrames();
       setMotion('off');
-    } else if (document.hidden) {
+    } else if (document.hidden || !onStage) {
       stop();
       setMotion('paused');
     } else {
@@ -219,6 +233,7 @@ export function createBackground(canvas, { reducedMotion }) {
       canvas.dataset.renderer = 'webgl';
       const quality = SOFTWARE_RENDERER.test(rendererName(gl)) ? 'low' : 'full';
       frameMs = FRAME_MS[quality];
+      scale = RENDER_SCALE[quality];
       canvas.dataset.quality = quality;
     } catch (err) {
       console.warn(err.message);
@@ -226,9 +241,22 @@ export function createBackground(canvas, { reducedMotion }) {
     }
   }
 
+  const wake = () => {
+    lastInput = performance.now();
+    if (gl && !state.raf && canvas.dataset.motion === 'idle') refresh();
+  };
   const onPointer = (e) => {
     state.tiltTarget = [(e.clientX / window.innerWidth) * 2 - 1, (e.clientY / window.innerHeight) * 2 - 1];
+    wake();
   };
+  if (stage && 'IntersectionObserver' in window) {
+    new IntersectionObserver(([entry]) => {
+      if (entry.isIntersecting === onStage) return;
+      onStage = entry.isIntersecting;
+      lastInput = performance.now();
+      refresh();
+    }).observe(stage);
+  }
   const onResize = () => {
     if (gl && !state.raf) refresh();
   };
@@ -246,6 +274,7 @@ export function createBackground(canvas, { reducedMotion }) {
     /** Generation running or not: drives the brightness and speed. */
     setActive(active) {
       state.target = active ? 1 : 0;
+      wake();
     },
     /** A token arrived: a small kick that decays back to the target. */
     pulse() {

@@ -462,6 +462,8 @@ export class ChatController {
       } else {
         const error = err instanceof ApiError ? err : new ApiError('server', String(err?.message ?? err));
         if (content) {
+          // Part of the story arrived: the server was reachable, the stream was cut.
+          error.partial = true;
           persist({ ...saved(), finish: 'error' });
           this.#setState(bubble, 'error');
           this.showNotice(error, () => (resume ? this.generate({ resume: true }) : this.regenerate()));
@@ -545,12 +547,15 @@ export class ChatController {
     d.noticeRetry.hidden = !retry;
     this.retry = retry;
     clearInterval(this.countdownTimer);
+    // Retrying before the server's Retry-After has passed would only fail again (review m9).
+    d.noticeRetry.disabled = Boolean(retryAfter);
     if (retryAfter) {
       this.countdown = retryAfter;
       this.countdownTimer = setInterval(() => {
         this.countdown -= 1;
         if (this.countdown <= 0) {
           clearInterval(this.countdownTimer);
+          d.noticeRetry.disabled = false;
           d.noticeText.textContent = 'Lots of stories are being written right now. You can try again now.';
         } else {
           d.noticeText.textContent = `Lots of stories are being written right now. Try again in ${this.countdown} s.`;

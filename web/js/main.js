@@ -36,6 +36,7 @@ let info = null;
 
 const background = createBackground(document.getElementById('bg'), {
   reducedMotion: window.matchMedia('(prefers-reduced-motion: reduce)'),
+  stage: document.querySelector('.hero'),
 });
 
 // ---- calls to action -----------------------------------------------------------
@@ -171,7 +172,10 @@ const chat = new ChatController({
   onActivity: (active) => background.setActive(active),
   onToken: () => background.pulse(),
   // Speed and latency are measured by the server as it serves; show fresh ones.
-  onFinished: () => refreshInfo(),
+  onFinished: () => {
+    refreshInfo();
+    refreshStatus();
+  },
   onNetworkError: () => refreshStatus(),
 });
 
@@ -192,3 +196,7 @@ showPeek();
 // Independent: /api/info may answer while the model is still loading.
 refreshStatus();
 refreshInfo();
+// Keep the status pill true while the page sits open (review m1).
+setInterval(() => {
+  if (!document.hidden) refreshStatus();
+}, 30_000);

@@ -19,8 +19,10 @@ export function describeError(error) {
       };
     case 'down':
       return {
-        title: 'Can’t reach the server',
-        text: `${error.message} Check that slm-server is running, then retry.`,
+        title: error.partial ? 'The story was cut off' : 'Can’t reach the story writer',
+        text: error.partial
+          ? 'The connection dropped while the story was being written. What arrived is kept; Retry carries on.'
+          : `${error.message} It may be restarting or your connection may be down: try again in a moment.`,
         retryAfter: null,
       };
     case 'auth':

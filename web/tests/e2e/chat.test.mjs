@@ -375,6 +375,9 @@ describe('chat', () => {
       await page.locator('.chat-shell').screenshot({ path: join(ARTIFACTS, 'desktop-busy.png') });
 
       await page.unroute(CHAT);
+      // Retry waits out the server's Retry-After (review m9), then works.
+      assert.equal(await page.locator('#notice-retry').isDisabled(), true, 'no Retry during the countdown');
+      await eventually(() => page.locator('#notice-retry').isEnabled(), { message: 'Retry enabled after the countdown', timeout: 6000 });
       await page.locator('#notice-retry').click();
       assert.equal(await notice.isVisible(), false);
       await waitForReply(page);
@@ -393,7 +396,8 @@ describe('chat', () => {
       const notice = page.locator('#notice');
       await notice.waitFor({ state: 'visible' });
       assert.equal(await notice.getAttribute('data-kind'), 'down');
-      assert.match(await notice.innerText(), /reach the server/i);
+      assert.match(await notice.innerText(), /reach the story writer/i);
+      assert.doesNotMatch(await notice.innerText(), /slm-server/, 'visitor wording');
       await page.unroute(CHAT);
       await page.locator('#notice-retry').click();
       await waitForReply(page);

@@ -212,6 +212,17 @@ describe('page', () => {
         document.dispatchEvent(new Event('visibilitychange'));
       });
       assert.equal(await bg.getAttribute('data-motion'), 'on');
+
+      // Scrolled to the chat, the hero is off screen: the scene holds still (review M7).
+      await page.locator('#chat').scrollIntoViewIfNeeded();
+      await eventually(async () => (await bg.getAttribute('data-motion')) === 'paused', { message: 'paused in the chat view' });
+      const still = await frames(page);
+      await page.mouse.move(300, 300);
+      await page.mouse.move(600, 400);
+      await sleep(600);
+      assert.equal(await frames(page), still, 'no frames while the hero is out of view');
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await eventually(async () => (await bg.getAttribute('data-motion')) === 'on', { message: 'motion back on the hero' });
       assert.deepEqual(errors, []);
     } finally {
       await context.close();

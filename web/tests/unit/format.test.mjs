@@ -39,7 +39,11 @@ test('describeInfo turns /api/info into display strings', () => {
 test('error notices: busy mentions the wait, down says what to check', () => {
   assert.match(describeError({ kind: 'busy', message: 'x', retryAfter: 4 }).text, /in 4 s/);
   assert.match(describeError({ kind: 'busy', message: 'x' }).text, /in a moment/);
-  assert.match(describeError({ kind: 'down', message: 'Could not reach the server.' }).text, /slm-server is running/);
+  const down = describeError({ kind: 'down', message: 'Could not reach the server.' });
+  assert.match(down.title, /reach the story writer/);
+  assert.doesNotMatch(down.text, /slm-server/, 'visitor wording, not operator wording');
+  const cut = describeError({ kind: 'down', message: 'x', partial: true });
+  assert.match(cut.title, /cut off/);
   assert.equal(describeError({ kind: 'invalid', message: 'prompt too long' }).text, 'prompt too long');
   const tooLong = describeError({ kind: 'invalid', code: 'context_length_exceeded', message: 'Reduce max_tokens.' });
   assert.match(tooLong.title, /too long/);
