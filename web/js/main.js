@@ -5,7 +5,7 @@ import { checkReady, fetchInfo } from './api.js';
 import { createBackground } from './background.js';
 import { ChatController } from './chat.js';
 import { describeInfo } from './format.js';
-import { DEFAULT_SETTINGS, LIMITS, loadSettings, normalizeSettings, saveSettings } from './settings.js';
+import { DEFAULT_SETTINGS, LIMITS, loadSettings, normalizeSettings, saveSettings, serverDefaults, validSeed } from './settings.js';
 import { ConversationStore } from './store.js';
 
 function memoryStorage() {
@@ -126,6 +126,14 @@ function showSettings() {
 
 settingsForm.addEventListener('input', () => {
   const raw = Object.fromEntries(new FormData(settingsForm));
+  // A seed the server would refuse is not silently replaced by a random one (review m3).
+  const seedInput = document.getElementById('set-seed');
+  const seedOk = validSeed(raw.seed);
+  seedInput.setCustomValidity(seedOk ? '' : 'The seed must be a whole number of 0 or more.');
+  seedInput.setAttribute('aria-invalid', String(!seedOk));
+  document.getElementById('seed-help').textContent = seedOk
+    ? 'Fix it to get the same story again.'
+    : 'A seed is a whole number of 0 or more; until then a random one is used.';
   settings = normalizeSettings({ ...settings, ...raw });
   saveSettings(storage, settings);
   for (const name of Object.keys(LIMITS)) {
@@ -135,9 +143,11 @@ settingsForm.addEventListener('input', () => {
 });
 settingsForm.addEventListener('submit', (e) => e.preventDefault());
 document.getElementById('settings-reset').addEventListener('click', () => {
-  settings = normalizeSettings({ ...DEFAULT_SETTINGS, peek: settings.peek });
+  // The server's defaults (its model's generation.json) when known, so Reset matches the API.
+  settings = normalizeSettings({ ...DEFAULT_SETTINGS, ...serverDefaults(info?.defaults), peek: settings.peek });
   saveSettings(storage, settings);
   showSettings();
+  settingsForm.dispatchEvent(new Event('input')); // clears a seed warning too
 });
 function setSettingsOpen(open) {
   settingsForm.hidden = !open;

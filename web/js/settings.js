@@ -14,7 +14,8 @@ export const LIMITS = Object.freeze({
 export const DEFAULT_SETTINGS = Object.freeze({
   temperature: 0.8,
   top_k: 40,
-  top_p: 0.9,
+  // The bundled models' generation.json; Reset uses the server's own (/api/info) when known.
+  top_p: 0.95,
   max_tokens: 256,
   seed: null,
   // "Peek inside": ask for token probabilities and show them on the replies.
@@ -28,6 +29,24 @@ function clampNumber(value, { min, max, step }, fallback) {
   // Snap to the slider grid; rounding keeps 0.1+0.2-style noise out of requests.
   const snapped = min + Math.round((clamped - min) / step) * step;
   return Number(Math.min(max, snapped).toFixed(4));
+}
+
+/** The sampling defaults a server reports in `/api/info.defaults`, as UI settings. */
+export function serverDefaults(defaults) {
+  if (!defaults || typeof defaults !== 'object') return {};
+  const out = {};
+  for (const name of ['temperature', 'top_p', 'max_tokens']) {
+    if (typeof defaults[name] === 'number') out[name] = defaults[name];
+  }
+  if ('top_k' in defaults) out.top_k = typeof defaults.top_k === 'number' ? defaults.top_k : 0;
+  return out;
+}
+
+/** True when `value` (a form string) is a seed the server accepts: empty, or a whole number >= 0. */
+export function validSeed(value) {
+  if (value === null || value === undefined || value === '') return true;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0;
 }
 
 /** Returns a complete, valid settings object built from any partial input. */

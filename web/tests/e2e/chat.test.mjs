@@ -323,7 +323,12 @@ describe('chat', () => {
       await page.locator('#set-top_k').fill('12');
       await page.locator('#set-top_p').fill('0.5');
       await page.locator('#set-max_tokens').fill('32');
+      // A seed the server would refuse is flagged, not silently dropped (review m3).
+      await page.locator('#set-seed').fill('-5');
+      assert.equal(await page.locator('#set-seed').getAttribute('aria-invalid'), 'true');
+      assert.match(await page.locator('#seed-help').innerText(), /whole number/);
       await page.locator('#set-seed').fill('1234');
+      assert.equal(await page.locator('#set-seed').getAttribute('aria-invalid'), 'false');
 
       const requestSeen = page.waitForRequest(CHAT);
       await sendPrompt(page, 'Sam had a red ball.');
@@ -343,7 +348,11 @@ describe('chat', () => {
       const next = page.waitForRequest(CHAT);
       await sendPrompt(page, 'Sam had a blue ball.');
       const reset = (await next).postDataJSON();
-      assert.equal(reset.top_k, 40);
+      // Reset gives the server's own defaults (its generation.json), as /api/info reports them.
+      const defaults = (await (await page.request.get(BASE_URL + '/api/info')).json()).defaults;
+      assert.equal(reset.top_k, defaults.top_k ?? 0);
+      assert.equal(reset.top_p, defaults.top_p);
+      assert.equal(reset.temperature, defaults.temperature);
       assert.equal('seed' in reset, false, 'no seed after reset');
       await waitForReply(page);
       assert.deepEqual(errors, []);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DEFAULT_SETTINGS, LIMITS, SETTINGS_KEY, loadSettings, normalizeSettings, saveSettings } from '../../js/settings.js';
+import { DEFAULT_SETTINGS, LIMITS, SETTINGS_KEY, loadSettings, normalizeSettings, saveSettings, serverDefaults, validSeed } from '../../js/settings.js';
 
 function memory(initial = {}) {
   const map = new Map(Object.entries(initial));
@@ -45,4 +45,14 @@ test('load falls back to defaults on corrupt storage; save round-trips', () => {
 test('save reports failure when storage throws (quota)', () => {
   const storage = { getItem: () => null, setItem: () => { throw new Error('QuotaExceededError'); } };
   assert.equal(saveSettings(storage, DEFAULT_SETTINGS), false);
+});
+
+test('server defaults become UI settings; seeds the server refuses are recognised', () => {
+  assert.deepEqual(serverDefaults({ max_tokens: 200, temperature: 0.8, top_p: 0.95, top_k: null }), {
+    temperature: 0.8, top_p: 0.95, max_tokens: 200, top_k: 0,
+  });
+  assert.deepEqual(serverDefaults(undefined), {});
+  assert.equal(normalizeSettings({ ...DEFAULT_SETTINGS, ...serverDefaults({ top_p: 0.95 }) }).top_p, 0.95);
+  for (const ok of ['', '0', '42', null]) assert.equal(validSeed(ok), true, String(ok));
+  for (const bad of ['-5', '1.5', 'abc', '1e400']) assert.equal(validSeed(bad), false, bad);
 });
