@@ -11,7 +11,28 @@ const ICONS = {
   regenerate: 'M4 12a8 8 0 0 1 13.7-5.6M20 4v5h-5M20 12a8 8 0 0 1-13.7 5.6M4 20v-5h5',
   continue: 'M5 12h11m-4-5 5 5-5 5M19 6v12',
   trash: 'M5 7h14M10 7V5h4v2M7 7l1 12h8l1-12',
+  edit: 'M4 20h4L19 9l-4-4L4 16zM13.5 6.5l4 4',
 };
+
+/** A small labelled button with an icon, as on every message. */
+function chip(iconName, label, ariaLabel, onClick) {
+  const button = el('button', `chip-btn msg-${iconName}`);
+  button.type = 'button';
+  button.append(icon(iconName), el('span', '', label));
+  button.setAttribute('aria-label', ariaLabel);
+  button.addEventListener('click', onClick);
+  return button;
+}
+
+/**
+ * The story as text: in the chat format the replies (each a story) separated by blank
+ * lines; a continued story is one text, its pieces joined with single spaces (as the server
+ * joins them for the model).
+ */
+export function storyText(messages, chatFormat) {
+  const parts = messages.filter((m) => m.content.trim() && (!chatFormat || m.role === 'assistant'));
+  return parts.map((m) => m.content.trim()).join(chatFormat ? '\n\n' : ' ');
+}
 
 function icon(name) {
   const ns = 'http://www.w3.org/2000/svg';
@@ -103,6 +124,10 @@ export class ChatController {
       noticeDismiss: $('notice-dismiss'),
       status: $('chat-status'),
       tip: $('token-tip'),
+      copyStory: $('copy-story'),
+      undoBar: $('undo-bar'),
+      undoText: $('undo-text'),
+      undo: $('undo'),
     };
     this.tip = attachTokenTip(this.dom.messages, this.dom.tip);
     // The hint line's usual content (keyboard help), restored when a long message is shortened.
@@ -143,6 +168,13 @@ export class ChatController {
       if (retry) retry();
     });
     d.noticeDismiss.addEventListener('click', () => this.hideNotice());
+    d.undo.addEventListener('click', () => this.undo());
+    d.copyStory.addEventListener('click', async () => {
+      const conv = this.store.active();
+      const text = conv ? storyText(conv.messages, document.body.dataset.mode === 'chat') : '';
+      const ok = text !== '' && (await copyText(text));
+      this.announce(ok ? 'The whole story is on the clipboard.' : 'There is no story to copy yet.');
+    });
     for (const button of d.empty.querySelectorAll('.suggestion')) {
       button.addEventListener('click', () => {
         d.prompt.value = button.textContent.trim();
@@ -255,6 +287,17 @@ export class ChatController {
     const text = el('p', 'msg-text');
     text.append(document.createTextNode(''));
     body.append(text);
+    const remove = chip('trash', 'Remove', role === 'user' ? 'Remove this message' : 'Remove this reply', () =>
+      this.removeMessage(Number(article.dataset.index)),
+    );
+    if (role === 'user') {
+      const actions = el('div', 'msg-actions');
+      const edit = chip('edit', 'Edit', 'Edit this message (it and what follows go back into the box)', () =>
+        this.editMessage(Number(article.dataset.index)),
+      );
+      actions.append(edit, remove);
+      body.append(actions);
+    }
     if (role === 'assistant') {
       // No role=status here: #chat-status announces "writing…" once.
       const typing = el('div', 'typing');
@@ -262,11 +305,7 @@ export class ChatController {
       body.prepend(typing);
       const meta = el('p', 'msg-meta');
       const actions = el('div', 'msg-actions');
-      const copy = el('button', 'chip-btn msg-copy');
-      copy.type = 'button';
-      copy.append(icon('copy'), el('span', '', 'Copy'));
-      copy.setAttribute('aria-label', 'Copy this story');
-      copy.addEventListener('click', async () => {
+      const copy = chip('copy', 'Copy', 'Copy this story', async () => {
         const ok = await copyText(text.textContent);
         copy.querySelector('span').textContent = ok ? 'Copied' : 'Copy failed';
         this.announce(ok ? 'Copied to the clipboard.' : 'Could not copy to the clipboard.');
@@ -274,17 +313,9 @@ export class ChatController {
           copy.querySelector('span').textContent = 'Copy';
         }, 1500);
       });
-      const regen = el('button', 'chip-btn msg-regenerate');
-      regen.type = 'button';
-      regen.append(icon('regenerate'), el('span', '', 'Regenerate'));
-      regen.setAttribute('aria-label', 'Regenerate this continuation');
-      regen.addEventListener('click', () => this.regenerate());
-      const more = el('button', 'chip-btn msg-continue');
-      more.type = 'button';
-      more.append(icon('continue'), el('span', '', 'Continue'));
-      more.setAttribute('aria-label', 'Continue this story');
-      more.addEventListener('click', () => this.generate({ resume: true }));
-      actions.append(copy, regen, more);
+      const regen = chip('regenerate', 'Regenerate', 'Regenerate this continuation', () => this.regenerate());
+      const more = chip('continue', 'Continue', 'Continue this story', () => this.generate({ resume: true }));
+      actions.append(copy, regen, more, remove);
       body.append(meta, actions);
     }
     article.append(avatar, body);
@@ -312,6 +343,8 @@ export class ChatController {
    * limit, Stop, error); neither while writing.
    */
   #updateActions() {
+    // Edit and Remove change the story: not while a reply is being written into it.
+    for (const button of this.dom.messages.querySelectorAll('.msg-edit, .msg-trash')) button.hidden = this.generating;
     const bubbles = [...this.dom.messages.querySelectorAll('.msg-assistant')];
     bubbles.forEach((b, i) => {
       const last = i === bubbles.length - 1 && !this.generating;
@@ -342,6 +375,7 @@ export class ChatController {
     const text = this.dom.prompt.value.trim();
     if (!text || this.generating) return;
     this.hideNotice();
+    this.#dropUndo();
     const active = this.store.active();
     this.dom.prompt.value = '';
     this.#autosize();
@@ -363,11 +397,63 @@ export class ChatController {
     this.generate();
   }
 
+  // ---- edit, remove, undo ---------------------------------------------------
+
+  /** Remembers the active story's messages so the next change can be undone. */
+  #offerUndo(conv, text) {
+    this.undoState = { id: conv.id, messages: conv.messages.map((m) => ({ ...m })) };
+    this.dom.undoText.textContent = text;
+    this.dom.undoBar.hidden = false;
+    clearTimeout(this.undoTimer);
+    this.undoTimer = setTimeout(() => this.#dropUndo(), 15_000);
+  }
+
+  #dropUndo() {
+    clearTimeout(this.undoTimer);
+    this.undoState = null;
+    this.dom.undoBar.hidden = true;
+  }
+
+  undo() {
+    const state = this.undoState;
+    this.#dropUndo();
+    if (!state || this.generating || !this.store.get(state.id)) return;
+    this.store.replace(state.id, state.messages);
+    this.store.setActive(state.id);
+    this.renderList();
+    this.renderMessages();
+    this.announce('Undone.');
+    this.dom.prompt.focus();
+  }
+
+  /** Takes a message back into the box to be rewritten; it and what follows leave the story. */
+  editMessage(index) {
+    const conv = this.store.active();
+    if (!conv || this.generating || !conv.messages[index]) return;
+    this.#offerUndo(conv, 'Message taken back into the box.');
+    this.dom.prompt.value = conv.messages[index].content;
+    this.store.truncate(conv.id, index);
+    this.renderMessages();
+    this.#autosize();
+    this.#updateLength();
+    this.dom.prompt.focus();
+  }
+
+  removeMessage(index) {
+    const conv = this.store.active();
+    if (!conv || this.generating || !conv.messages[index]) return;
+    this.#offerUndo(conv, conv.messages[index].role === 'user' ? 'Message removed.' : 'Reply removed.');
+    this.store.removeAt(conv.id, index);
+    this.renderMessages();
+    this.dom.undo.focus();
+  }
+
   regenerate() {
     const conv = this.store.active();
     if (!conv || this.generating) return;
     const last = conv.messages.length - 1;
     if (last >= 0 && conv.messages[last].role === 'assistant') {
+      this.#offerUndo(conv, 'The earlier reply was replaced.');
       this.store.truncate(conv.id, last);
       this.renderMessages();
     }

@@ -139,6 +139,22 @@ export class ConversationStore {
     this.save();
   }
 
+  /** Puts back a copy of earlier messages (Undo). */
+  replace(id, messages) {
+    const conv = this.#require(id);
+    conv.messages = messages.map((m) => ({ ...m }));
+    conv.updatedAt = this.now();
+    this.save();
+  }
+
+  /** Removes the one message at `index`. */
+  removeAt(id, index) {
+    const conv = this.#require(id);
+    conv.messages.splice(index, 1);
+    conv.updatedAt = this.now();
+    this.save();
+  }
+
   /** Removes messages from `index` on (used by Regenerate). */
   truncate(id, index) {
     const conv = this.#require(id);

@@ -361,6 +361,50 @@ describe('chat', () => {
     }
   });
 
+  test('edit, remove and regenerate can be undone; Copy story copies the whole story', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE_URL });
+      await sendPrompt(page, 'Once upon a time');
+      const first = await (await waitForReply(page)).locator('.msg-text').innerText();
+      const undoBar = page.locator('#undo-bar');
+      assert.equal(await undoBar.isVisible(), false);
+
+      // Regenerate keeps the earlier reply one click away.
+      await page.locator('.msg-assistant .msg-regenerate').click();
+      await undoBar.waitFor({ state: 'visible' });
+      await waitForReply(page);
+      await page.locator('#undo').click();
+      assert.equal(await page.locator('.msg-assistant .msg-text').innerText(), first, 'the earlier reply is back');
+      assert.equal(await undoBar.isVisible(), false);
+
+      // Remove a reply, then undo.
+      await page.locator('.msg-assistant .msg-trash').click();
+      assert.equal(await page.locator('.msg-assistant').count(), 0);
+      assert.ok(await page.locator('#undo').evaluate((b) => b === document.activeElement), 'focus on Undo');
+      await page.locator('#undo').click();
+      assert.equal(await page.locator('.msg-assistant').count(), 1);
+
+      // Edit takes the opening back into the box (and what follows out of the story).
+      await page.locator('.msg-user .msg-edit').click();
+      assert.equal(await page.locator('#prompt').inputValue(), 'Once upon a time');
+      assert.equal(await page.locator('.msg').count(), 0);
+      await page.locator('#undo').click();
+      assert.equal(await page.locator('.msg').count(), 2);
+      assert.equal(await page.locator('.msg-assistant .msg-text').innerText(), first);
+
+      // The whole story (this is a story model for tiny-random: opening + continuation).
+      await page.locator('#copy-story').click();
+      const copied = await page.evaluate(() => navigator.clipboard.readText());
+      assert.ok(copied.startsWith('Once upon a time'), copied);
+      assert.ok(copied.includes(first.trim().slice(0, 20)), copied);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a 429 shows the friendly busy message; Retry then succeeds', async () => {
     const { context, page } = await openPage(browser, { settings: FAST_SETTINGS });
     try {

@@ -93,3 +93,18 @@ test('titles are flattened and shortened', () => {
   assert.equal(long.length, 48);
   assert.ok(long.endsWith('…'));
 });
+
+test('removeAt drops one message; replace puts a copy back (Undo)', () => {
+  const storage = memory();
+  const store = new ConversationStore(storage);
+  const conv = store.create('A');
+  store.append(conv.id, { role: 'assistant', content: 'B' });
+  store.append(conv.id, { role: 'user', content: 'C' });
+  const before = store.get(conv.id).messages.map((m) => ({ ...m }));
+  store.removeAt(conv.id, 1);
+  assert.deepEqual(store.get(conv.id).messages.map((m) => m.content), ['A', 'C']);
+  store.replace(conv.id, before);
+  before[0].content = 'changed after';
+  assert.deepEqual(store.get(conv.id).messages.map((m) => m.content), ['A', 'B', 'C'], 'a copy was stored');
+  assert.deepEqual(new ConversationStore(storage).get(conv.id).messages.map((m) => m.content), ['A', 'B', 'C'], 'persisted');
+});
