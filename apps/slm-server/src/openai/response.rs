@@ -179,11 +179,11 @@ pub struct ChatLogprobs {
     pub content: Vec<ChatTokenLogprob>,
 }
 
+/// One token: its own entry, plus the alternatives at its position.
 #[derive(Debug, Serialize)]
 pub struct ChatTokenLogprob {
-    pub token: String,
-    pub logprob: f32,
-    pub bytes: Vec<u8>,
+    #[serde(flatten)]
+    pub token: TopLogprob,
     pub top_logprobs: Vec<TopLogprob>,
 }
 
@@ -208,18 +208,9 @@ impl ChatLogprobs {
     pub fn new(tokens: &[TokenLogprob]) -> Self {
         let content = tokens
             .iter()
-            .map(|t| {
-                let TopLogprob {
-                    token,
-                    logprob,
-                    bytes,
-                } = TopLogprob::new(&t.token);
-                ChatTokenLogprob {
-                    token,
-                    logprob,
-                    bytes,
-                    top_logprobs: t.top.iter().map(TopLogprob::new).collect(),
-                }
+            .map(|t| ChatTokenLogprob {
+                token: TopLogprob::new(&t.token),
+                top_logprobs: t.top.iter().map(TopLogprob::new).collect(),
             })
             .collect();
         Self { content }
