@@ -246,6 +246,11 @@ export class ChatController {
     if (wasActive && this.generating) this.stop();
     const conv = this.store.get(id);
     if (!this.store.remove(id)) return;
+    // Deleting is one click, so it can be undone (review m5).
+    this.#offerUndo(`Deleted “${conv.title}”.`, () => {
+      this.store.restore(conv);
+      if (wasActive) this.store.setActive(conv.id);
+    });
     this.renderList();
     if (wasActive) {
       this.hideNotice();
@@ -399,9 +404,9 @@ export class ChatController {
 
   // ---- edit, remove, undo ---------------------------------------------------
 
-  /** Remembers the active story's messages so the next change can be undone. */
-  #offerUndo(conv, text) {
-    this.undoState = { id: conv.id, messages: conv.messages.map((m) => ({ ...m })) };
+  /** Shows `text` with an Undo button that calls `restore` (until the next change). */
+  #offerUndo(text, restore) {
+    this.undoState = restore;
     this.dom.undoText.textContent = text;
     this.dom.undoBar.hidden = false;
     clearTimeout(this.undoTimer);
@@ -414,12 +419,21 @@ export class ChatController {
     this.dom.undoBar.hidden = true;
   }
 
+  /** Remembers the active story's messages, for an Undo of the change about to be made. */
+  #offerUndoMessages(conv, text) {
+    const messages = conv.messages.map((m) => ({ ...m }));
+    this.#offerUndo(text, () => {
+      if (!this.store.get(conv.id)) return;
+      this.store.replace(conv.id, messages);
+      this.store.setActive(conv.id);
+    });
+  }
+
   undo() {
-    const state = this.undoState;
+    const restore = this.undoState;
     this.#dropUndo();
-    if (!state || this.generating || !this.store.get(state.id)) return;
-    this.store.replace(state.id, state.messages);
-    this.store.setActive(state.id);
+    if (!restore || this.generating) return;
+    restore();
     this.renderList();
     this.renderMessages();
     this.announce('Undone.');
@@ -430,7 +444,7 @@ export class ChatController {
   editMessage(index) {
     const conv = this.store.active();
     if (!conv || this.generating || !conv.messages[index]) return;
-    this.#offerUndo(conv, 'Message taken back into the box.');
+    this.#offerUndoMessages(conv, 'Message taken back into the box.');
     this.dom.prompt.value = conv.messages[index].content;
     this.store.truncate(conv.id, index);
     this.renderMessages();
@@ -442,7 +456,7 @@ export class ChatController {
   removeMessage(index) {
     const conv = this.store.active();
     if (!conv || this.generating || !conv.messages[index]) return;
-    this.#offerUndo(conv, conv.messages[index].role === 'user' ? 'Message removed.' : 'Reply removed.');
+    this.#offerUndoMessages(conv, conv.messages[index].role === 'user' ? 'Message removed.' : 'Reply removed.');
     this.store.removeAt(conv.id, index);
     this.renderMessages();
     this.dom.undo.focus();
@@ -453,7 +467,7 @@ export class ChatController {
     if (!conv || this.generating) return;
     const last = conv.messages.length - 1;
     if (last >= 0 && conv.messages[last].role === 'assistant') {
-      this.#offerUndo(conv, 'The earlier reply was replaced.');
+      this.#offerUndoMessages(conv, 'The earlier reply was replaced.');
       this.store.truncate(conv.id, last);
       this.renderMessages();
     }
@@ -518,7 +532,10 @@ export class ChatController {
         body,
         signal: controller.signal,
         onTokens: (entries) => tokens?.push(...entries.map(compactToken)),
-        onDelta: (delta) => {
+        onDelta: (piece) => {
+          // A reply does not start with the space its first token carries (review m6).
+          const delta = content === '' ? piece.trimStart() : piece;
+          if (!delta) return;
           if (content === before && !resume) this.#setState(bubble, 'streaming');
           const follow = this.#nearBottom();
           content += delta;

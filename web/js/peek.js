@@ -3,7 +3,7 @@
 // hovering, tapping or focusing one shows the five tokens the model rated likeliest there.
 // Pure helpers are exported for the unit tests; the DOM part never builds HTML from text.
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const lossy = new TextDecoder();
 
 /**
  * A chat `logprobs.content` entry in the compact form stored with a message:
@@ -19,38 +19,54 @@ export function compactToken(entry) {
   };
 }
 
+const isContinuation = (b) => b >= 0x80 && b < 0xc0;
+
+/** Bytes of the UTF-8 sequence a lead byte starts (0: not a lead byte). */
+function sequenceLength(lead) {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead < 0xe0) return 2;
+  if (lead >= 0xe0 && lead < 0xf0) return 3;
+  if (lead >= 0xf0 && lead < 0xf5) return 4;
+  return 0;
+}
+
+/** True when `bytes` end inside a character whose remaining bytes may still come. */
+function waitsForMore(bytes) {
+  let i = bytes.length - 1;
+  while (i >= 0 && bytes.length - i < 4 && isContinuation(bytes[i])) i--;
+  if (i < 0) return false;
+  const need = sequenceLength(bytes[i]);
+  return need > 1 && bytes.length - i < need && bytes.slice(i + 1).every(isContinuation);
+}
+
 /**
  * Groups tokens into pieces of whole characters: a character split over several tokens
- * (an emoji, say) is one piece, whose probability is the product of its tokens'. Each
- * piece: `{ text, logprob, top }` with `top` the alternatives at its first token.
+ * (an emoji, say) is one piece, whose probability is the product of its tokens'. Bytes
+ * that can never form a character (a random model writes such) become U+FFFD, as the
+ * server's text does. Each piece: `{ text, logprob, top }`, `top` from its first token.
  */
 export function pieces(tokens) {
   const out = [];
   let bytes = [];
   let logprob = 0;
   let first = null;
-  for (const tok of tokens) {
-    if (!first) first = tok;
-    logprob += tok.p;
-    if (!tok.b) {
-      out.push({ text: tok.t, logprob, top: first.top });
-      first = null;
-      logprob = 0;
-      continue;
-    }
-    bytes = bytes.concat(tok.b);
-    let text;
-    try {
-      text = decoder.decode(new Uint8Array(bytes));
-    } catch {
-      continue; // part of a character: wait for the rest
-    }
-    out.push({ text, logprob, top: first.top });
+  const flush = () => {
+    if (!first) return;
+    out.push({ text: lossy.decode(new Uint8Array(bytes)), logprob, top: first.top });
     bytes = [];
-    first = null;
     logprob = 0;
+    first = null;
+  };
+  for (const tok of tokens) {
+    const b = tok.b ?? [...new TextEncoder().encode(tok.t)];
+    // A token that cannot continue the waiting character ends it.
+    if (first && !(b.length && isContinuation(b[0]))) flush();
+    first ??= tok;
+    bytes = bytes.concat(b);
+    logprob += tok.p;
+    if (!waitsForMore(bytes)) flush();
   }
-  if (first) out.push({ text: new TextDecoder().decode(new Uint8Array(bytes)), logprob, top: first.top });
+  flush();
   return out;
 }
 
@@ -70,23 +86,33 @@ export function showToken(text) {
 
 /**
  * Fills `textEl` with one span per piece of `content` that the tokens spell, then the
- * rest of `content` as plain text (the server trims trailing spaces and stop sequences, so
- * the tokens may run past the text, or a stop may cut one). Returns the number of spans.
+ * rest of `content` as plain text (the server trims trailing spaces, collapses runs of
+ * blank lines and cuts at stop sequences, so the tokens may run past the text, or a stop
+ * may cut one). Returns the number of spans.
  */
 export function renderTokens(textEl, content, tokens) {
   const nodes = [];
   let at = 0;
   for (const piece of pieces(tokens)) {
-    if (!piece.text || !content.startsWith(piece.text, at)) break;
+    // The reply's leading whitespace is not shown (chat.js), so not its tokens' either.
+    let text = at === 0 ? piece.text.trimStart() : piece.text;
+    if (!text) continue;
+    if (!content.startsWith(text, at)) {
+      // Whitespace the text lost (the reply's leading space, blank-line runs the server
+      // collapses): the piece shows what was kept of it, possibly nothing.
+      if (text.trim() !== '') break;
+      text = /^\s*/.exec(content.slice(at))[0].slice(0, text.length);
+      if (!text) continue;
+    }
     const span = document.createElement('span');
     span.className = 'ptok';
     span.tabIndex = nodes.length === 0 ? 0 : -1;
-    span.textContent = piece.text;
+    span.textContent = text;
     span.style.setProperty('--surprise', (1 - Math.exp(piece.logprob)).toFixed(3));
     span.dataset.logprob = String(piece.logprob);
     span.dataset.top = JSON.stringify(piece.top);
     nodes.push(span);
-    at += piece.text.length;
+    at += text.length;
   }
   if (at < content.length) nodes.push(document.createTextNode(content.slice(at)));
   textEl.replaceChildren(...nodes);

@@ -168,6 +168,13 @@ export class ConversationStore {
     this.save();
   }
 
+  /** Puts a removed conversation back (Undo of a delete). */
+  restore(conv) {
+    if (this.get(conv.id)) return;
+    this.conversations.push({ ...conv, messages: conv.messages.map((m) => ({ ...m })) });
+    this.save();
+  }
+
   remove(id) {
     const before = this.conversations.length;
     this.conversations = this.conversations.filter((c) => c.id !== id);

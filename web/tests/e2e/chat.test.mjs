@@ -394,6 +394,17 @@ describe('chat', () => {
       assert.equal(await page.locator('.msg').count(), 2);
       assert.equal(await page.locator('.msg-assistant .msg-text').innerText(), first);
 
+      // A reply's text does not start with its first token's space (review m6).
+      const raw = await page.locator('.msg-assistant .msg-text').textContent();
+      assert.equal(raw, raw.trimStart());
+
+      // Deleting a story is undoable too (review m5).
+      await page.locator('.conversation-delete').click();
+      assert.equal(await page.locator('.conversation').count(), 0);
+      await page.locator('#undo').click();
+      assert.equal(await page.locator('.conversation').count(), 1);
+      assert.equal(await page.locator('.msg').count(), 2, 'the story is open again');
+
       // The whole story (this is a story model for tiny-random: opening + continuation).
       await page.locator('#copy-story').click();
       const copied = await page.evaluate(() => navigator.clipboard.readText());

@@ -37,3 +37,28 @@ test('percent and showToken stay readable at the extremes', () => {
   assert.equal(showToken(' the\n'), '␣the⏎');
   assert.equal(showToken(''), '∅');
 });
+
+test('renderTokens follows the text through trimmed and collapsed whitespace', async () => {
+  // A minimal DOM: spans and text nodes are all renderTokens builds.
+  const made = [];
+  globalThis.document = {
+    createElement: () => {
+      const node = { nodeType: 1, style: { setProperty() {} }, dataset: {}, textContent: '' };
+      made.push(node);
+      return node;
+    },
+    createTextNode: (data) => ({ nodeType: 3, data }),
+  };
+  const { renderTokens } = await import('../../js/peek.js');
+  const el = { children: [], replaceChildren(...n) { this.children = n; }, classList: { add() {} } };
+  const toks = [' Once', ' upon', '\n\n\n\n', 'The', ' end', '  '].map((t) => tok(t, -1));
+  const spans = renderTokens(el, 'Once upon\n\nThe end', toks);
+  assert.deepEqual(el.children.filter((n) => n.nodeType === 1).map((n) => n.textContent), ['Once', ' upon', '\n\n', 'The', ' end']);
+  assert.equal(spans, 5);
+  delete globalThis.document;
+});
+
+test('bytes that never form a character become one replacement each, like the server text', () => {
+  const out = pieces([tok('\uFFFD', -1, [176]), tok('\uFFFD', -1, [219]), tok(' with', -1)]);
+  assert.deepEqual(out.map((p) => p.text), ['\uFFFD', '\uFFFD', ' with']);
+});
