@@ -14,6 +14,10 @@
 #   FUZZ_JOBS     targets fuzzed at once (default 1: leaves a core free; one core each)
 #   FUZZ_OUT      summary JSON (default bench/fuzz.json; merged per target)
 # Installs the nightly toolchain (rustup) and cargo-fuzz (crates.io) when missing.
+#
+# The targets are built unoptimised (-D, with debug assertions and overflow checks): cargo fuzz
+# builds optimised ones with a single codegen unit under AddressSanitizer, which for Burn (the
+# trainer's dependency) took over an hour on 2 cores; parsing runs fast enough without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,13 +33,13 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 rm -rf "$WORK/seeds"
 cargo run -q -p slm-fuzz --bin fuzz-seeds -- "$WORK/seeds"
-cargo +nightly fuzz build -O --fuzz-dir fuzz 2>&1 | tail -n 3
+cargo +nightly fuzz build -D --fuzz-dir fuzz 2>&1 | tail -n 3
 
 fuzz_one() {
   local t=$1 live="$WORK/live/$1" log="$WORK/$1.log"
   rm -rf "$live" && mkdir -p "$live" "fuzz/corpus/$t" "fuzz/artifacts/$t"
   set +e
-  cargo +nightly fuzz run -O --fuzz-dir fuzz "$t" "$live" "$WORK/seeds/$t" "fuzz/corpus/$t" -- \
+  cargo +nightly fuzz run -D --fuzz-dir fuzz "$t" "$live" "$WORK/seeds/$t" "fuzz/corpus/$t" -- \
     -max_total_time="$SECONDS_PER" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
     >"$log" 2>&1
   local rc=$?
@@ -43,7 +47,7 @@ fuzz_one() {
   # Keep a minimal corpus with the coverage of everything found (seeds are recreated each run).
   local min="$WORK/min/$t"
   rm -rf "$min" && mkdir -p "$min"
-  cargo +nightly fuzz cmin -O --fuzz-dir fuzz "$t" "$min" -- "$live" "fuzz/corpus/$t" \
+  cargo +nightly fuzz cmin -D --fuzz-dir fuzz "$t" "$min" -- "$live" "fuzz/corpus/$t" \
     >"$WORK/$t.cmin.log" 2>&1 || true
   if [ -n "$(ls -A "$min")" ]; then
     rm -rf "fuzz/corpus/$t" && cp -r "$min" "fuzz/corpus/$t"
@@ -110,6 +114,6 @@ print(json.dumps(summary, indent=2))
 EOF
 if grep -q '"crashes": [1-9]' "$WORK"/*.json; then
   echo "fuzzing found crashes: inputs are in fuzz/regressions/ (reproduce with" \
-       "cargo +nightly fuzz run --fuzz-dir fuzz TARGET FILE)" >&2
+       "cargo +nightly fuzz run -D --fuzz-dir fuzz TARGET FILE)" >&2
   exit 1
 fi
