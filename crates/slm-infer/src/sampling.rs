@@ -225,10 +225,13 @@ fn walk(items: impl Iterator<Item = (f32, u32)>, r: f64) -> Option<u32> {
     last
 }
 
+/// A token's log-probability and the `(id, log-probability)` of the likeliest tokens.
+pub type LogProbs = (f32, Vec<(u32, f32)>);
+
 /// Log-probabilities (natural log) of `chosen` and of the `k` most likely tokens under
 /// `softmax(logits)` (temperature 1, nothing truncated), most likely first with ties
 /// broken by id. NaN logits count as impossible.
-pub fn log_probs(logits: &[f32], chosen: u32, k: usize) -> (f32, Vec<(u32, f32)>) {
+pub fn log_probs(logits: &[f32], chosen: u32, k: usize) -> LogProbs {
     let max = logits
         .iter()
         .copied()

@@ -16,7 +16,7 @@ use slm_tokenizer::{ChatTemplate, IncrementalDecoder, Tokenizer};
 use crate::model::{DecodeModel, SeqWork};
 use crate::output::{FinishReason, OutputFilter};
 use crate::request::{Completion, StreamEvent, Timings, TokenChoice, TokenLogprob, Usage};
-use crate::sampling::{Sampler, SamplingParams, log_probs};
+use crate::sampling::{LogProbs, Sampler, SamplingParams, log_probs};
 use crate::stream::CancelHandle;
 
 /// Counters shared between the engine thread and [`crate::Engine`].
@@ -83,7 +83,7 @@ pub(crate) struct Scheduler {
 }
 
 /// A drawn token, with its log-probabilities and top alternatives (ids) when asked for.
-type Drawn = (u32, Option<(f32, Vec<(u32, f32)>)>);
+type Drawn = (u32, Option<LogProbs>);
 
 /// Logit values sampled per step (sum over sequences) from which sampling
 /// runs in parallel: below it, waking the pool costs more than it saves.
@@ -301,7 +301,7 @@ impl Scheduler {
         self.shared.running.store(seqs.len(), Ordering::Release);
     }
 
-    fn on_token(&self, s: &mut Seq, tok: u32, lp: Option<(f32, Vec<(u32, f32)>)>, stops: &[u32]) {
+    fn on_token(&self, s: &mut Seq, tok: u32, lp: Option<LogProbs>, stops: &[u32]) {
         s.generated += 1;
         self.shared.tokens_generated.fetch_add(1, Ordering::Relaxed);
         if s.first_token.is_none() {

@@ -327,3 +327,16 @@ proptest! {
         prop_assert_eq!(tok.encode(&s).unwrap(), tok.encode_reference(&s).unwrap());
     }
 }
+
+/// A tokenizer.json with a stray invalid UTF-8 byte in a decoder key made the `tokenizers`
+/// crate panic (found by `scripts/fuzz.sh`, target tokenizer_json): it must be a clean error.
+#[test]
+fn malformed_decoder_is_an_error_not_a_panic() {
+    let json = tok().to_json().into_bytes();
+    let decoder = json.windows(9).position(|w| w == b"\"decoder\"").unwrap();
+    let key = decoder + json[decoder..].windows(5).position(|w| w == b"\"type").unwrap() + 3;
+    let mut bad = json.clone();
+    bad.insert(key, 0xC0);
+    let err = Tokenizer::from_bytes(&bad).unwrap_err().to_string();
+    assert!(err.contains("not a valid tokenizer.json"), "{err}");
+}
