@@ -74,6 +74,12 @@ fn seeds_are_valid_inputs() {
                 let text = std::str::from_utf8(&b).unwrap();
                 slm_trainer::TrainConfig::from_toml(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             }
+            "safetensors" => {
+                let config = slm_fuzz::micro_config().to_json();
+                std::fs::write(dir.path().join("config.json"), config).unwrap();
+                std::fs::write(dir.path().join("model.safetensors"), &b).unwrap();
+                slm_infer::NativeModel::load(dir.path()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
             _ => {}
         }
     }
