@@ -103,18 +103,19 @@ impl Tokenizer {
             origin: origin.to_string(),
             message: format!("not a valid tokenizer.json: {message}"),
         };
-        // `tokenizers` 0.22 panics on some malformed files (a `decoder` holding an invalid
-        // code point, found by fuzzing) instead of returning an error: a bad file must not
-        // take the program down, so the panic becomes this error.
-        let parsed = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_bytes(json))
-            .map_err(|panic| {
+        // `tokenizers` 0.22 panics on some malformed files (invalid UTF-8 inside the
+        // `decoder` object, found by fuzzing) instead of returning an error: a bad file must
+        // not take the program down, so the panic becomes this error.
+        let parsed = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_bytes(json)).map_err(
+            |panic| {
                 let what = panic
                     .downcast_ref::<String>()
                     .map(String::as_str)
                     .or_else(|| panic.downcast_ref::<&str>().copied())
                     .unwrap_or("the tokenizers library panicked");
                 invalid(what.to_string())
-            })?;
+            },
+        )?;
         let inner = parsed.map_err(|e| invalid(e.to_string()))?;
         Self::from_inner(inner, origin)
     }

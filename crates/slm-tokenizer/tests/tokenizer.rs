@@ -334,7 +334,12 @@ proptest! {
 fn malformed_decoder_is_an_error_not_a_panic() {
     let json = tok().to_json().into_bytes();
     let decoder = json.windows(9).position(|w| w == b"\"decoder\"").unwrap();
-    let key = decoder + json[decoder..].windows(5).position(|w| w == b"\"type").unwrap() + 3;
+    let key = decoder
+        + json[decoder..]
+            .windows(5)
+            .position(|w| w == b"\"type")
+            .unwrap()
+        + 3;
     let mut bad = json.clone();
     bad.insert(key, 0xC0);
     let err = Tokenizer::from_bytes(&bad).unwrap_err().to_string();
