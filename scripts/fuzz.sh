@@ -25,6 +25,7 @@ SECONDS_PER=${FUZZ_SECONDS:-600}
 JOBS=${FUZZ_JOBS:-1}
 OUT=${FUZZ_OUT:-bench/fuzz.json}
 WORK=fuzz/target/work
+BIN=fuzz/target/x86_64-unknown-linux-gnu/debug
 ALL=$(sed -n 's/^    ("\([a-z_]*\)", [a-z_]*),$/\1/p' crates/slm-fuzz/src/lib.rs)
 TARGETS=${*:-$ALL}
 
@@ -37,7 +38,8 @@ cargo +nightly fuzz build -D --fuzz-dir fuzz 2>&1 | tail -n 3
 
 fuzz_one() {
   local t=$1 live="$WORK/live/$1" log="$WORK/$1.log"
-  rm -rf "$live" && mkdir -p "$live" "fuzz/corpus/$t" "fuzz/artifacts/$t"
+  # Artifacts of earlier runs are already in fuzz/regressions/.
+  rm -rf "$live" "fuzz/artifacts/$t" && mkdir -p "$live" "fuzz/corpus/$t" "fuzz/artifacts/$t"
   set +e
   cargo +nightly fuzz run -D --fuzz-dir fuzz "$t" "$live" "$WORK/seeds/$t" "fuzz/corpus/$t" -- \
     -max_total_time="$SECONDS_PER" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
@@ -47,13 +49,13 @@ fuzz_one() {
   # Keep a minimal corpus with the coverage of everything found (seeds are recreated each run).
   local min="$WORK/min/$t"
   rm -rf "$min" && mkdir -p "$min"
-  cargo +nightly fuzz cmin -D --fuzz-dir fuzz "$t" "$min" -- "$live" "fuzz/corpus/$t" \
-    >"$WORK/$t.cmin.log" 2>&1 || true
+  "$BIN/$t" -merge=1 -rss_limit_mb=3072 "$min" "$live" "fuzz/corpus/$t" >"$WORK/$t.cmin.log" 2>&1 || true
   if [ -n "$(ls -A "$min")" ]; then
     rm -rf "fuzz/corpus/$t" && cp -r "$min" "fuzz/corpus/$t"
   fi
   local crashes=0
-  for f in fuzz/artifacts/"$t"/*; do
+  # slow-unit-* files are reports, not failures.
+  for f in fuzz/artifacts/"$t"/crash-* fuzz/artifacts/"$t"/oom-* fuzz/artifacts/"$t"/timeout-* fuzz/artifacts/"$t"/leak-*; do
     [ -e "$f" ] || continue
     mkdir -p "fuzz/regressions/$t"
     cp "$f" "fuzz/regressions/$t/"
