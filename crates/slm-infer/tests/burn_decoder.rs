@@ -300,7 +300,7 @@ fn same_greedy_text(dir: &Path) {
                     match ev {
                         slm_infer::StreamEvent::Done(c) => done = Some(c),
                         slm_infer::StreamEvent::Error(m) => panic!("error event: {m}"),
-                        slm_infer::StreamEvent::Delta(_) | StreamEvent::Token(_) => {}
+                        slm_infer::StreamEvent::Delta(_) | slm_infer::StreamEvent::Token(_) => {}
                     }
                 }
                 done.expect("stream ended without Done")
