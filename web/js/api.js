@@ -44,12 +44,14 @@ export function errorFromResponse(status, body, retryAfterHeader) {
 
 /**
  * The JSON body for POST /v1/chat/completions. `settings.seed` is optional:
- * null/undefined means "let the server pick".
+ * null/undefined means "let the server pick". `promptFormat: 'story'` asks a chat model to
+ * continue the messages as one story (the server's `prompt_format` extension).
  */
-export function buildChatRequest(model, messages, settings) {
+export function buildChatRequest(model, messages, settings, { promptFormat } = {}) {
   const body = {
     // Unknown model name (info not loaded): leave it out and let the server use its own.
     ...(model ? { model } : {}),
+    ...(promptFormat ? { prompt_format: promptFormat } : {}),
     messages: messages.map(({ role, content }) => ({ role, content })),
     stream: true,
     max_tokens: settings.max_tokens,

@@ -7,11 +7,14 @@
 // tests and styles can see what it is doing.
 
 const POINTS = 2600;
-// ~30 fps is plenty for slow ambient motion; without a GPU (software WebGL)
-// every frame is composited on the CPU, so drop to ~15 fps there.
-// Software WebGL (no GPU: SwiftShader, llvmpipe) composites every frame on the CPU, which
-// then competes with the model: there the scene runs at 6 fps on a half-resolution canvas.
-const FRAME_MS = { full: 1000 / 30 - 2, low: 1000 / 6 - 2 };
+// ~30 fps is plenty for slow ambient motion. Software WebGL (no GPU: SwiftShader, llvmpipe)
+// composites every frame on the CPU, which then competes with the model: there the scene
+// runs at 6 fps on a half-resolution canvas.
+const FRAME_MS = { full: 1000 / 30, low: 1000 / 6 };
+// Frames are paced by a timer, then drawn in the next animation frame (on average half a
+// display frame later): a requestAnimationFrame kept pending makes the browser run a whole
+// frame (style, paint, commit) at the display rate even when nothing is drawn.
+const VSYNC_SLACK_MS = 8;
 const RENDER_SCALE = { full: 1, low: 0.5 };
 // With no pointer movement and no generation for this long, the scene holds still.
 const IDLE_MS = 10_000;
@@ -104,7 +107,8 @@ function tryWebGL(canvas) {
  * @param {{ reducedMotion: MediaQueryList }} opts
  */
 export function createBackground(canvas, { reducedMotion, stage }) {
-  const state = { activity: 0, target: 0, tilt: [0, 0], tiltTarget: [0, 0], frames: 0, raf: 0, last: 0, time: 0 };
+  const state = { activity: 0, target: 0, tilt: [0, 0], tiltTarget: [0, 0], frames: 0, raf: 0, timer: 0, last: 0, time: 0 };
+  const running = () => state.raf !== 0 || state.timer !== 0;
   let gl = tryWebGL(canvas);
   let uniforms = null;
   let frameMs = FRAME_MS.full;
@@ -179,9 +183,8 @@ export function createBackground(canvas, { reducedMotion, stage }) {
   }
 
   function tick(now) {
-    state.raf = requestAnimationFrame(tick);
+    state.raf = 0;
     const dt = now - state.last;
-    if (dt < frameMs) return;
     state.last = now;
     if (now - lastInput > IDLE_MS && state.target === 0 && state.activity < 0.01) {
       stop();
@@ -195,18 +198,24 @@ export function createBackground(canvas, { reducedMotion, stage }) {
     state.tilt[0] += (state.tiltTarget[0] - state.tilt[0]) * ease;
     state.tilt[1] += (state.tiltTarget[1] - state.tilt[1]) * ease;
     draw();
+    state.timer = setTimeout(() => {
+      state.timer = 0;
+      state.raf = requestAnimationFrame(tick);
+    }, frameMs - VSYNC_SLACK_MS);
   }
 
   function start() {
-    if (!gl || state.raf || document.hidden || reducedMotion.matches) return;
+    if (!gl || running() || document.hidden || reducedMotion.matches) return;
     state.last = performance.now();
     state.raf = requestAnimationFrame(tick);
     setMotion('on');
   }
 
   function stop() {
-    if (state.raf) cancelAnimationFrame(state.raf);
+    cancelAnimationFrame(state.raf);
+    clearTimeout(state.timer);
     state.raf = 0;
+    state.timer = 0;
     publishFrames();
   }
 
@@ -243,7 +252,7 @@ export function createBackground(canvas, { reducedMotion, stage }) {
 
   const wake = () => {
     lastInput = performance.now();
-    if (gl && !state.raf && canvas.dataset.motion === 'idle') refresh();
+    if (gl && !running() && canvas.dataset.motion === 'idle') refresh();
   };
   const onPointer = (e) => {
     state.tiltTarget = [(e.clientX / window.innerWidth) * 2 - 1, (e.clientY / window.innerHeight) * 2 - 1];
@@ -258,7 +267,7 @@ export function createBackground(canvas, { reducedMotion, stage }) {
     }).observe(stage);
   }
   const onResize = () => {
-    if (gl && !state.raf) refresh();
+    if (gl && !running()) refresh();
   };
   canvas.addEventListener('webglcontextlost', (e) => {
     e.preventDefault();

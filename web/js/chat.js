@@ -128,13 +128,67 @@ export class ChatController {
       undoBar: $('undo-bar'),
       undoText: $('undo-text'),
       undo: $('undo'),
+      modeSwitch: $('mode-switch'),
+      storyView: $('story-view-toggle'),
     };
+    // Whether the model can be asked for stories (a chat model); until /api/info says so,
+    // only "continue my story" is offered.
+    this.chatModel = false;
     this.tip = attachTokenTip(this.dom.messages, this.dom.tip);
     // The hint line's usual content (keyboard help), restored when a long message is shortened.
     this.hintDefault = [...this.dom.hint.childNodes].map((node) => node.cloneNode(true));
     this.#bind();
     this.renderList();
     this.renderMessages();
+    this.#showStoryView();
+  }
+
+  // ---- modes: "Ask for a story" (chat) and "Continue my story" (story) --------------
+
+  /** The open story's mode, else the one new stories start in; always "story" for a base model. */
+  get mode() {
+    if (!this.chatModel) return 'story';
+    return this.store.active()?.mode ?? this.store.mode;
+  }
+
+  /** A chat model offers both modes; a base model only continues stories. */
+  setChatModel(on) {
+    this.chatModel = on;
+    this.dom.modeSwitch.hidden = !on;
+    this.#applyMode();
+  }
+
+  /** The visitor picked a mode: a story already under way in the other mode stays as it is. */
+  chooseMode(mode) {
+    if (!this.chatModel || mode === this.mode) return;
+    this.store.mode = mode;
+    this.store.save();
+    const conv = this.store.active();
+    if (conv?.messages.length) {
+      this.newChat();
+      this.announce(mode === 'chat' ? 'New story: ask for a story.' : 'New story: write its beginning.');
+    } else {
+      this.#applyMode();
+    }
+  }
+
+  #applyMode() {
+    const mode = this.mode;
+    document.body.dataset.mode = mode;
+    for (const radio of this.dom.modeSwitch.querySelectorAll('input')) radio.checked = radio.value === mode;
+    const started = Boolean(this.store.active()?.messages.length);
+    const placeholders = {
+      chat: started ? 'Ask for another story, or for a change to this one…' : 'Tell me a story about…',
+      story: started ? 'What happens next?' : 'Once upon a time…',
+    };
+    this.dom.prompt.placeholder = placeholders[mode];
+  }
+
+  /** "Read as one story": a continued story's pieces flow as one text (review m6). */
+  #showStoryView() {
+    this.dom.storyView.setAttribute('aria-pressed', String(this.store.storyView));
+    if (this.store.storyView) this.dom.messages.dataset.view = 'story';
+    else delete this.dom.messages.dataset.view;
   }
 
   get generating() {
@@ -169,9 +223,15 @@ export class ChatController {
     });
     d.noticeDismiss.addEventListener('click', () => this.hideNotice());
     d.undo.addEventListener('click', () => this.undo());
+    d.modeSwitch.addEventListener('change', (e) => this.chooseMode(e.target.value));
+    d.storyView.addEventListener('click', () => {
+      this.store.storyView = !this.store.storyView;
+      this.store.save();
+      this.#showStoryView();
+    });
     d.copyStory.addEventListener('click', async () => {
       const conv = this.store.active();
-      const text = conv ? storyText(conv.messages, document.body.dataset.mode === 'chat') : '';
+      const text = conv ? storyText(conv.messages, this.mode === 'chat') : '';
       const ok = text !== '' && (await copyText(text));
       this.announce(ok ? 'The whole story is on the clipboard.' : 'There is no story to copy yet.');
     });
@@ -208,6 +268,7 @@ export class ChatController {
         open.type = 'button';
         open.dataset.id = conv.id;
         if (conv.id === this.store.activeId) open.setAttribute('aria-current', 'true');
+        open.title = conv.title;
         open.append(el('span', 'conversation-title', conv.title), el('span', 'conversation-time', relativeTime(conv.updatedAt)));
         open.addEventListener('click', () => this.open(conv.id));
         const del = el('button', 'icon-btn conversation-delete');
@@ -269,6 +330,7 @@ export class ChatController {
     for (const node of [...messages.querySelectorAll('.msg')]) node.remove();
     empty.hidden = Boolean(conv && conv.messages.length);
     title.textContent = conv ? conv.title : 'New story';
+    this.#applyMode();
     if (!conv) return;
     this.tip.hide();
     conv.messages.forEach((m, i) => {
@@ -359,9 +421,18 @@ export class ChatController {
     });
   }
 
-  #nearBottom() {
+  /**
+   * How far the story's end lies below what the reader sees: on narrow screens the page
+   * scrolls (no nested scroller, review m10) and the composer sticks to the bottom.
+   */
+  #hiddenBelow() {
     const m = this.dom.messages;
-    return m.scrollHeight - m.scrollTop - m.clientHeight < 80;
+    if (getComputedStyle(m).overflowY !== 'visible') return m.scrollHeight - m.scrollTop - m.clientHeight;
+    return m.getBoundingClientRect().bottom - this.dom.form.getBoundingClientRect().top;
+  }
+
+  #nearBottom() {
+    return this.#hiddenBelow() < 80;
   }
 
   #scrollSoon() {
@@ -370,7 +441,8 @@ export class ChatController {
     requestAnimationFrame(() => {
       this.scrollQueued = false;
       const m = this.dom.messages;
-      m.scrollTop = m.scrollHeight;
+      if (getComputedStyle(m).overflowY !== 'visible') m.scrollTop = m.scrollHeight;
+      else if (this.#hiddenBelow() > 0) window.scrollBy({ top: this.#hiddenBelow() + 12, behavior: 'instant' });
     });
   }
 
@@ -395,7 +467,7 @@ export class ChatController {
       this.dom.messages.append(bubble);
       this.renderList();
     } else {
-      this.store.create(text);
+      this.store.create(text, this.mode);
       this.renderList();
       this.renderMessages();
     }
@@ -526,7 +598,9 @@ export class ChatController {
     // `tokens: undefined` drops stale probabilities of a reply continued without them.
     const saved = () => ({ content, tokens: tokens?.length ? tokens : undefined });
     let lastSave = performance.now();
-    const body = buildChatRequest(this.deps.getModel(), history, this.deps.getSettings());
+    // A chat model continues the story as written (not as a request) in "Continue my story".
+    const promptFormat = this.chatModel && this.mode === 'story' ? 'story' : undefined;
+    const body = buildChatRequest(this.deps.getModel(), history, this.deps.getSettings(), { promptFormat });
     try {
       const result = await streamChat({
         body,

@@ -47,6 +47,11 @@ export function describeInfo(info) {
     weights_bytes: formatBytes(info.weights_bytes),
     dtype: typeof info.dtype === 'string' ? `${info.dtype} weights` : 'weights',
     decode_tokens_per_s: formatRate(info.decode_tokens_per_s, 'tok/s'),
+    // The live figure depends on the load, so it is a caption, never the headline (review m2).
+    recent_decode:
+      typeof info.decode_tokens_per_s === 'number'
+        ? `Stories written here lately got ${formatRate(info.decode_tokens_per_s, 'tok/s')} each on average: less while several are written at once.`
+        : 'No stories written here yet, so no recent average.',
     // Measured once at start-up: absent means it could not be, not "still measuring".
     single_stream_decode_tokens_per_s:
       typeof info.single_stream_decode_tokens_per_s === 'number' ? formatRate(info.single_stream_decode_tokens_per_s, 'tok/s') : MISSING,

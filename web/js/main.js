@@ -67,14 +67,9 @@ async function refreshStatus() {
   return ready;
 }
 
-/** Copy and suggestions for the model: asking for stories (chat model) or continuing them. */
-function applyMode(chat) {
-  document.body.dataset.mode = chat ? 'chat' : 'story';
-  document.getElementById('prompt').placeholder = chat ? 'Tell me a story about…' : 'Once upon a time…';
-}
-
 function renderInfo(data) {
-  applyMode(data.chat_format === true);
+  // A chat model is asked for stories or continues them; a base model only continues.
+  chat.setChatModel(data.chat_format === true);
   const text = describeInfo(data);
   for (const node of document.querySelectorAll('[data-info]')) {
     const key = node.dataset.info;
@@ -157,6 +152,10 @@ settingsToggle.addEventListener('click', () => {
   const open = settingsForm.hidden;
   setSettingsOpen(open);
   if (open) document.getElementById('set-temperature').focus();
+});
+document.getElementById('settings-done').addEventListener('click', () => {
+  setSettingsOpen(false);
+  settingsToggle.focus();
 });
 // Esc closes the panel and returns to its toggle (review m3).
 settingsForm.addEventListener('keydown', (event) => {

@@ -12,11 +12,22 @@ function newId(now) {
   return `c${now.toString(36)}${counter.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 }
 
+// Openings most stories and requests share say nothing about which story it is
+// (review m5: a list of "Once upon a time, th…").
+const STOCK_OPENING =
+  /^(?:once upon a time|one day|(?:please |can you |could you )?(?:tell|write|make up)(?: me)? (?:a |an )?(?:little |short )?story(?: about| where)?|continue this story:?)[,.:!]?\s+/i;
+
 export function titleFor(text) {
   const flat = String(text).replace(/\s+/g, ' ').trim();
   if (!flat) return 'Untitled story';
-  return flat.length > TITLE_LENGTH ? `${flat.slice(0, TITLE_LENGTH - 1).trimEnd()}…` : flat;
+  const rest = flat.replace(STOCK_OPENING, '');
+  // Keep the opening when little else is left ("Once upon a time, a cat").
+  const core = rest.length >= 8 ? rest.charAt(0).toUpperCase() + rest.slice(1) : flat;
+  return core.length > TITLE_LENGTH ? `${core.slice(0, TITLE_LENGTH - 1).trimEnd()}…` : core;
 }
+
+/** How a story is written: asked for (chat model) or continued from the visitor's text. */
+export const MODES = Object.freeze(['chat', 'story']);
 
 function isMessage(m) {
   return m && (m.role === 'user' || m.role === 'assistant') && typeof m.content === 'string';
@@ -37,6 +48,9 @@ export class ConversationStore {
     this.onError = opts.onError ?? (() => {});
     this.conversations = [];
     this.activeId = null;
+    // The mode new stories start in, and whether a continued story reads as one text.
+    this.mode = 'chat';
+    this.storyView = false;
     this.#load();
   }
 
@@ -57,6 +71,8 @@ export class ConversationStore {
         title: typeof c.title === 'string' ? c.title : titleFor(c.messages[0]?.content ?? ''),
         createdAt: Number(c.createdAt) || 0,
         updatedAt: Number(c.updatedAt) || 0,
+        // Stories saved before the modes existed have none: they open in the current one.
+        ...(MODES.includes(c.mode) ? { mode: c.mode } : {}),
         messages: c.messages.map(({ role, content, finish, tokens }) => ({
           role,
           content,
@@ -66,6 +82,8 @@ export class ConversationStore {
         })),
       }));
       this.activeId = this.get(parsed.activeId) ? parsed.activeId : null;
+      if (MODES.includes(parsed.mode)) this.mode = parsed.mode;
+      this.storyView = parsed.storyView === true;
     } catch {
       try {
         this.storage.setItem(`${STORE_KEY}.corrupt`, raw);
@@ -77,7 +95,13 @@ export class ConversationStore {
   }
 
   save() {
-    const payload = JSON.stringify({ version: 1, activeId: this.activeId, conversations: this.conversations });
+    const payload = JSON.stringify({
+      version: 1,
+      activeId: this.activeId,
+      mode: this.mode,
+      storyView: this.storyView,
+      conversations: this.conversations,
+    });
     try {
       this.storage.setItem(STORE_KEY, payload);
       return true;
@@ -100,14 +124,15 @@ export class ConversationStore {
     return this.get(this.activeId);
   }
 
-  /** Starts a conversation with its first user message and makes it active. */
-  create(firstMessage) {
+  /** Starts a conversation with its first user message (in `mode`, if given) and makes it active. */
+  create(firstMessage, mode) {
     const now = this.now();
     const conv = {
       id: newId(now),
       title: titleFor(firstMessage),
       createdAt: now,
       updatedAt: now,
+      ...(MODES.includes(mode) ? { mode } : {}),
       messages: [{ role: 'user', content: firstMessage, finish: null }],
     };
     this.conversations.push(conv);

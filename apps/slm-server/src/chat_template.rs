@@ -38,6 +38,25 @@ impl PromptFormat {
         }
     }
 
+    /// The format a request asks for with the `prompt_format` extension (`"chat"` or
+    /// `"story"`), given the model's own format `model`: a chat model can also continue a
+    /// story; a base model has no chat template.
+    pub fn requested(model: Self, asked: Option<&str>) -> Result<Self, ApiError> {
+        match (asked, model) {
+            (None, m) => Ok(m),
+            (Some("story"), _) => Ok(Self::Story),
+            (Some("chat"), Self::Chat) => Ok(Self::Chat),
+            (Some("chat"), Self::Story) => Err(ApiError::invalid_param(
+                "prompt_format",
+                "this model has no chat template; use \"story\" (or leave prompt_format out)",
+            )),
+            (Some(other), _) => Err(ApiError::invalid_param(
+                "prompt_format",
+                format!("prompt_format must be \"chat\" or \"story\", not {other:?}"),
+            )),
+        }
+    }
+
     fn render(self, turns: &[(Role, &str)]) -> String {
         match self {
             Self::Story => turns

@@ -355,6 +355,10 @@ pub fn reject_unsupported(body: &GenerationBody, endpoint: Endpoint) -> Result<(
             "messages",
             "'messages' belongs to /v1/chat/completions; /v1/completions takes 'prompt'",
         )),
+        Endpoint::Completions if body.prompt_format.is_some() => Err(ApiError::invalid_param(
+            "prompt_format",
+            "'prompt_format' belongs to /v1/chat/completions; /v1/completions continues 'prompt' as given",
+        )),
         Endpoint::Chat if body.prompt.is_some() => Err(ApiError::invalid_param(
             "prompt",
             "'prompt' belongs to /v1/completions; /v1/chat/completions takes 'messages'",

@@ -219,6 +219,74 @@ fn chat_uses_the_models_chat_template() {
 }
 
 #[test]
+fn prompt_format_story_makes_a_chat_model_continue_the_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(config_for(chat_model(dir.path())));
+    let messages = json!([
+        {"role": "user", "content": "Tom had a red ball."},
+        {"role": "assistant", "content": "He liked to play."}
+    ]);
+    let chat = |format: Value| {
+        let body = json!({"messages": messages, "max_tokens": 8, "temperature": 0, "prompt_format": format});
+        post(&srv, "/v1/chat/completions", &body)
+    };
+    // "story": the texts joined with spaces and continued, exactly as a completion.
+    let story = "Tom had a red ball. He liked to play.";
+    let v = chat(json!("story")).json().unwrap();
+    let tok = srv.state.engine.tokenizer();
+    assert_eq!(
+        v["usage"]["prompt_tokens"],
+        tok.encode(story).unwrap().len()
+    );
+    let c = post(
+        &srv,
+        "/v1/completions",
+        &json!({"prompt": story, "max_tokens": 8, "temperature": 0}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        c["choices"][0]["text"]
+    );
+    // "chat" and no choice both use the template (a longer prompt than the story).
+    let templated = chat(json!("chat")).json().unwrap();
+    let default = chat(Value::Null).json().unwrap();
+    assert_eq!(templated["usage"], default["usage"]);
+    assert_eq!(templated["choices"], default["choices"]);
+    assert!(templated["usage"]["prompt_tokens"].as_u64() > v["usage"]["prompt_tokens"].as_u64());
+    // Anything else is refused, naming the field.
+    let r = chat(json!("poem"));
+    assert_eq!(r.status(), 400, "{}", r.text());
+    assert_eq!(r.json().unwrap()["error"]["param"], "prompt_format");
+}
+
+#[test]
+fn prompt_format_chat_is_refused_for_a_base_model_and_on_completions() {
+    let srv = start_tiny();
+    let body = json!({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "prompt_format": "chat"});
+    let r = post(&srv, "/v1/chat/completions", &body);
+    assert_eq!(r.status(), 400, "{}", r.text());
+    let e = r.json().unwrap();
+    assert_eq!(e["error"]["param"], "prompt_format");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no chat template")
+    );
+    let ok = json!({"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "prompt_format": "story"});
+    assert_eq!(post(&srv, "/v1/chat/completions", &ok).status(), 200);
+    let r = post(
+        &srv,
+        "/v1/completions",
+        &json!({"prompt": "Hi", "max_tokens": 4, "prompt_format": "story"}),
+    );
+    assert_eq!(r.status(), 400, "{}", r.text());
+    assert_eq!(r.json().unwrap()["error"]["param"], "prompt_format");
+}
+
+#[test]
 fn chat_drops_oldest_turns_to_fit_the_context() {
     let srv = start_tiny();
     let tok = srv.state.engine.tokenizer();

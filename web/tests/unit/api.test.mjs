@@ -37,6 +37,9 @@ test('buildChatRequest sends the settings and strips local message fields', () =
   const peek = buildChatRequest('m', [], { peek: true });
   assert.equal(peek.logprobs, true);
   assert.equal(peek.top_logprobs, 5);
+  // "Continue my story" on a chat model: the server's prompt_format extension.
+  assert.equal(buildChatRequest('m', [], {}, { promptFormat: 'story' }).prompt_format, 'story');
+  assert.equal('prompt_format' in buildChatRequest('m', [], {}, {}), false);
 });
 
 test('streamChat hands the logprobs entries of each chunk to onTokens', async () => {

@@ -32,6 +32,8 @@ test('describeInfo turns /api/info into display strings', () => {
   assert.equal(text.context_length, '512 tokens');
   assert.equal(text.vocab_size, '32,000-token vocabulary');
   assert.equal(text.decode_tokens_per_s, 'measuring…');
+  assert.equal(text.recent_decode, 'No stories written here yet, so no recent average.');
+  assert.match(describeInfo({ decode_tokens_per_s: 5.57 }).recent_decode, /lately got 5\.57 tok\/s each on average: less while several/);
   assert.equal(text.ttft_ms_p50, '12.3 ms');
   assert.equal(describeInfo({}).architecture, '—');
 });

@@ -94,6 +94,29 @@ test('titles are flattened and shortened', () => {
   assert.ok(long.endsWith('…'));
 });
 
+test('titles skip the openings every story shares (review m5)', () => {
+  assert.equal(titleFor('Once upon a time, there was a little dragon.'), 'There was a little dragon.');
+  assert.equal(titleFor('Tell me a story about a brave cat named Max.'), 'A brave cat named Max.');
+  assert.equal(titleFor('Please write a short story about the moon'), 'The moon');
+  assert.equal(titleFor('Continue this story: Tom and his dog went out.'), 'Tom and his dog went out.');
+  // Too little left: the opening stays.
+  assert.equal(titleFor('Once upon a time, a cat'), 'Once upon a time, a cat');
+  assert.equal(titleFor('One day'), 'One day');
+});
+
+test('a story keeps the mode it was written in across reloads', () => {
+  const storage = memory();
+  const a = new ConversationStore(storage, { now: clock() });
+  const asked = a.create('Tell me a story', 'chat');
+  const continued = a.create('Tom went out.', 'story');
+  const old = a.create('No mode');
+  const b = new ConversationStore(storage);
+  assert.equal(b.get(asked.id).mode, 'chat');
+  assert.equal(b.get(continued.id).mode, 'story');
+  assert.equal('mode' in b.get(old.id), false);
+  assert.equal('mode' in a.create('x', 'poem'), false, 'unknown modes are not stored');
+});
+
 test('removeAt drops one message; replace puts a copy back (Undo)', () => {
   const storage = memory();
   const store = new ConversationStore(storage);

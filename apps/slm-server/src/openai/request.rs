@@ -28,6 +28,10 @@ pub struct GenerationBody {
     pub stream_options: Option<StreamOptions>,
     /// Extension: cut the completion back to its last full sentence when it hits `max_tokens`.
     pub trim_to_sentence: Option<bool>,
+    /// Extension (chat only): how the messages become the prompt, `"chat"` (the model's
+    /// chat template) or `"story"` (joined into one story to continue); default: the
+    /// model's own format.
+    pub prompt_format: Option<String>,
     /// Accepted and ignored, as OpenAI uses it only for abuse tracking.
     #[allow(dead_code)]
     pub user: Option<String>,

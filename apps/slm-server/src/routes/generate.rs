@@ -6,7 +6,7 @@ use std::time::Instant;
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 
 use crate::body::{parse_json, read_limited};
-use crate::chat_template::build_prompt;
+use crate::chat_template::{PromptFormat, build_prompt};
 use crate::error::ApiError;
 use crate::generation::{self, Job, ResponseMeta};
 use crate::openai::request::{GenerationBody, PromptInput};
@@ -77,9 +77,9 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
                 .max_tokens
                 .unwrap_or(state.policy.default_max_tokens);
             let budget = context.saturating_sub(reserve).max(1);
-            let p = build_prompt(&messages, state.prompt_format, budget, |t| {
-                state.count_tokens(t)
-            })?;
+            let format =
+                PromptFormat::requested(state.prompt_format, body.prompt_format.as_deref())?;
+            let p = build_prompt(&messages, format, budget, |t| state.count_tokens(t))?;
             (p.text, p.tokens, "messages")
         }
     };
