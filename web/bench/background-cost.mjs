@@ -6,8 +6,9 @@
 //
 //   SLM_BASE_URL=http://127.0.0.1:8080 node bench/background-cost.mjs [seconds] > ../bench/web-background.json
 //
-// States: the hero with the pointer moving (the animation runs), the hero left alone past
-// the idle timeout (the scene holds still), the chat in view with the pointer moving (the
+// States: the hero with the pointer moving (the animation runs), the hero animating in the
+// seconds before the idle timeout with no input, the hero left alone past the idle timeout
+// (the scene holds still), the chat in view with the pointer moving (the
 // hero is off screen: paused), reduced motion (one still frame) and about:blank.
 
 import { readFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ async function processCpu(browserCdp) {
   return { total, gpu };
 }
 
-async function measure(browser, browserCdp, { url = BASE_URL + '/', reducedMotion = 'no-preference', scrollTo = null, pointer = true, settle = 1000 }) {
+async function measure(browser, browserCdp, { url = BASE_URL + '/', reducedMotion = 'no-preference', scrollTo = null, pointer = true, settle = 1000, window = seconds }) {
   const context = await browser.newContext({ viewport: { width: 1366, height: 900 }, reducedMotion });
   const page = await context.newPage();
   await page.goto(url);
@@ -40,7 +41,7 @@ async function measure(browser, browserCdp, { url = BASE_URL + '/', reducedMotio
   const f0 = await frames();
   const c0 = await processCpu(browserCdp);
   const t0 = Date.now();
-  const end = t0 + seconds * 1000;
+  const end = t0 + window * 1000;
   let x = 0;
   while (Date.now() < end) {
     if (pointer) {
@@ -86,6 +87,8 @@ try {
     cpu: cpuModel,
     measured: 'CPU time of all browser processes (CDP SystemInfo.getProcessInfo), % of one core',
     hero_pointer_moving: await measure(browser, browserCdp, {}),
+    // Within the 10 s before the scene holds still: animating with nobody moving the pointer.
+    hero_animating_no_input: await measure(browser, browserCdp, { pointer: false, window: Math.min(seconds, 8) }),
     hero_idle: await measure(browser, browserCdp, { pointer: false, settle: 11_000 }),
     chat_in_view_pointer_moving: await measure(browser, browserCdp, { scrollTo: '#chat' }),
     reduced_motion: await measure(browser, browserCdp, { reducedMotion: 'reduce' }),
