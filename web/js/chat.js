@@ -450,7 +450,12 @@ export class ChatController {
 
   send() {
     const text = this.dom.prompt.value.trim();
-    if (!text || this.generating) return;
+    if (this.generating) {
+      // Not swallowed silently (review m4): the text stays in the box for later.
+      if (text) this.#setHint('The model is still writing: wait for it, or press Stop (Esc).', true);
+      return;
+    }
+    if (!text) return;
     this.hideNotice();
     this.#dropUndo();
     const active = this.store.active();
@@ -675,6 +680,7 @@ export class ChatController {
     d.send.hidden = on;
     d.stop.hidden = !on;
     d.form.dataset.busy = on ? 'true' : 'false';
+    if (!on) this.#updateLength(); // a "still writing" hint has served its purpose
     // Send → Stop while writing; afterwards back to the text box for the next message.
     if (focusWasOnButton) (on ? d.stop : d.prompt).focus();
     this.#updateActions();
@@ -705,13 +711,17 @@ export class ChatController {
     this.dom.send.disabled = this.dom.prompt.value.trim() === '';
     // ~4.2 characters per token on TinyStories text; the context is 512 tokens.
     const long = n > 1200;
-    if (!long && hint.dataset.long !== 'true') return;
-    hint.dataset.long = String(long);
-    if (long) {
-      hint.textContent = `Long message: about ${Math.round(n / 4.2)} of the 512 tokens the model reads, its reply included.`;
-    } else {
-      hint.replaceChildren(...this.hintDefault.map((node) => node.cloneNode(true)));
-    }
+    if (long) this.#setHint(`Long message: about ${Math.round(n / 4.2)} of the 512 tokens the model reads, its reply included.`);
+    else if (hint.dataset.replaced === 'true') this.#setHint(null);
+  }
+
+  /** Puts `text` in the hint line (and announces it if asked), or brings back the keyboard help. */
+  #setHint(text, announce = false) {
+    const hint = this.dom.hint;
+    hint.dataset.replaced = String(text !== null);
+    if (text === null) hint.replaceChildren(...this.hintDefault.map((node) => node.cloneNode(true)));
+    else hint.textContent = text;
+    if (announce && text) this.announce(text);
   }
 
   showNotice(error, retry) {

@@ -235,6 +235,28 @@ describe('chat', () => {
     }
   });
 
+  test('Enter while the model is writing says so and keeps the text (review m4)', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      const release = await holdRequests(page, CHAT);
+      const requestSeen = page.waitForRequest(CHAT);
+      await sendPrompt(page, 'Tom had a red ball.');
+      await requestSeen;
+      await sendPrompt(page, 'And then?');
+      assert.equal(await page.locator('#composer-hint').innerText(), 'The model is still writing: wait for it, or press Stop (Esc).');
+      assert.equal(await page.locator('#chat-status').innerText(), 'The model is still writing: wait for it, or press Stop (Esc).');
+      assert.equal(await page.locator('#prompt').inputValue(), 'And then?', 'the text stays in the box');
+      assert.equal(await page.locator('.msg-user').count(), 1, 'nothing was sent');
+      release();
+      await waitForReply(page);
+      assert.match(await page.locator('#composer-hint').innerText(), /Enter to send/, 'the keyboard help is back');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('history survives a reload; new story and delete work', async () => {
     const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
     try {
