@@ -54,6 +54,8 @@ export function buildChatRequest(model, messages, settings, { promptFormat } = {
     ...(promptFormat ? { prompt_format: promptFormat } : {}),
     messages: messages.map(({ role, content }) => ({ role, content })),
     stream: true,
+    // The last chunk then carries usage: the reply's token count, shown under it.
+    stream_options: { include_usage: true },
     max_tokens: settings.max_tokens,
     temperature: settings.temperature,
     top_p: settings.top_p,
@@ -71,7 +73,7 @@ export function buildChatRequest(model, messages, settings, { promptFormat } = {
 /**
  * Streams one chat completion. Calls `onDelta(text)` for each piece of text (and
  * `onTokens(entries)` with the chunk's `logprobs.content` when the request asked for
- * logprobs) and resolves with `{ finishReason, usage }`. Rejects with ApiError, or with the
+ * logprobs) and resolves with `{ finishReason, usage, timings }` (the server's measurements). Rejects with ApiError, or with the
  * fetch AbortError when `signal` is aborted (the caller treats that as Stop).
  */
 export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens, fetchImpl = globalThis.fetch }) {
@@ -101,6 +103,7 @@ export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens
 
   let finishReason = null;
   let usage = null;
+  let timings = null;
   let done = false;
   let failure = null;
   const parser = new SseParser(({ data }) => {
@@ -121,6 +124,7 @@ export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens
       return;
     }
     if (chunk.usage) usage = chunk.usage;
+    if (chunk.timings) timings = chunk.timings;
     const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : null;
     if (!choice) return;
     const tokens = choice.logprobs?.content;
@@ -159,7 +163,7 @@ export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens
   if (!done && !finishReason) {
     throw new ApiError('down', 'The connection closed before the story finished.');
   }
-  return { finishReason, usage };
+  return { finishReason, usage, timings };
 }
 
 /** GET /api/info; resolves to the parsed object or rejects with ApiError. */

@@ -5,6 +5,28 @@
 import { ApiError, buildChatRequest, streamChat } from './api.js';
 import { describeError } from './notice.js';
 import { attachTokenTip, compactToken, renderTokens } from './peek.js';
+import { formatRate } from './format.js';
+
+/**
+ * What one reply cost, from the server's own measurements (review n1): more honest than a
+ * page-wide figure. Null when they are missing.
+ */
+export function replyStats(usage, timings) {
+  const tokens = usage?.completion_tokens;
+  if (typeof tokens !== 'number' || tokens <= 0) return null;
+  const rate = timings?.decode_tokens_per_s;
+  return {
+    tokens,
+    ...(typeof rate === 'number' && Number.isFinite(rate) && tokens > 1 ? { tokens_per_s: rate } : {}),
+  };
+}
+
+/** "96 tokens · 12.3 tok/s" */
+export function statsText(stats) {
+  if (!stats) return '';
+  const count = `${stats.tokens} token${stats.tokens === 1 ? '' : 's'}`;
+  return typeof stats.tokens_per_s === 'number' ? `${count} · ${formatRate(stats.tokens_per_s, 'tok/s')}` : count;
+}
 
 const ICONS = {
   copy: 'M9 9h10v10H9zM5 15V5h10',
@@ -337,6 +359,7 @@ export class ChatController {
       const bubble = this.#bubble(m.role, i);
       this.#setText(bubble, m.content, m.tokens);
       if (m.role === 'assistant' && m.finish) bubble.dataset.finish = m.finish;
+      if (m.stats) bubble.dataset.stats = statsText(m.stats);
       this.#setState(bubble, m.role === 'user' ? 'done' : m.finish === 'stopped' || m.finish === 'error' ? m.finish : 'done');
       messages.append(bubble);
     });
@@ -402,7 +425,9 @@ export class ChatController {
     bubble.setAttribute('aria-busy', state === 'waiting' || state === 'streaming' ? 'true' : 'false');
     const meta = bubble.querySelector('.msg-meta');
     const cutAtLimit = state === 'done' && bubble.dataset.finish === 'length';
-    if (meta) meta.textContent = state === 'stopped' ? 'Stopped' : state === 'error' ? 'Interrupted' : cutAtLimit ? 'Stopped at the length limit' : '';
+    const stats = state === 'done' ? (bubble.dataset.stats ?? '') : '';
+    const note = state === 'stopped' ? 'Stopped' : state === 'error' ? 'Interrupted' : cutAtLimit ? 'Stopped at the length limit' : '';
+    if (meta) meta.textContent = [note, stats].filter(Boolean).join(' · ');
   }
 
   /**
@@ -577,6 +602,7 @@ export class ChatController {
       this.dom.messages.append(bubble);
     }
     delete bubble.dataset.finish;
+    delete bubble.dataset.stats;
     const before = resume ? conv.messages[index].content : '';
     // Token probabilities are kept when asked for and when they cover the whole reply.
     const peek = Boolean(this.deps.getSettings().peek);
@@ -628,8 +654,11 @@ export class ChatController {
           }
         },
       });
-      persist({ ...saved(), finish: result.finishReason ?? 'stop' });
+      // A continued reply's figures would describe only its last piece: none then.
+      const stats = resume ? undefined : (replyStats(result.usage, result.timings) ?? undefined);
+      persist({ ...saved(), finish: result.finishReason ?? 'stop', stats });
       bubble.dataset.finish = result.finishReason ?? 'stop';
+      if (stats) bubble.dataset.stats = statsText(stats);
       this.#setText(bubble, content, tokens);
       this.#setState(bubble, 'done');
       if (content === before) bubble.querySelector('.msg-meta').textContent = 'The model ended the story straight away.';

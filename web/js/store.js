@@ -73,10 +73,12 @@ export class ConversationStore {
         updatedAt: Number(c.updatedAt) || 0,
         // Stories saved before the modes existed have none: they open in the current one.
         ...(MODES.includes(c.mode) ? { mode: c.mode } : {}),
-        messages: c.messages.map(({ role, content, finish, tokens }) => ({
+        messages: c.messages.map(({ role, content, finish, tokens, stats }) => ({
           role,
           content,
           finish: finish ?? null,
+          // Tokens and speed of a reply, as the server measured them.
+          ...(stats && typeof stats.tokens === 'number' ? { stats } : {}),
           // "Peek inside" token probabilities of a reply, when it was written with them.
           ...(Array.isArray(tokens) ? { tokens } : {}),
         })),

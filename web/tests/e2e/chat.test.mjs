@@ -83,6 +83,9 @@ describe('chat', () => {
       assert.equal(await reply.getAttribute('aria-busy'), 'false');
       assert.ok(await page.locator('#send').isVisible(), 'Send is back');
       assert.equal(await page.locator('#stop').isVisible(), false);
+      // The reply's own size and speed, as the server measured them (review n1); kept on reload.
+      const meta = await reply.locator('.msg-meta').innerText();
+      assert.match(meta, /^(Stopped at the length limit · )?\d+ tokens · [\d.]+ tok\/s$/, meta);
 
       // Copy puts the reply on the clipboard.
       await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE_URL });
@@ -111,7 +114,7 @@ describe('chat', () => {
       await sendPrompt(page, 'Tom and his dog went to the park.');
       const reply = await waitForReply(page);
       assert.equal(await reply.getAttribute('data-finish'), 'length', 'the tiny model writes past 8 tokens');
-      assert.equal(await reply.locator('.msg-meta').innerText(), 'Stopped at the length limit');
+      assert.match(await reply.locator('.msg-meta').innerText(), /^Stopped at the length limit · 16 tokens · [\d.]+ tok\/s$/);
       const first = await reply.locator('.msg-text').innerText();
       const more = reply.locator('.msg-continue');
       assert.ok(await more.isVisible(), 'Continue offered');
@@ -127,6 +130,7 @@ describe('chat', () => {
       const after = await reply.locator('.msg-text').innerText();
       assert.ok(after.startsWith(first) && after.length > first.length, 'the text grew in place');
       assert.equal(await page.locator('.msg-assistant').count(), 1, 'still one reply');
+      assert.doesNotMatch(await reply.locator('.msg-meta').innerText(), /tokens/, 'no figures of only the last piece');
       // Stored: a reload shows the whole continued reply.
       await page.reload();
       assert.equal(await page.locator('.msg-assistant .msg-text').innerText(), after);

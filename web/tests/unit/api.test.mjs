@@ -28,7 +28,7 @@ test('buildChatRequest sends the settings and strips local message fields', () =
     temperature: 0.5, top_k: 10, top_p: 0.8, max_tokens: 64, seed: null,
   });
   assert.deepEqual(body, {
-    model: 'm', messages: [{ role: 'user', content: 'Hi' }], stream: true,
+    model: 'm', messages: [{ role: 'user', content: 'Hi' }], stream: true, stream_options: { include_usage: true },
     max_tokens: 64, temperature: 0.5, top_p: 0.8, top_k: 10,
   });
   assert.equal(buildChatRequest('m', [], { seed: 7 }).seed, 7);
@@ -61,6 +61,15 @@ test('streamChat delivers deltas in order and the finish reason', async () => {
   assert.equal(calls[0].url, '/v1/chat/completions');
   assert.equal(calls[0].init.method, 'POST');
   assert.deepEqual(JSON.parse(calls[0].init.body), { a: 1 });
+  assert.equal(result.timings, null);
+});
+
+test('streamChat returns the final usage and timings', async () => {
+  const last = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], timings: { decode_tokens_per_s: 9.5 } })}\n\n`;
+  const usage = `data: ${JSON.stringify({ choices: [], usage: { completion_tokens: 3 } })}\n\n`;
+  const { impl } = sseFetch([chunk('Hi'), last, usage, 'data: [DONE]\n\n']);
+  const result = await streamChat({ body: {}, onDelta: () => {}, fetchImpl: impl });
+  assert.deepEqual(result, { finishReason: 'stop', usage: { completion_tokens: 3 }, timings: { decode_tokens_per_s: 9.5 } });
 });
 
 test('streamChat decodes UTF-8 split across network chunks', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { storyText } from '../../js/chat.js';
+import { replyStats, statsText, storyText } from '../../js/chat.js';
 
 const messages = [
   { role: 'user', content: 'Tell me about a cat. ' },
@@ -13,4 +13,15 @@ test('storyText: chat stories are the replies, a continued story is one text', (
   assert.equal(storyText(messages, true), 'Once there was a cat.\n\nThen it slept.');
   assert.equal(storyText(messages, false), 'Tell me about a cat. Once there was a cat. Then it slept.');
   assert.equal(storyText([], true), '');
+});
+
+test('replyStats/statsText: the reply\'s own tokens and speed, from the server (review n1)', () => {
+  const stats = replyStats({ completion_tokens: 96 }, { decode_tokens_per_s: 12.345 });
+  assert.deepEqual(stats, { tokens: 96, tokens_per_s: 12.345 });
+  assert.equal(statsText(stats), '96 tokens · 12.3 tok/s');
+  // One token has no decode rate; missing usage gives nothing rather than a made-up figure.
+  assert.equal(statsText(replyStats({ completion_tokens: 1 }, { decode_tokens_per_s: 0 })), '1 token');
+  assert.equal(replyStats(null, { decode_tokens_per_s: 5 }), null);
+  assert.equal(statsText(replyStats({ completion_tokens: 7 }, null)), '7 tokens');
+  assert.equal(statsText(null), '');
 });
