@@ -93,6 +93,10 @@ async function refreshInfo() {
   } catch (err) {
     errorEl.textContent = `Live numbers are unavailable right now (${err.message}).`;
     errorEl.hidden = false;
+    // The hero has no room for the About card's explanation: say it there too (review m2).
+    for (const node of document.querySelectorAll('.hero [data-info]')) {
+      if (!info) node.textContent = 'unavailable';
+    }
   } finally {
     stats.setAttribute('aria-busy', 'false');
   }

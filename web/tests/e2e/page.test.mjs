@@ -58,6 +58,21 @@ describe('page', () => {
     }
   });
 
+  test('when /api/info fails, the hero and the About section say the numbers are unavailable', async () => {
+    const { context, page, errors } = await openPage(browser);
+    try {
+      await page.route('**/api/info', (route) => route.fulfill({ status: 500, json: { error: { message: 'boom' } } }));
+      await page.goto(BASE_URL + '/');
+      await eventually(() => page.locator('#info-error').isVisible(), { message: 'the About error line' });
+      assert.match(await page.locator('#info-error').innerText(), /unavailable right now/);
+      assert.equal(await page.locator('.hero [data-info="single_stream_decode_tokens_per_s"]').innerText(), 'unavailable');
+      // The failed request itself is the only console error.
+      assert.ok(errors.every((e) => /500/.test(e)), errors.join('\n'));
+    } finally {
+      await context.close();
+    }
+  });
+
   test('360 px wide phone: no horizontal scroll, chat usable', async () => {
     const { context, page, errors } = await openPage(browser, {
       viewport: { width: 360, height: 740 },
