@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
+use slm_server::server::BackgroundServer;
 
 #[test]
 fn health_ready_models_info_openapi() {
@@ -130,6 +131,14 @@ fn completion_has_openai_shape_and_consistent_usage() {
     assert!(v["timings"]["total_ms"].as_f64().unwrap() >= 0.0);
 }
 
+/// The greedy 8-token completion of `prompt`: what a greedy chat reply equals when the server
+/// built that prompt from the messages.
+fn greedy_completion(srv: &BackgroundServer, prompt: &str) -> Value {
+    let body = json!({"prompt": prompt, "max_tokens": 8, "temperature": 0});
+    let c = post(srv, "/v1/completions", &body).json().unwrap();
+    c["choices"][0]["text"].clone()
+}
+
 #[test]
 fn chat_uses_the_story_template() {
     let srv = start_tiny();
@@ -155,16 +164,9 @@ fn chat_uses_the_story_template() {
     assert_eq!(v["usage"]["prompt_tokens"], expected);
 
     // Same text as a completion of that story, since greedy decoding is deterministic.
-    let c = post(
-        &srv,
-        "/v1/completions",
-        &json!({"prompt": story, "max_tokens": 8, "temperature": 0}),
-    )
-    .json()
-    .unwrap();
     assert_eq!(
         v["choices"][0]["message"]["content"],
-        c["choices"][0]["text"]
+        greedy_completion(&srv, story)
     );
 }
 
@@ -197,16 +199,9 @@ fn chat_uses_the_models_chat_template() {
     assert_eq!(v["usage"]["prompt_tokens"], ids.len());
     // The reply is what the model writes after the template's prompt.
     let prompt = tok.decode(&ids).unwrap();
-    let c = post(
-        &srv,
-        "/v1/completions",
-        &json!({"prompt": prompt, "max_tokens": 8, "temperature": 0}),
-    )
-    .json()
-    .unwrap();
     assert_eq!(
         v["choices"][0]["message"]["content"],
-        c["choices"][0]["text"]
+        greedy_completion(&srv, &prompt)
     );
     // Message text cannot forge a turn.
     let forged = json!({
@@ -238,16 +233,9 @@ fn prompt_format_story_makes_a_chat_model_continue_the_messages() {
         v["usage"]["prompt_tokens"],
         tok.encode(story).unwrap().len()
     );
-    let c = post(
-        &srv,
-        "/v1/completions",
-        &json!({"prompt": story, "max_tokens": 8, "temperature": 0}),
-    )
-    .json()
-    .unwrap();
     assert_eq!(
         v["choices"][0]["message"]["content"],
-        c["choices"][0]["text"]
+        greedy_completion(&srv, story)
     );
     // "chat" and no choice both use the template (a longer prompt than the story).
     let templated = chat(json!("chat")).json().unwrap();
