@@ -43,10 +43,25 @@ const background = createBackground(document.getElementById('bg'), {
 
 // "Start a story", "Try it" and the skip link land on the text box: focused, and scrolled
 // so the composer sits at the bottom of the view with the conversation above it.
+// A smooth scroll aims at where the composer was when it began: if the page moves while it
+// runs (live numbers arriving just after load), land on the composer when it ends.
+function showComposer() {
+  const composer = document.getElementById('composer');
+  composer.scrollIntoView({ block: 'end' });
+  const deadline = performance.now() + 3000; // only this scroll's end, not a later one of the reader's
+  const land = () => {
+    const { top, bottom } = composer.getBoundingClientRect();
+    if (performance.now() < deadline && (top < 0 || bottom > window.innerHeight + 1)) {
+      composer.scrollIntoView({ block: 'end', behavior: 'instant' });
+    }
+  };
+  window.addEventListener('scrollend', land, { once: true });
+}
+
 for (const link of document.querySelectorAll('a[href="#chat"]')) {
   link.addEventListener('click', (event) => {
     event.preventDefault();
-    document.getElementById('composer').scrollIntoView({ block: 'end' });
+    showComposer();
     document.getElementById('prompt').focus({ preventScroll: true });
     window.history.replaceState(null, '', '#chat');
   });
