@@ -41,23 +41,25 @@ const background = createBackground(document.getElementById('bg'), {
 
 // ---- calls to action -----------------------------------------------------------
 
-// "Start a story", "Try it" and the skip link land on the text box: focused, and scrolled
-// so the composer sits at the bottom of the view with the conversation above it.
 // A smooth scroll aims at where the composer was when it began: if the page moves while it
 // runs (live numbers arriving just after load), land on the composer when it ends.
 function showComposer() {
   const composer = document.getElementById('composer');
+  const outOfView = () => {
+    const { top, bottom } = composer.getBoundingClientRect();
+    return top < 0 || bottom > window.innerHeight + 1;
+  };
+  if (!outOfView()) return;
   composer.scrollIntoView({ block: 'end' });
   const deadline = performance.now() + 3000; // only this scroll's end, not a later one of the reader's
   const land = () => {
-    const { top, bottom } = composer.getBoundingClientRect();
-    if (performance.now() < deadline && (top < 0 || bottom > window.innerHeight + 1)) {
-      composer.scrollIntoView({ block: 'end', behavior: 'instant' });
-    }
+    if (performance.now() < deadline && outOfView()) composer.scrollIntoView({ block: 'end', behavior: 'instant' });
   };
   window.addEventListener('scrollend', land, { once: true });
 }
 
+// "Start a story", "Try it" and the skip link land on the text box: focused, and scrolled
+// so the composer sits at the bottom of the view with the conversation above it.
 for (const link of document.querySelectorAll('a[href="#chat"]')) {
   link.addEventListener('click', (event) => {
     event.preventDefault();
