@@ -73,7 +73,8 @@ export function buildChatRequest(model, messages, settings, { promptFormat } = {
 /**
  * Streams one chat completion. Calls `onDelta(text)` for each piece of text (and
  * `onTokens(entries)` with the chunk's `logprobs.content` when the request asked for
- * logprobs) and resolves with `{ finishReason, usage, timings }` (the server's measurements). Rejects with ApiError, or with the
+ * logprobs) and resolves with `{ finishReason, usage, timings, droppedMessages }`: the server's
+ * measurements, and how many of the oldest messages it left out to fit the context. Rejects with ApiError, or with the
  * fetch AbortError when `signal` is aborted (the caller treats that as Stop).
  */
 export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens, fetchImpl = globalThis.fetch }) {
@@ -100,6 +101,7 @@ export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens
     throw errorFromResponse(response.status, parsed, response.headers.get('Retry-After'));
   }
   if (!response.body) throw new ApiError('server', 'The server sent an empty response.');
+  const droppedMessages = Number(response.headers.get('X-Slm-Dropped-Messages')) || 0;
 
   let finishReason = null;
   let usage = null;
@@ -163,7 +165,7 @@ export async function streamChat({ baseUrl = '', body, signal, onDelta, onTokens
   if (!done && !finishReason) {
     throw new ApiError('down', 'The connection closed before the story finished.');
   }
-  return { finishReason, usage, timings };
+  return { finishReason, usage, timings, droppedMessages };
 }
 
 /** GET /api/info; resolves to the parsed object or rejects with ApiError. */

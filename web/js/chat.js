@@ -21,6 +21,12 @@ export function replyStats(usage, timings) {
   };
 }
 
+/** Under a reply written after the server left the story's oldest messages out (review n3). */
+export function droppedText(n) {
+  if (!(n > 0)) return '';
+  return `Written without the first ${n === 1 ? 'message' : `${n} messages`}: the story is now longer than the model can read at once.`;
+}
+
 /** "96 tokens · 12.3 tok/s" */
 export function statsText(stats) {
   if (!stats) return '';
@@ -360,6 +366,7 @@ export class ChatController {
       this.#setText(bubble, m.content, m.tokens);
       if (m.role === 'assistant' && m.finish) bubble.dataset.finish = m.finish;
       if (m.stats) bubble.dataset.stats = statsText(m.stats);
+      if (m.dropped) bubble.dataset.dropped = droppedText(m.dropped);
       this.#setState(bubble, m.role === 'user' ? 'done' : m.finish === 'stopped' || m.finish === 'error' ? m.finish : 'done');
       messages.append(bubble);
     });
@@ -427,7 +434,8 @@ export class ChatController {
     const cutAtLimit = state === 'done' && bubble.dataset.finish === 'length';
     const stats = state === 'done' ? (bubble.dataset.stats ?? '') : '';
     const note = state === 'stopped' ? 'Stopped' : state === 'error' ? 'Interrupted' : cutAtLimit ? 'Stopped at the length limit' : '';
-    if (meta) meta.textContent = [note, stats].filter(Boolean).join(' · ');
+    const dropped = state === 'done' ? (bubble.dataset.dropped ?? '') : '';
+    if (meta) meta.textContent = [note, stats, dropped].filter(Boolean).join(' · ');
   }
 
   /**
@@ -603,6 +611,7 @@ export class ChatController {
     }
     delete bubble.dataset.finish;
     delete bubble.dataset.stats;
+    delete bubble.dataset.dropped;
     const before = resume ? conv.messages[index].content : '';
     // Token probabilities are kept when asked for and when they cover the whole reply.
     const peek = Boolean(this.deps.getSettings().peek);
@@ -656,9 +665,11 @@ export class ChatController {
       });
       // A continued reply's figures would describe only its last piece: none then.
       const stats = resume ? undefined : (replyStats(result.usage, result.timings) ?? undefined);
-      persist({ ...saved(), finish: result.finishReason ?? 'stop', stats });
+      const dropped = result.droppedMessages || undefined;
+      persist({ ...saved(), finish: result.finishReason ?? 'stop', stats, dropped });
       bubble.dataset.finish = result.finishReason ?? 'stop';
       if (stats) bubble.dataset.stats = statsText(stats);
+      if (dropped) bubble.dataset.dropped = droppedText(dropped);
       this.#setText(bubble, content, tokens);
       this.#setState(bubble, 'done');
       if (content === before) bubble.querySelector('.msg-meta').textContent = 'The model ended the story straight away.';

@@ -73,12 +73,14 @@ export class ConversationStore {
         updatedAt: Number(c.updatedAt) || 0,
         // Stories saved before the modes existed have none: they open in the current one.
         ...(MODES.includes(c.mode) ? { mode: c.mode } : {}),
-        messages: c.messages.map(({ role, content, finish, tokens, stats }) => ({
+        messages: c.messages.map(({ role, content, finish, tokens, stats, dropped }) => ({
           role,
           content,
           finish: finish ?? null,
           // Tokens and speed of a reply, as the server measured them.
           ...(stats && typeof stats.tokens === 'number' ? { stats } : {}),
+          // How many of the oldest messages the server left out when writing it.
+          ...(Number.isInteger(dropped) && dropped > 0 ? { dropped } : {}),
           // "Peek inside" token probabilities of a reply, when it was written with them.
           ...(Array.isArray(tokens) ? { tokens } : {}),
         })),

@@ -32,6 +32,8 @@ use crate::validate::{Endpoint, GenerationSettings};
 pub struct Job {
     pub prompt: String,
     pub prompt_tokens: usize,
+    /// Chat messages left out (oldest first) so the prompt fits the context.
+    pub dropped_messages: usize,
     pub max_tokens: usize,
     pub settings: GenerationSettings,
 }

@@ -78,7 +78,10 @@ fn cors(origins: &[String]) -> Cors {
     let mut c = Cors::default()
         .allowed_methods(["GET", "POST", "OPTIONS"])
         .allowed_headers([http::header::AUTHORIZATION, http::header::CONTENT_TYPE])
-        .expose_headers([http::header::RETRY_AFTER])
+        .expose_headers([
+            http::header::RETRY_AFTER,
+            http::header::HeaderName::from_static(crate::routes::generate::DROPPED_MESSAGES_HEADER),
+        ])
         .max_age(3600);
     if origins.iter().any(|o| o == "*") {
         c = c.allow_any_origin();

@@ -275,7 +275,7 @@ fn prompt_format_chat_is_refused_for_a_base_model_and_on_completions() {
 }
 
 #[test]
-fn chat_drops_oldest_turns_to_fit_the_context() {
+fn chat_drops_oldest_turns_to_fit_the_context_and_says_how_many() {
     let srv = start_tiny();
     let tok = srv.state.engine.tokenizer();
     // A turn of 60..90 tokens: one fits beside the last turn in 128 - 20
@@ -297,6 +297,21 @@ fn chat_drops_oldest_turns_to_fit_the_context() {
     });
     let r = post(&srv, "/v1/chat/completions", &body);
     assert_eq!(r.status(), 200, "{}", r.text());
+    // The client is told that the oldest message was left out, streaming or not.
+    assert_eq!(r.head.header("x-slm-dropped-messages"), Some("1"));
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let (head, mut sse) = open_stream(&srv, "/v1/chat/completions", &streamed);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("x-slm-dropped-messages"), Some("1"));
+    assert_eq!(
+        all_data(&mut sse).last().map(String::as_str),
+        Some("[DONE]")
+    );
+    let short =
+        json!({"messages": [{"role": "user", "content": "Then the dog came."}], "max_tokens": 4});
+    let r0 = post(&srv, "/v1/chat/completions", &short);
+    assert_eq!(r0.head.header("x-slm-dropped-messages"), Some("0"));
     let v = r.json().unwrap();
     let prompt_tokens = v["usage"]["prompt_tokens"].as_u64().unwrap();
     assert!(prompt_tokens + 20 <= 128, "{prompt_tokens}");

@@ -107,6 +107,28 @@ describe('chat', () => {
     }
   });
 
+  test('a story longer than the model reads says which reply was written without its start (review n3)', async () => {
+    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      // 22 prompt tokens + a 48-token reply; the test model reads 128 tokens, 48 of them kept for the reply.
+      const opening = 'Tom and his dog went to the park and played with a big red ball.';
+      await sendPrompt(page, opening);
+      const first = await waitForReply(page, ['done']);
+      assert.doesNotMatch(await first.locator('.msg-meta').innerText(), /Written without/);
+      await sendPrompt(page, 'Then it started to rain and they ran home to their mom.');
+      const second = await waitForReply(page, ['done']);
+      const note = /Written without the first (message|\d+ messages): the story is now longer than the model can read at once\.$/;
+      assert.match(await second.locator('.msg-meta').innerText(), note);
+      await page.reload();
+      assert.match(await page.locator('.msg-assistant .msg-meta').last().innerText(), note, 'kept with the story');
+      assert.doesNotMatch(await page.locator('.msg-assistant .msg-meta').first().innerText(), /Written without/);
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a reply cut at the length limit says so and Continue carries it on in place', async () => {
     const { context, page, errors } = await openPage(browser, { settings: { ...FAST_SETTINGS, max_tokens: 8 } });
     try {

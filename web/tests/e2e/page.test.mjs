@@ -105,6 +105,24 @@ describe('page', () => {
     }
   });
 
+  test('320 px with text zoomed to 200 %: the page still reflows (review n4)', async () => {
+    const { context, page, errors } = await openPage(browser, { viewport: { width: 320, height: 640 }, settings: FAST_SETTINGS });
+    try {
+      await page.goto(BASE_URL + '/');
+      await page.addStyleTag({ content: 'html { font-size: 200% !important; }' });
+      const wider = await page.evaluate(() =>
+        [...document.querySelectorAll('body *')]
+          .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && el.closest('.backdrop, .visually-hidden, .skip-link') === null)
+          .map((el) => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : '')),
+      );
+      assert.deepEqual(wider, [], 'nothing sticks out of the 320 px screen');
+      assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 320, 'no horizontal scroll');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('the copy follows the model: continue stories (base model) or ask for them (chat model)', async () => {
     for (const chat of [false, true]) {
       const { context, page, errors } = await openPage(browser);

@@ -69,7 +69,13 @@ test('streamChat returns the final usage and timings', async () => {
   const usage = `data: ${JSON.stringify({ choices: [], usage: { completion_tokens: 3 } })}\n\n`;
   const { impl } = sseFetch([chunk('Hi'), last, usage, 'data: [DONE]\n\n']);
   const result = await streamChat({ body: {}, onDelta: () => {}, fetchImpl: impl });
-  assert.deepEqual(result, { finishReason: 'stop', usage: { completion_tokens: 3 }, timings: { decode_tokens_per_s: 9.5 } });
+  assert.deepEqual(result, { finishReason: 'stop', usage: { completion_tokens: 3 }, timings: { decode_tokens_per_s: 9.5 }, droppedMessages: 0 });
+});
+
+test('streamChat reports how many old messages the server left out (X-Slm-Dropped-Messages)', async () => {
+  const { impl } = sseFetch([chunk('Hi', 'stop'), 'data: [DONE]\n\n'], { headers: { 'X-Slm-Dropped-Messages': '3' } });
+  const result = await streamChat({ body: {}, onDelta: () => {}, fetchImpl: impl });
+  assert.equal(result.droppedMessages, 3);
 });
 
 test('streamChat decodes UTF-8 split across network chunks', async () => {

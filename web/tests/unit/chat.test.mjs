@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { replyStats, statsText, storyText } from '../../js/chat.js';
+import { droppedText, replyStats, statsText, storyText } from '../../js/chat.js';
 
 const messages = [
   { role: 'user', content: 'Tell me about a cat. ' },
@@ -24,4 +24,11 @@ test('replyStats/statsText: the reply\'s own tokens and speed, from the server (
   assert.equal(replyStats(null, { decode_tokens_per_s: 5 }), null);
   assert.equal(statsText(replyStats({ completion_tokens: 7 }, null)), '7 tokens');
   assert.equal(statsText(null), '');
+});
+
+test('droppedText: a note only when the server left messages out (review n3)', () => {
+  assert.equal(droppedText(0), '');
+  assert.equal(droppedText(undefined), '');
+  assert.match(droppedText(1), /^Written without the first message:/);
+  assert.match(droppedText(4), /^Written without the first 4 messages:/);
 });

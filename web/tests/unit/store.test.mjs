@@ -27,6 +27,19 @@ test('conversations persist across store instances (a page reload)', () => {
   ]);
 });
 
+test('a reply keeps its figures and how many old messages it was written without', () => {
+  const storage = memory();
+  const a = new ConversationStore(storage, { now: clock() });
+  const conv = a.create('Once upon a time');
+  const i = a.append(conv.id, { role: 'assistant', content: '' });
+  a.update(conv.id, i, { content: 'a cat.', finish: 'stop', stats: { tokens: 3 }, dropped: 2 });
+  const j = a.append(conv.id, { role: 'assistant', content: '' });
+  a.update(conv.id, j, { content: 'x', finish: 'stop', stats: 'junk', dropped: -1 });
+  const [, first, second] = new ConversationStore(storage).active().messages;
+  assert.deepEqual(first, { role: 'assistant', content: 'a cat.', finish: 'stop', stats: { tokens: 3 }, dropped: 2 });
+  assert.deepEqual(second, { role: 'assistant', content: 'x', finish: 'stop' });
+});
+
 test('list is most recently updated first; remove clears the active one', () => {
   const s = new ConversationStore(memory(), { now: clock() });
   const first = s.create('first');

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Responder, web};
 
 use crate::body::{parse_json, read_limited};
@@ -17,6 +18,9 @@ use crate::openai::response::{
 use crate::prompt_fit::fit_max_tokens;
 use crate::state::AppState;
 use crate::validate::{Endpoint, validate_settings};
+
+/// Response header of the chat endpoint: how many of the oldest messages were left out.
+pub const DROPPED_MESSAGES_HEADER: &str = "x-slm-dropped-messages";
 
 /// The single prompt string of a `/v1/completions` body.
 fn prompt_text(prompt: Option<PromptInput>) -> Result<String, ApiError> {
@@ -63,11 +67,11 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
     state.check_model(body.model.as_deref())?;
     let settings = validate_settings(&body, endpoint, &state.policy)?;
     let context = state.context_length();
-    let (prompt, prompt_tokens, prompt_param) = match endpoint {
+    let (prompt, prompt_tokens, dropped_messages, prompt_param) = match endpoint {
         Endpoint::Completions => {
             let prompt = prompt_text(body.prompt)?;
             let n = state.count_tokens(&prompt)?;
-            (prompt, n, "prompt")
+            (prompt, n, 0, "prompt")
         }
         Endpoint::Chat => {
             let messages = body.messages.ok_or_else(|| {
@@ -80,7 +84,7 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
             let format =
                 PromptFormat::requested(state.prompt_format, body.prompt_format.as_deref())?;
             let p = build_prompt(&messages, format, budget, |t| state.count_tokens(t))?;
-            (p.text, p.tokens, "messages")
+            (p.text, p.tokens, p.dropped_turns, "messages")
         }
     };
     let max_tokens = fit_max_tokens(
@@ -93,6 +97,7 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
     Ok(Job {
         prompt,
         prompt_tokens,
+        dropped_messages,
         max_tokens,
         settings,
     })
@@ -111,7 +116,9 @@ async fn handle(
     let meta = ResponseMeta::new(endpoint, state.model_name());
     if job.settings.stream {
         let sse = generation::sse_response(state.clone(), stream, meta, &job, started);
-        return Ok(sse.respond_to(&req).map_into_boxed_body());
+        let mut resp = sse.respond_to(&req).map_into_boxed_body();
+        mark_dropped(&mut resp, endpoint, job.dropped_messages);
+        return Ok(resp);
     }
     let c = generation::collect(&state, stream, started).await?;
     let usage = UsageBody::new(c.usage.prompt_tokens, c.usage.completion_tokens);
@@ -123,7 +130,7 @@ async fn handle(
     };
     let finish = c.finish_reason.as_str();
     let logprobs = job.settings.logprobs.is_some();
-    let resp = match endpoint {
+    let mut resp = match endpoint {
         Endpoint::Completions => HttpResponse::Ok().json(CompletionResponse {
             id: &meta.id,
             object: "text_completion",
@@ -157,7 +164,19 @@ async fn handle(
             timings,
         }),
     };
+    mark_dropped(&mut resp, endpoint, job.dropped_messages);
     Ok(resp)
+}
+
+/// Chat responses say how many of the oldest messages the model did not see
+/// (`X-Slm-Dropped-Messages`), so a client can tell the user the story's start is out of reach.
+fn mark_dropped(resp: &mut HttpResponse, endpoint: Endpoint, dropped: usize) {
+    if endpoint == Endpoint::Chat {
+        resp.headers_mut().insert(
+            HeaderName::from_static(DROPPED_MESSAGES_HEADER),
+            HeaderValue::from(dropped),
+        );
+    }
 }
 
 pub async fn completions(
