@@ -27,6 +27,10 @@ export function droppedText(n) {
   return `Written without the first ${n === 1 ? 'message' : `${n} messages`}: the story is now longer than the model can read at once.`;
 }
 
+export function countWords(text) {
+  return text.split(/\s+/).filter(Boolean).length;
+}
+
 /** "96 tokens · 12.3 tok/s" */
 export function statsText(stats) {
   if (!stats) return '';
@@ -638,6 +642,7 @@ export class ChatController {
     // `tokens: undefined` drops stale probabilities of a reply continued without them.
     const saved = () => ({ content, tokens: tokens?.length ? tokens : undefined });
     let lastSave = performance.now();
+    let lastCount = -Infinity; // the count shows with the first words, then twice a second
     // A chat model continues the story as written (not as a request) in "Continue my story".
     const promptFormat = this.chatModel && this.mode === 'story' ? 'story' : undefined;
     const body = buildChatRequest(this.deps.getModel(), history, this.deps.getSettings(), { promptFormat });
@@ -655,6 +660,13 @@ export class ChatController {
           content += delta;
           textNode.appendData(delta);
           this.deps.onToken?.();
+          // A visible count on slow hosts, where a story takes most of a minute (review n7);
+          // the bubble is aria-busy meanwhile, so screen readers are not told every change.
+          if (performance.now() - lastCount > 500) {
+            lastCount = performance.now();
+            const words = countWords(content);
+            bubble.querySelector('.msg-meta').textContent = `writing… ${words} word${words === 1 ? '' : 's'} so far`;
+          }
           if (follow) this.#scrollSoon();
           // Save now and then so a closed tab keeps most of the story.
           if (performance.now() - lastSave > 1000) {

@@ -40,6 +40,7 @@ function recordTimeline(page) {
             for (const added of r.addedNodes) {
               if (added.classList?.contains('msg-assistant')) stateOf(added);
             }
+            if (r.target.classList?.contains('msg-meta')) window.__timeline.push({ kind: 'meta', text: r.target.textContent });
             continue;
           }
           const node = r.target.nodeType === Node.TEXT_NODE ? r.target.parentElement : r.target;
@@ -78,6 +79,10 @@ describe('chat', () => {
       const texts = timeline.filter((e) => e.kind === 'text');
       assert.ok(texts.length >= 2, `text arrived in several pieces (got ${texts.length})`);
       for (const t of texts) assert.ok(t.after > t.before, 'each piece makes the text longer');
+      // A word count shows while it writes (review n7), replaced by the figures at the end.
+      const counts = timeline.filter((e) => e.kind === 'meta' && e.text.startsWith('writing…'));
+      assert.ok(counts.length >= 1, JSON.stringify(timeline.filter((e) => e.kind === 'meta')));
+      assert.match(counts[0].text, /^writing… \d+ words? so far$/);
       assert.equal(await reply.locator('.typing').isVisible(), false, 'indicator gone after the first token');
       assert.ok((await reply.locator('.msg-text').innerText()).length > 0);
       assert.equal(await reply.getAttribute('aria-busy'), 'false');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { droppedText, replyStats, statsText, storyText } from '../../js/chat.js';
+import { countWords, droppedText, replyStats, statsText, storyText } from '../../js/chat.js';
 
 const messages = [
   { role: 'user', content: 'Tell me about a cat. ' },
@@ -31,4 +31,9 @@ test('droppedText: a note only when the server left messages out (review n3)', (
   assert.equal(droppedText(undefined), '');
   assert.match(droppedText(1), /^Written without the first message:/);
   assert.match(droppedText(4), /^Written without the first 4 messages:/);
+});
+
+test('countWords counts the words written so far (review n7)', () => {
+  assert.equal(countWords(''), 0);
+  assert.equal(countWords(' Once upon\na  time, '), 4);
 });
