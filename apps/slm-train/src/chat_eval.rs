@@ -97,6 +97,10 @@ pub struct Scores {
     pub names_used: f64,
     /// Story requests whose reply uses every requested word and name.
     pub all_used: f64,
+    /// Requested words and names that the reply's plan line repeats (a diagnostic: the story
+    /// can only follow a plan that copied the request).
+    pub plan_words: f64,
+    pub plan_names: f64,
     /// Words of the story part of story replies.
     pub mean_reply_words: f64,
     pub off_topic_questions: usize,
@@ -114,6 +118,7 @@ fn share(num: usize, den: usize) -> f64 {
 pub fn score(requests: &[Request], replies: &[String]) -> Scores {
     let (mut stories, mut words, mut words_hit, mut names, mut names_hit) = (0, 0, 0, 0, 0);
     let (mut all, mut reply_words, mut off, mut in_char) = (0, 0, 0, 0);
+    let (mut plan_words, mut plan_names) = (0, 0);
     for (r, reply) in requests.iter().zip(replies) {
         if r.kind == RequestKind::OffTopic {
             off += 1;
@@ -132,6 +137,9 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
             names_hit + n,
         );
         all += usize::from(w == r.words.len() && n == r.names.len());
+        let plan = &reply[..reply.len() - story.len()];
+        plan_words += r.words.iter().filter(|w| uses_word(plan, w)).count();
+        plan_names += r.names.iter().filter(|n| uses_name(plan, n)).count();
     }
     Scores {
         story_requests: stories,
@@ -140,6 +148,8 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
         names_requested: names,
         names_used: share(names_hit, names),
         all_used: share(all, stories),
+        plan_words: share(plan_words, words),
+        plan_names: share(plan_names, names),
         mean_reply_words: share(reply_words, stories),
         off_topic_questions: off,
         in_character: share(in_char, off),
@@ -240,7 +250,12 @@ mod tests {
             (2, 3, 1)
         );
         let preface_only = "Here is a story with the word \"tree\".\n\nThe cat sat.".to_string();
-        assert_eq!(score(&requests[1..2], &[preface_only]).words_used, 0.0);
+        let preface_only = score(&requests[1..2], &[preface_only]);
+        assert_eq!(
+            (preface_only.words_used, preface_only.plan_words),
+            (0.0, 1.0)
+        );
+        assert_eq!((s.plan_words, s.plan_names), (2.0 / 3.0, 1.0));
         assert!((s.words_used - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!((s.names_used, s.all_used, s.in_character), (1.0, 0.5, 0.5));
         assert_eq!(s.mean_reply_words, 4.0);

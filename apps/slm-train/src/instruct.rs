@@ -63,6 +63,7 @@ pub fn training_conversations(
             off_topic_share: cfg.off_topic_share,
             two_turn_share: cfg.two_turn_share,
             held_out_questions: false,
+            word_sentences: cfg.word_sentences,
         };
         convs.extend(conversations(&stories, &opts));
     }

@@ -60,6 +60,11 @@ pub struct InstructConfig {
     /// Conversations made per story (each from a different seed).
     #[serde(default = "default_variants")]
     pub variants: usize,
+    /// Ask only for words the story uses in its first this-many sentences (unset: anywhere),
+    /// so that the model learns to bring requested words in; see
+    /// `slm_data::instruct::InstructOptions::word_sentences`.
+    #[serde(default)]
+    pub word_sentences: Option<usize>,
 }
 
 fn default_instruct_share() -> f64 {
@@ -296,10 +301,11 @@ impl TrainConfig {
                 || !share(i.share)
                 || !share(i.off_topic_share)
                 || !share(i.two_turn_share)
+                || i.word_sentences == Some(0)
             {
                 return fail(
-                    "instruct needs stories, variants ≥ 1 and share, off_topic_share, \
-                     two_turn_share in [0, 1]"
+                    "instruct needs stories, variants ≥ 1, word_sentences ≥ 1 when set, and \
+                     share, off_topic_share, two_turn_share in [0, 1]"
                         .into(),
                 );
             }
@@ -476,6 +482,18 @@ seq_len = 16
         .unwrap();
         assert_eq!(cfg.logit_rows(), 60);
         assert_eq!(TrainConfig::from_toml(TOML).unwrap().logit_rows(), 100);
+        let instruct = |extra: &str| {
+            TrainConfig::from_toml(&format!(
+                "{TOML}\n[instruct]\nstories = [\"s.txt\"]\n{extra}"
+            ))
+        };
+        let cfg = instruct("word_sentences = 3").unwrap();
+        assert_eq!(cfg.instruct.unwrap().word_sentences, Some(3));
+        assert_eq!(instruct("").unwrap().instruct.unwrap().word_sentences, None);
+        for bad in ["word_sentences = 0", "variants = 0", "share = 1.5"] {
+            let err = instruct(bad).unwrap_err().to_string();
+            assert!(err.contains("instruct needs"), "{bad}: {err}");
+        }
     }
 
     #[test]

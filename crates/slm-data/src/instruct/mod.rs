@@ -90,6 +90,12 @@ pub struct InstructOptions {
     /// Use the held-out question list and phrasings for off-topic questions
     /// (evaluation) instead of the training list.
     pub held_out_questions: bool,
+    /// Ask only for words (and animals) used in the story's first this-many sentences; None:
+    /// anywhere in the story (evaluation). For training: a word the story first uses near its
+    /// end teaches little (the link between the request and the word is a long way back, and
+    /// a 256-token window may cut it off), while one used early teaches the model to bring
+    /// the requested words in.
+    pub word_sentences: Option<usize>,
 }
 
 impl Default for InstructOptions {
@@ -99,6 +105,7 @@ impl Default for InstructOptions {
             off_topic_share: 0.05,
             two_turn_share: 0.1,
             held_out_questions: false,
+            word_sentences: None,
         }
     }
 }
@@ -106,6 +113,12 @@ impl Default for InstructOptions {
 /// One request for `story`, deterministic in (story text, seed). None when
 /// the story is unusable (fewer than 3 sentences).
 pub fn story_request(story: &str, seed: u64) -> Option<Request> {
+    request_for(story, seed, None)
+}
+
+/// [`story_request`], asking only for words from the first `word_sentences` sentences
+/// (see [`InstructOptions::word_sentences`]).
+fn request_for(story: &str, seed: u64, word_sentences: Option<usize>) -> Option<Request> {
     let story = story.trim();
     let ends = sentence_ends(story);
     if ends.len() < 3 {
@@ -115,7 +128,11 @@ pub fn story_request(story: &str, seed: u64) -> Option<Request> {
     Some(if rng.random_bool(CONTINUE_SHARE) {
         continue_request(story, &ends, &mut rng)
     } else {
-        Facts::of(story, &ends, &mut rng).request(story, &mut rng)
+        let words_from = match word_sentences {
+            Some(n) => &story[..ends[n.clamp(1, ends.len()) - 1]],
+            None => story,
+        };
+        Facts::of(story, &ends, words_from, &mut rng).request(story, &mut rng)
     })
 }
 
@@ -163,12 +180,12 @@ fn conversation(stories: &[&str], i: usize, opts: &InstructOptions) -> Option<Co
         let usable = sentence_ends(story.trim()).len() >= 3;
         usable.then(|| off_topic_request(story, seed, opts.held_out_questions))
     } else {
-        story_request(story, seed)
+        request_for(story, seed, opts.word_sentences)
     }?;
     let second = stories
         .get(i + 1)
         .filter(|_| two_turn)
-        .and_then(|next| story_request(next, mix(seed, SECOND_TURN_STREAM)));
+        .and_then(|next| request_for(next, mix(seed, SECOND_TURN_STREAM), opts.word_sentences));
     Some(std::iter::once(first).chain(second).collect())
 }
 
@@ -265,8 +282,11 @@ struct Facts {
 }
 
 impl Facts {
-    fn of(story: &str, ends: &[usize], rng: &mut ChaCha8Rng) -> Self {
+    /// The facts of `story`, with the words and animals to ask for taken from `words_from`
+    /// (the story or its beginning).
+    fn of(story: &str, ends: &[usize], words_from: &str, rng: &mut ChaCha8Rng) -> Self {
         let vocab = Vocab::new(story);
+        let early = Vocab::new(words_from);
         let tokens: Vec<String> = words(story).map(str::to_lowercase).collect();
         // The last two sentences.
         let ending = &story[ends[ends.len() - 3]..];
@@ -281,10 +301,10 @@ impl Facts {
                 .into_iter()
                 .map(|name| character(name, &tokens))
                 .collect(),
-            animals: ANIMALS.iter().copied().filter(|a| vocab.uses(a)).collect(),
+            animals: ANIMALS.iter().copied().filter(|a| early.uses(a)).collect(),
             words: [NOUNS, VERBS, ADJECTIVES]
                 .iter()
-                .filter_map(|list| pick_rare(list, &vocab, rng))
+                .filter_map(|list| pick_rare(list, &early, rng))
                 .collect(),
             dialogue: story.contains(['"', '“', '”']),
             moral: vocab.0.contains("learned") || vocab.uses("lesson"),
@@ -789,6 +809,34 @@ mod tests {
                 assert!(is_in_character(&request.reply), "{request:?}");
             }
         }
+    }
+
+    /// Share of requested words that the story's first three sentences use.
+    fn early_share(stories: &[&str], word_sentences: Option<usize>) -> (f64, usize) {
+        let opts = InstructOptions {
+            word_sentences,
+            ..InstructOptions::default()
+        };
+        let (mut early, mut all) = (0, 0);
+        for request in conversations(stories, &opts).iter().flatten() {
+            let story = story_of(&request.reply).trim();
+            let start = &story[..sentence_ends(story)[2]];
+            all += request.words.len();
+            early += request.words.iter().filter(|w| uses_word(start, w)).count();
+        }
+        (early as f64 / all as f64, all)
+    }
+
+    #[test]
+    fn word_sentences_asks_for_words_from_the_beginning() {
+        let stories = fixture(400);
+        let stories = refs(&stories);
+        let (anywhere, _) = early_share(&stories, None);
+        let (early, asked) = early_share(&stories, Some(3));
+        // Only a character's description ("a brave bunny named Max") can come from later.
+        assert!(early > 0.97, "{early}");
+        assert!(anywhere < 0.8, "{anywhere}");
+        assert!(asked > 300, "{asked}");
     }
 
     #[test]
