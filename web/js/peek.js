@@ -4,6 +4,7 @@
 // Pure helpers are exported for the unit tests; the DOM part never builds HTML from text.
 
 const lossy = new TextDecoder();
+const encoder = new TextEncoder();
 
 /**
  * A chat `logprobs.content` entry in the compact form stored with a message:
@@ -58,7 +59,7 @@ export function pieces(tokens) {
     first = null;
   };
   for (const tok of tokens) {
-    const b = tok.b ?? [...new TextEncoder().encode(tok.t)];
+    const b = tok.b ?? [...encoder.encode(tok.t)];
     // A token that cannot continue the waiting character ends it.
     if (first && !(b.length && isContinuation(b[0]))) flush();
     first ??= tok;
