@@ -128,11 +128,8 @@ fn request_for(story: &str, seed: u64, word_sentences: Option<usize>) -> Option<
     Some(if rng.random_bool(CONTINUE_SHARE) {
         continue_request(story, &ends, &mut rng)
     } else {
-        let words_from = match word_sentences {
-            Some(n) => &story[..ends[n.clamp(1, ends.len()) - 1]],
-            None => story,
-        };
-        Facts::of(story, &ends, words_from, &mut rng).request(story, &mut rng)
+        let beginning = word_sentences.map(|n| &story[..ends[n.clamp(1, ends.len()) - 1]]);
+        Facts::of(story, &ends, beginning, &mut rng).request(story, &mut rng)
     })
 }
 
@@ -282,11 +279,12 @@ struct Facts {
 }
 
 impl Facts {
-    /// The facts of `story`, with the words and animals to ask for taken from `words_from`
-    /// (the story or its beginning).
-    fn of(story: &str, ends: &[usize], words_from: &str, rng: &mut ChaCha8Rng) -> Self {
+    /// The facts of `story`, with the words and animals to ask for taken from `beginning`
+    /// when given, else from the whole story.
+    fn of(story: &str, ends: &[usize], beginning: Option<&str>, rng: &mut ChaCha8Rng) -> Self {
         let vocab = Vocab::new(story);
-        let early = Vocab::new(words_from);
+        let early = beginning.map(Vocab::new);
+        let early = early.as_ref().unwrap_or(&vocab);
         let tokens: Vec<String> = words(story).map(str::to_lowercase).collect();
         // The last two sentences.
         let ending = &story[ends[ends.len() - 3]..];
@@ -304,7 +302,7 @@ impl Facts {
             animals: ANIMALS.iter().copied().filter(|a| early.uses(a)).collect(),
             words: [NOUNS, VERBS, ADJECTIVES]
                 .iter()
-                .filter_map(|list| pick_rare(list, &early, rng))
+                .filter_map(|list| pick_rare(list, early, rng))
                 .collect(),
             dialogue: story.contains(['"', '“', '”']),
             moral: vocab.0.contains("learned") || vocab.uses("lesson"),
@@ -819,6 +817,9 @@ mod tests {
         };
         let (mut early, mut all) = (0, 0);
         for request in conversations(stories, &opts).iter().flatten() {
+            if request.words.is_empty() {
+                continue;
+            }
             let story = story_of(&request.reply).trim();
             let start = &story[..sentence_ends(story)[2]];
             all += request.words.len();
