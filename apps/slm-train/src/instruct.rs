@@ -6,10 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use rayon::prelude::*;
-use slm_data::instruct::{Conversation, InstructOptions, conversations};
+use slm_data::instruct::{
+    Conversation, InstructOptions, Request, conversations, first_uses, story_of,
+};
 use slm_data::{CleanOptions, Cleaner, StoryStream};
 use slm_tokenizer::{ChatTemplate, Tokenizer};
-use slm_trainer::{CONTEXT_ONLY, ExampleWindows, InstructConfig};
+use slm_trainer::{CONTEXT_ONLY, EMPHASIS, ExampleWindows, InstructConfig};
 
 /// Cleaned stories of `paths`, in order (the cleaning `prepare` applies).
 pub fn read_stories(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
@@ -26,7 +28,8 @@ pub fn read_stories(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
 }
 
 /// The tokens of one conversation in the chat format; everything but the replies and
-/// their closing `<|endoftext|>` carries [`CONTEXT_ONLY`].
+/// their closing `<|endoftext|>` carries [`CONTEXT_ONLY`], and the tokens of each requested
+/// word's and name's first use in a reply's story carry [`EMPHASIS`].
 pub fn conversation_tokens(
     conv: &Conversation,
     tok: &Tokenizer,
@@ -42,10 +45,49 @@ pub fn conversation_tokens(
                 .map(|t| t | CONTEXT_ONLY),
         );
         ids.push(template.assistant | CONTEXT_ONLY);
-        ids.extend(template.encode_text(tok, &r.reply)?);
+        let mut reply = template.encode_text(tok, &r.reply)?;
+        emphasize_first_uses(&mut reply, r, tok)?;
+        ids.extend(reply);
         ids.push(template.end);
     }
     Ok(ids)
+}
+
+/// Sets [`EMPHASIS`] on the tokens of `reply` (the tokens of `request.reply`) that overlap
+/// the first use of a requested word or name in the reply's story (after the plan line,
+/// which only repeats the request).
+fn emphasize_first_uses(
+    reply: &mut [u32],
+    request: &Request,
+    tok: &Tokenizer,
+) -> anyhow::Result<()> {
+    let story = story_of(&request.reply);
+    let skip = request.reply.len() - story.len();
+    let ranges = first_uses(story, &request.words, &request.names);
+    if ranges.is_empty() {
+        return Ok(());
+    }
+    let mut start = 0;
+    for t in reply.iter_mut() {
+        let len = tok
+            .token_bytes(*t)
+            .with_context(|| format!("token {t} has no bytes"))?
+            .len();
+        let (s, e) = (start, start + len);
+        if ranges
+            .iter()
+            .any(|r| s < skip + r.end && skip + r.start < e)
+        {
+            *t |= EMPHASIS;
+        }
+        start = e;
+    }
+    anyhow::ensure!(
+        start == request.reply.len(),
+        "the reply's tokens spell {start} bytes, the reply has {}",
+        request.reply.len()
+    );
+    Ok(())
 }
 
 /// The training conversations: `cfg.variants` sets made from `cfg.stories`, and the number
@@ -84,16 +126,20 @@ pub fn example_windows(
         .map(|c| conversation_tokens(c, tok, template))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let tokens: usize = examples.iter().map(Vec::len).sum();
-    let trained = examples
-        .iter()
-        .flatten()
-        .filter(|&&t| t & CONTEXT_ONLY == 0)
-        .count();
+    let count = |flag: u32, set: bool| {
+        examples
+            .iter()
+            .flatten()
+            .filter(|&&t| (t & flag != 0) == set)
+            .count()
+    };
     tracing::info!(
         stories,
         conversations = examples.len(),
         tokens,
-        reply_tokens = trained,
+        reply_tokens = count(CONTEXT_ONLY, false),
+        first_use_tokens = count(EMPHASIS, true),
+        word_weight = cfg.word_weight.unwrap_or(1.0),
         "instruction data"
     );
     Ok(ExampleWindows::new(examples, window_len, seed)?)
@@ -105,8 +151,45 @@ mod tests {
     use std::path::Path;
 
     use slm_data::instruct::RequestKind;
+    use slm_tokenizer::Role;
+    use slm_trainer::token_id;
 
     use super::*;
+
+    /// With the chat model's tokenizer: exactly the tokens of each requested word's and
+    /// name's first use in the story carry EMPHASIS (not the plan line's copies, not later
+    /// uses), and the prompt stays context-only.
+    #[test]
+    fn first_uses_of_requested_words_are_emphasized() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let tok =
+            Tokenizer::from_file(repo.join("models/tinystories-15m-chat/tokenizer.json")).unwrap();
+        let template = ChatTemplate::of(&tok).unwrap();
+        let prompt = "Tell me a story about Tom with the word \"jump\".";
+        let reply = "Here is a story about Tom with the word \"jump\".\n\n\
+                     Once there was a boy named Tom. He liked to jump. Tom jumped again.";
+        let request = Request {
+            prompt: prompt.into(),
+            reply: reply.into(),
+            words: vec!["jump".into()],
+            names: vec!["Tom".into()],
+            kind: RequestKind::Story,
+        };
+        let ids = conversation_tokens(&vec![request], &tok, &template).unwrap();
+        let emphasized: Vec<u32> = ids
+            .iter()
+            .filter(|&&t| t & EMPHASIS != 0)
+            .map(|&t| token_id(t))
+            .collect();
+        assert_eq!(tok.decode(&emphasized).unwrap(), " Tom jump");
+        assert!(
+            ids.iter()
+                .all(|&t| t & EMPHASIS == 0 || t & CONTEXT_ONLY == 0)
+        );
+        let plain: Vec<u32> = ids.iter().map(|&t| token_id(t)).collect();
+        let messages = [(Role::User, prompt), (Role::Assistant, reply)];
+        assert_eq!(plain, template.encode(&tok, &messages, false).unwrap());
+    }
 
     /// The bundled chat model's data: no validation story (what `chat-eval` and the
     /// validation bits/byte use) is in any training conversation, whole or as the rest of

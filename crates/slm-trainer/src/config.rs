@@ -65,6 +65,11 @@ pub struct InstructConfig {
     /// `slm_data::instruct::InstructOptions::word_sentences`.
     #[serde(default)]
     pub word_sentences: Option<usize>,
+    /// Loss weight of the reply tokens where the story first uses a requested word or name
+    /// (unset: 1, like every other reply token). The request changes few of a reply's
+    /// tokens, so following it weighs little in the mean loss; this makes those few count.
+    #[serde(default)]
+    pub word_weight: Option<f64>,
 }
 
 fn default_instruct_share() -> f64 {
@@ -302,10 +307,11 @@ impl TrainConfig {
                 || !share(i.off_topic_share)
                 || !share(i.two_turn_share)
                 || i.word_sentences == Some(0)
+                || i.word_weight.is_some_and(|w| !(w.is_finite() && w > 0.0))
             {
                 return fail(
-                    "instruct needs stories, variants ≥ 1, word_sentences ≥ 1 when set, and \
-                     share, off_topic_share, two_turn_share in [0, 1]"
+                    "instruct needs stories, variants ≥ 1, word_sentences ≥ 1 and word_weight > 0 \
+                     when set, and share, off_topic_share, two_turn_share in [0, 1]"
                         .into(),
                 );
             }
@@ -490,7 +496,22 @@ seq_len = 16
         let cfg = instruct("word_sentences = 3").unwrap();
         assert_eq!(cfg.instruct.unwrap().word_sentences, Some(3));
         assert_eq!(instruct("").unwrap().instruct.unwrap().word_sentences, None);
-        for bad in ["word_sentences = 0", "variants = 0", "share = 1.5"] {
+        assert_eq!(
+            instruct("word_weight = 4.0")
+                .unwrap()
+                .instruct
+                .unwrap()
+                .word_weight,
+            Some(4.0)
+        );
+        for bad in [
+            "word_sentences = 0",
+            "variants = 0",
+            "share = 1.5",
+            "word_weight = 0.0",
+            "word_weight = -2.0",
+            "word_weight = nan",
+        ] {
             let err = instruct(bad).unwrap_err().to_string();
             assert!(err.contains("instruct needs"), "{bad}: {err}");
         }

@@ -33,7 +33,9 @@ pub use config::{
 };
 pub use error::TrainError;
 pub use evaluate::{EvalReport, evaluate, evaluate_vocabs};
-pub use loss::{IGNORE_TARGET, head_cross_entropy, head_cross_entropy_sum};
+pub use loss::{
+    IGNORE_TARGET, head_cross_entropy, head_cross_entropy_sum, head_cross_entropy_weighted,
+};
 pub use metrics::{MetricRecord, MetricsLog, read_metrics};
 pub use optim::build_optimizer;
 pub use plot::plot_losses;
@@ -42,5 +44,6 @@ pub use sampling::{SampleOptions, sample_tokens};
 pub use schedule::lr_at;
 pub use trainer::{Decoder, RunHooks, StepOutcome, TrainEvent, Trainer};
 pub use windows::{
-    CONTEXT_ONLY, ExampleWindows, MixedWindows, SequentialTokens, TokenWindows, WindowSource,
+    CONTEXT_ONLY, EMPHASIS, ExampleWindows, MixedWindows, SequentialTokens, TokenWindows,
+    WindowSource, token_id,
 };

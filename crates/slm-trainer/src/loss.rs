@@ -42,28 +42,49 @@ pub fn head_cross_entropy(
     head: Tensor<2>,
     targets: Tensor<2, Int>,
 ) -> Tensor<1> {
+    head_cross_entropy_weighted(hidden, head, targets, None)
+}
+
+/// [`head_cross_entropy`] with a weight per position (`weights`, one per target, all
+/// positive): the weighted mean `Σ wᵢ·nllᵢ / Σ wᵢ` over the predicted positions, so a
+/// position of weight 3 counts as three of weight 1. `None` weighs every position 1.
+pub fn head_cross_entropy_weighted(
+    hidden: Tensor<3>,
+    head: Tensor<2>,
+    targets: Tensor<2, Int>,
+    weights: Option<&[f32]>,
+) -> Tensor<1> {
     let [b, t, d] = hidden.dims();
     let hidden = hidden.reshape([b * t, d]).cast(DType::F32);
     let head = head.cast(DType::F32);
     let targets = target_ids(targets, b * t);
+    if let Some(w) = weights {
+        assert_eq!(w.len(), targets.len(), "one weight per target");
+        assert!(w.iter().all(|&w| w > 0.0), "weights must be positive");
+    }
+    let weight = |i: usize| weights.map_or(1.0, |w| f64::from(w[i]));
     // An all-ignored batch gives a zero loss and zero gradients.
-    let n = targets
-        .iter()
-        .filter(|&&t| t != IGNORE_TARGET)
-        .count()
-        .max(1);
-    if let Some(loss) = flex_head_loss(&hidden, &head, &targets, n) {
+    let n = (0..targets.len())
+        .filter(|&i| targets[i] != IGNORE_TARGET)
+        .map(weight)
+        .sum::<f64>();
+    let n = if n > 0.0 { n } else { 1.0 };
+    let rows = RowTargets {
+        ids: &targets,
+        weights,
+    };
+    if let Some(loss) = flex_head_loss(&hidden, &head, rows, n) {
         return loss;
     }
     let h = hidden.clone().inner();
     let w = head.clone().inner();
-    let (grad, loss_sum) = logits_pass(h.clone(), w.clone(), &targets, Some(1.0 / n as f32));
+    let (grad, loss_sum) = logits_pass(h.clone(), w.clone(), rows, Some((1.0 / n) as f32));
     let grad = grad.expect("gradient requested");
     let grad_hidden = grad.clone().matmul(w);
     let grad_head = grad.transpose().matmul(h);
     let surrogate = (hidden * grad_hidden).sum() + (head * grad_head).sum();
     let shift = surrogate.clone().detach();
-    (surrogate - shift).add_scalar(loss_sum / n as f64)
+    (surrogate - shift).add_scalar(loss_sum / n)
 }
 
 /// Summed cross-entropy in nats over every predicted token (evaluation; no gradient).
@@ -72,7 +93,19 @@ pub fn head_cross_entropy_sum(hidden: Tensor<3>, head: Tensor<2>, targets: Tenso
     let n = b * t;
     let h = hidden.inner().reshape([n, d]).cast(DType::F32);
     let w = head.inner().cast(DType::F32);
-    logits_pass(h, w, &target_ids(targets, n), None).1
+    let ids = target_ids(targets, n);
+    let rows = RowTargets {
+        ids: &ids,
+        weights: None,
+    };
+    logits_pass(h, w, rows, None).1
+}
+
+/// Each logit row's target id (or [`IGNORE_TARGET`]) and, optionally, its weight.
+#[derive(Clone, Copy)]
+struct RowTargets<'a> {
+    ids: &'a [i64],
+    weights: Option<&'a [f32]>,
 }
 
 fn target_ids(targets: Tensor<2, Int>, n: usize) -> Vec<i64> {
@@ -91,7 +124,7 @@ fn target_ids(targets: Tensor<2, Int>, n: usize) -> Vec<i64> {
 fn logits_pass(
     h: Tensor<2>,
     w: Tensor<2>,
-    targets: &[i64],
+    targets: RowTargets,
     grad_scale: Option<f32>,
 ) -> (Option<Tensor<2>>, f64) {
     let device = h.device();
@@ -115,15 +148,15 @@ fn logits_pass(
 fn flex_head_loss(
     hidden: &Tensor<2>,
     head: &Tensor<2>,
-    targets: &[i64],
-    n: usize,
+    targets: RowTargets,
+    n: f64,
 ) -> Option<Tensor<1>> {
     let (h, h_node) = flex_input(hidden)?;
     let (w, w_node) = flex_input(head)?;
     let ([len, d], [rows, _]) = (h.shape().dims(), w.shape().dims());
     let (h, w) = (h.storage::<f32>(), w.storage::<f32>());
     let mut grad = logits_gemm(h, w, len, rows, d);
-    let loss_sum = rows_cross_entropy(&mut grad, rows, targets, Some(1.0 / n as f32));
+    let loss_sum = rows_cross_entropy(&mut grad, rows, targets, Some((1.0 / n) as f32));
     // gh = G·W ([len, rows]·[rows, d]); gW = Gᵀ·h ([rows, len]·[len, d]).
     let grad_hidden = gemm(len, d, rows, (&grad, rows, 1), (w, d, 1));
     let grad_head = gemm(rows, d, len, (&grad, 1, rows), (h, d, 1));
@@ -134,7 +167,7 @@ fn flex_head_loss(
         f32_tensor(grad_hidden, [len, d]),
         f32_tensor(grad_head, [rows, d]),
     );
-    let loss = FlexTensor::from_data(TensorData::new(vec![(loss_sum / n as f64) as f32], [1]));
+    let loss = FlexTensor::from_data(TensorData::new(vec![(loss_sum / n) as f32], [1]));
     Some(record(HeadLoss, [h_node, w_node], state, loss))
 }
 
@@ -226,21 +259,23 @@ fn gemm(m: usize, n: usize, k: usize, a: Strided, b: Strided) -> Vec<f32> {
     out
 }
 
-/// For each `row` of `logits` (`[targets.len(), rows]`, row-major) adds `logsumexp(row) −
-/// row[target]` to the returned sum. With `grad_scale = Some(s)` the row is overwritten with
-/// `s · (softmax(row) − onehot(target))`; without, its contents are left undefined. A row
-/// holding NaN or ±inf yields a NaN loss (and NaN gradients), never a silently finite one.
-/// A row whose target is [`IGNORE_TARGET`] adds 0 and gets a zero gradient.
+/// For each `row` of `logits` (`[targets.ids.len(), rows]`, row-major) adds `w·(logsumexp(row)
+/// − row[target])` to the returned sum, `w` the row's weight (1 without weights). With
+/// `grad_scale = Some(s)` the row is overwritten with `s·w·(softmax(row) − onehot(target))`;
+/// without, its contents are left undefined. A row holding NaN or ±inf yields a NaN loss (and
+/// NaN gradients), never a silently finite one. A row whose target is [`IGNORE_TARGET`] adds
+/// 0 and gets a zero gradient.
 fn rows_cross_entropy(
     logits: &mut [f32],
     rows: usize,
-    targets: &[i64],
+    targets: RowTargets,
     grad_scale: Option<f32>,
 ) -> f64 {
     logits
         .par_chunks_mut(rows)
-        .zip(targets.par_iter())
-        .map(|(row, &target)| {
+        .zip(targets.ids.par_iter())
+        .enumerate()
+        .map(|(i, (row, &target))| {
             if target == IGNORE_TARGET {
                 row.fill(0.0);
                 return 0.0;
@@ -249,6 +284,7 @@ fn rows_cross_entropy(
                 .ok()
                 .filter(|&t| t < rows)
                 .unwrap_or_else(|| panic!("target {target} outside the {rows} logit rows"));
+            let weight = targets.weights.map_or(1.0, |w| w[i]);
             let picked = row[target];
             let (max, finite) = max_and_finite(row);
             if !finite {
@@ -260,13 +296,14 @@ fn rows_cross_entropy(
             }
             let sum = lane_sum(row);
             if let Some(scale) = grad_scale {
+                let scale = scale * weight;
                 let k = scale / sum;
                 for x in row.iter_mut() {
                     *x *= k;
                 }
                 row[target] -= scale;
             }
-            f64::from(sum).ln() + f64::from(max) - f64::from(picked)
+            f64::from(weight) * (f64::from(sum).ln() + f64::from(max) - f64::from(picked))
         })
         .sum()
 }
@@ -460,21 +497,86 @@ mod tests {
         }
     }
 
+    fn unweighted(ids: &[i64]) -> RowTargets<'_> {
+        RowTargets { ids, weights: None }
+    }
+
+    /// A position of weight 3 counts as three copies of it: the weighted loss and its
+    /// gradients equal the plain loss over the batch with that position repeated (the
+    /// copies' hidden-state gradients summed), on the fused op (flex) and the surrogate.
+    #[test]
+    fn a_weight_counts_as_repeated_positions() {
+        #[allow(deprecated)]
+        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            let (d, rows) = (4, 11);
+            let hidden_v: Vec<f32> = (0..3 * d).map(|i| (i as f32 * 0.9).sin()).collect();
+            let head_v: Vec<f32> = (0..rows * d).map(|i| (i as f32 * 0.23).cos()).collect();
+            let run = |hidden_v: Vec<f32>, ids: Vec<i64>, weights: Option<&[f32]>| {
+                let t = ids.len();
+                let hidden = tensor(hidden_v, [1, t, d], &device).require_grad();
+                let head = tensor(head_v.clone(), [rows, d], &device).require_grad();
+                let loss = head_cross_entropy_weighted(
+                    hidden.clone(),
+                    head.clone(),
+                    targets(ids, [1, t], &device),
+                    weights,
+                );
+                let value = loss.clone().into_scalar::<f64>();
+                let grads = loss.backward();
+                let gh: Vec<f32> = hidden
+                    .grad(&grads)
+                    .unwrap()
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap();
+                let gw: Vec<f32> = head.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+                (value, gh, gw)
+            };
+            // Positions 0, 1 (weight 3), 2 (ignored).
+            let (value, gh, gw) = run(
+                hidden_v.clone(),
+                vec![2, 7, IGNORE_TARGET],
+                Some(&[1.0, 3.0, 5.0]),
+            );
+            let row = |i: usize| hidden_v[i * d..(i + 1) * d].to_vec();
+            let repeated = [row(0), row(1), row(1), row(1)].concat();
+            let (want, want_gh, want_gw) = run(repeated, vec![2, 7, 7, 7], None);
+            assert!((value - want).abs() < 1e-6, "{value} vs {want}");
+            let close = |a: f32, b: f32| (a - b).abs() < 1e-6;
+            assert!(
+                gh[..d]
+                    .iter()
+                    .zip(&want_gh[..d])
+                    .all(|(&a, &b)| close(a, b))
+            );
+            for j in 0..d {
+                let copies: f32 = (1..4).map(|c| want_gh[c * d + j]).sum();
+                assert!(close(gh[d + j], copies), "{} vs {copies}", gh[d + j]);
+            }
+            assert!(gh[2 * d..].iter().all(|&g| g == 0.0));
+            assert!(gw.iter().zip(&want_gw).all(|(&a, &b)| close(a, b)));
+            // Weights of 1 are the plain loss.
+            let ones = run(hidden_v.clone(), vec![2, 7, 1], Some(&[1.0; 3]));
+            let plain = run(hidden_v.clone(), vec![2, 7, 1], None);
+            assert!((ones.0 - plain.0).abs() < 1e-9 && ones.1 == plain.1 && ones.2 == plain.2);
+        }
+    }
+
     #[test]
     fn non_finite_logits_give_a_nan_loss() {
         let mut logits = vec![0.0, 1.0, f32::INFINITY, 0.5, 0.5, 0.5];
-        let sum = rows_cross_entropy(&mut logits, 3, &[0, 1], Some(0.5));
+        let sum = rows_cross_entropy(&mut logits, 3, unweighted(&[0, 1]), Some(0.5));
         assert!(sum.is_nan());
         assert!(logits[..3].iter().all(|g| g.is_nan()));
         let mut logits = vec![f32::NAN, 1.0, 2.0];
-        assert!(rows_cross_entropy(&mut logits, 3, &[1], None).is_nan());
+        assert!(rows_cross_entropy(&mut logits, 3, unweighted(&[1]), None).is_nan());
     }
 
     #[test]
     fn gradient_rows_sum_to_zero() {
         // softmax sums to 1 and the one-hot to 1: each gradient row sums to 0.
         let mut logits: Vec<f32> = (0..40).map(|i| (i as f32 * 0.37).sin() * 5.0).collect();
-        let nll = rows_cross_entropy(&mut logits, 20, &[3, 19], Some(0.25));
+        let nll = rows_cross_entropy(&mut logits, 20, unweighted(&[3, 19]), Some(0.25));
         assert!(nll.is_finite() && nll > 0.0);
         for row in logits.chunks(20) {
             assert!(row.iter().sum::<f32>().abs() < 1e-6);

@@ -16,17 +16,25 @@ use crate::metrics::{METRICS_FILE, MetricRecord, MetricsLog, read_metrics};
 use crate::plot::PLOT_FILE;
 use crate::precision::compute_copy;
 use crate::{
-    CONTEXT_ONLY, EvalReport, IGNORE_TARGET, LossScaler, RESOLVED_CONFIG_FILE, SampleOptions,
-    SequentialTokens, TrainConfig, TrainError, WindowSource, build_optimizer, evaluate,
-    head_cross_entropy, lr_at, plot_losses, sample_tokens,
+    CONTEXT_ONLY, EMPHASIS, EvalReport, IGNORE_TARGET, LossScaler, RESOLVED_CONFIG_FILE,
+    SampleOptions, SequentialTokens, TrainConfig, TrainError, WindowSource, build_optimizer,
+    evaluate, head_cross_entropy_weighted, lr_at, plot_losses, sample_tokens, token_id,
 };
+
+/// One micro-batch: `[micro_batch, seq_len]` inputs and targets, and optional per-target
+/// loss weights.
+struct MicroBatch {
+    inputs: Tensor<2, Int>,
+    targets: Tensor<2, Int>,
+    weights: Option<Vec<f32>>,
+}
 
 /// What one optimizer step did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepOutcome {
     /// Steps completed after this one.
     pub step: u64,
-    /// Mean training loss over the step's tokens.
+    /// Mean training loss over the step's tokens (weighted by `[instruct] word_weight` when set).
     pub loss: f64,
     pub lr: f64,
     /// Global gradient norm before clipping.
@@ -224,7 +232,9 @@ impl Trainer {
         &self.device
     }
 
-    fn next_micro_batch(&mut self) -> Result<(Tensor<2, Int>, Tensor<2, Int>), TrainError> {
+    /// The next micro-batch's inputs and targets, and the targets' loss weights when any
+    /// target carries [`EMPHASIS`] and `[instruct] word_weight` is set.
+    fn next_micro_batch(&mut self) -> Result<MicroBatch, TrainError> {
         let b = self.cfg.batch.micro_batch;
         let len = self.cfg.batch.seq_len + 1;
         self.batch_buf.clear();
@@ -235,7 +245,7 @@ impl Trainer {
         if let Some(bad) = self
             .batch_buf
             .iter()
-            .map(|&t| t & !CONTEXT_ONLY)
+            .map(|&t| token_id(t))
             .find(|&t| t >= vocab)
         {
             return Err(TrainError::Data(format!(
@@ -243,25 +253,29 @@ impl Trainer {
                  data.loss_vocab / model.vocab_size)"
             )));
         }
-        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        let word_weight = self.cfg.instruct.as_ref().and_then(|i| i.word_weight);
+        let (mut inputs, mut targets, mut weights) = (Vec::new(), Vec::new(), Vec::new());
         for window in self.batch_buf.chunks(len) {
-            inputs.extend(
-                window[..len - 1]
-                    .iter()
-                    .map(|&t| i64::from(t & !CONTEXT_ONLY)),
-            );
-            targets.extend(window[1..].iter().map(|&t| {
-                if t & CONTEXT_ONLY != 0 {
+            inputs.extend(window[..len - 1].iter().map(|&t| i64::from(token_id(t))));
+            for &t in &window[1..] {
+                targets.push(if t & CONTEXT_ONLY != 0 {
                     IGNORE_TARGET
                 } else {
-                    i64::from(t)
-                }
-            }));
+                    i64::from(token_id(t))
+                });
+                let emphasis = word_weight.filter(|_| t & EMPHASIS != 0);
+                weights.push(emphasis.unwrap_or(1.0) as f32);
+            }
         }
         let tensor = |ids: Vec<i64>| {
             Tensor::<2, Int>::from_data(TensorData::new(ids, [b, len - 1]), &self.device)
         };
-        Ok((tensor(inputs), tensor(targets)))
+        let weighted = weights.iter().any(|&w| w != 1.0);
+        Ok(MicroBatch {
+            inputs: tensor(inputs),
+            targets: tensor(targets),
+            weights: weighted.then_some(weights),
+        })
     }
 
     /// One optimizer step over `micro_batch × accum_steps` windows.
@@ -273,11 +287,16 @@ impl Trainer {
         let mut accumulator = GradientsAccumulator::<Transformer>::new();
         let mut loss_total: Option<Tensor<1>> = None;
         for micro in 0..accum {
-            let (inputs, targets) = self.next_micro_batch()?;
+            let batch = self.next_micro_batch()?;
             self.device.seed(step_seed(self.cfg.seed, step, micro));
             let compute = compute_copy(&self.model, self.cfg.precision);
             let rows = self.cfg.logit_rows();
-            let loss = head_cross_entropy(compute.hidden(inputs), compute.head_rows(rows), targets);
+            let loss = head_cross_entropy_weighted(
+                compute.hidden(batch.inputs),
+                compute.head_rows(rows),
+                batch.targets,
+                batch.weights.as_deref(),
+            );
             let detached = loss.clone().detach();
             loss_total = Some(match loss_total {
                 Some(t) => t + detached,

@@ -103,10 +103,19 @@ fn restore_rng(cursor: &Value, seed: u64) -> Result<ChaCha8Rng, TrainError> {
 /// it but is not trained to predict it.
 pub const CONTEXT_ONLY: u32 = 1 << 31;
 
+/// Set on a window token whose prediction weighs more in the loss (`[instruct]
+/// word_weight`): where a reply first uses a word or name its request asked for.
+pub const EMPHASIS: u32 = 1 << 30;
+
+/// The token id of a window token, without [`CONTEXT_ONLY`] or [`EMPHASIS`].
+pub fn token_id(t: u32) -> u32 {
+    t & !(CONTEXT_ONLY | EMPHASIS)
+}
+
 /// Random windows over packed examples (conversations, stories), each window starting at
 /// an example's first token so its prompt is never cut off; a window runs on into the
 /// following examples (the stream wraps around at its end). Tokens may carry
-/// [`CONTEXT_ONLY`].
+/// [`CONTEXT_ONLY`] and [`EMPHASIS`].
 pub struct ExampleWindows {
     tokens: std::sync::Arc<[u32]>,
     starts: Vec<usize>,

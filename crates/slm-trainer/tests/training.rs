@@ -9,8 +9,8 @@ use common::{pattern_tokens, tiny_config};
 use slm_model::burn::module::{Module, ModuleVisitor, Param};
 use slm_model::burn::prelude::*;
 use slm_trainer::{
-    MetricRecord, RunHooks, SequentialTokens, TokenWindows, TrainConfig, Trainer, list_checkpoints,
-    read_metrics,
+    EMPHASIS, ExampleWindows, InstructConfig, MetricRecord, RunHooks, SequentialTokens,
+    TokenWindows, TrainConfig, Trainer, list_checkpoints, read_metrics,
 };
 
 fn device() -> Device {
@@ -73,6 +73,43 @@ fn accumulated_step_matches_one_big_batch() {
     // The steps did change the weights (the comparison is not vacuous).
     let init = flat_weights(&Trainer::new(big.clone(), device(), windows(&big)).unwrap());
     assert!(init.iter().zip(&wa).any(|(x, y)| (x - y).abs() > 1e-4));
+}
+
+/// `[instruct] word_weight` weighs the targets marked EMPHASIS and nothing else: at weight 1,
+/// or with no token marked, the first step's loss is the plain loss; with marked tokens and
+/// weight 4 it is not.
+#[test]
+fn word_weight_weighs_emphasized_targets() {
+    let first_loss = |word_weight: Option<f64>, mark: bool| {
+        let mut cfg = tiny_config(0.0);
+        cfg.instruct = Some(InstructConfig {
+            stories: vec!["unused".into()],
+            share: 1.0,
+            off_topic_share: 0.0,
+            two_turn_share: 0.0,
+            variants: 1,
+            word_sentences: None,
+            word_weight,
+        });
+        let flag = |i: usize| if mark && i % 7 == 3 { EMPHASIS } else { 0 };
+        let examples = pattern_tokens(5000, 3)
+            .chunks(50)
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .map(|(i, &t)| u32::from(t) | flag(i))
+                    .collect()
+            })
+            .collect();
+        let windows = ExampleWindows::new(examples, cfg.batch.seq_len + 1, 5).unwrap();
+        let mut t = Trainer::new(cfg, device(), Box::new(windows)).unwrap();
+        t.step().unwrap().loss
+    };
+    let plain = first_loss(None, true);
+    assert_eq!(first_loss(Some(1.0), true), plain);
+    assert_eq!(first_loss(Some(4.0), false), plain);
+    let weighted = first_loss(Some(4.0), true);
+    assert!((weighted - plain).abs() > 1e-4, "{weighted} vs {plain}");
 }
 
 #[test]

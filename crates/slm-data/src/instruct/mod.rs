@@ -7,6 +7,7 @@
 mod lexicon;
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
@@ -199,6 +200,35 @@ pub fn uses_name(text: &str, name: &str) -> bool {
     let first = name.chars().next();
     first.is_some()
         && words(text).any(|w| w.chars().next() == first && w.eq_ignore_ascii_case(name))
+}
+
+/// Byte ranges in `text` of the first use of each of `words` (in an inflection, as
+/// [`uses_word`] counts it) and of each of `names` (as [`uses_name`] counts it), in text
+/// order; what the text does not use has no range.
+pub fn first_uses(text: &str, words: &[String], names: &[String]) -> Vec<Range<usize>> {
+    let spans: Vec<(usize, &str)> = self::words(text)
+        .map(|w| (w.as_ptr() as usize - text.as_ptr() as usize, w))
+        .collect();
+    let first = |is_use: &dyn Fn(&str) -> bool| {
+        spans
+            .iter()
+            .find(|(_, w)| is_use(w))
+            .map(|&(at, w)| at..at + w.len())
+    };
+    let mut out: Vec<Range<usize>> = words
+        .iter()
+        .filter_map(|word| {
+            let forms: HashSet<String> = inflections(&word.to_lowercase()).into_iter().collect();
+            first(&|w| forms.contains(&w.to_lowercase()))
+        })
+        .chain(names.iter().filter_map(|name| {
+            let initial = name.chars().next();
+            first(&|w| w.chars().next() == initial && w.eq_ignore_ascii_case(name))
+        }))
+        .collect();
+    out.sort_by_key(|r| r.start);
+    out.dedup();
+    out
 }
 
 /// Whether a reply to an off-topic question stays in character: its first
@@ -924,6 +954,46 @@ mod tests {
             ("Tom ran away", "run"),
         ] {
             assert!(!uses_word(text, word), "{word} in {text}");
+        }
+    }
+
+    #[test]
+    fn first_uses_find_the_first_use_of_each() {
+        let text = "Tom saw two mice. The mice were running. Tom's mouse ran to Lily and jumped.";
+        let words = ["mouse", "run", "jump", "cat"].map(String::from);
+        let names = ["Lily", "Tom", "Sam"].map(String::from);
+        let found: Vec<&str> = first_uses(text, &words, &names)
+            .into_iter()
+            .map(|r| &text[r])
+            .collect();
+        // In text order; "cat" and "Sam" are not used; each word's first use only.
+        assert_eq!(found, ["Tom", "mice", "running", "Lily", "jumped"]);
+        // The requests made from real stories (which use every requested word and name):
+        // each is found.
+        let stories = fixture(200);
+        for request in conversations(&refs(&stories), &InstructOptions::default())
+            .iter()
+            .flatten()
+        {
+            let story = story_of(&request.reply);
+            let used: Vec<&str> = first_uses(story, &request.words, &request.names)
+                .into_iter()
+                .map(|r| &story[r])
+                .collect();
+            // Two words can share a first use ("sparkle" and "sparkly").
+            assert!(used.len() <= request.words.len() + request.names.len());
+            for word in &request.words {
+                assert!(
+                    used.iter().any(|u| uses_word(u, word)),
+                    "{word}: {request:?}"
+                );
+            }
+            for name in &request.names {
+                assert!(
+                    used.iter().any(|u| uses_name(u, name)),
+                    "{name}: {request:?}"
+                );
+            }
         }
     }
 
