@@ -368,6 +368,24 @@ mod tests {
         Tensor::from_data(TensorData::new(ids, shape), device)
     }
 
+    /// The loss's value and the gradients of `hidden` and `head` it gives.
+    fn value_and_grads(
+        loss: Tensor<1>,
+        hidden: &Tensor<3>,
+        head: &Tensor<2>,
+    ) -> (f64, Vec<f32>, Vec<f32>) {
+        let value = loss.clone().into_scalar::<f64>();
+        let grads = loss.backward();
+        let gh = hidden
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        let gw = head.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
+        (value, gh, gw)
+    }
+
     #[test]
     fn matches_hand_computed_values() {
         let device = Device::flex();
@@ -417,16 +435,7 @@ mod tests {
             } else {
                 reference(hidden.clone(), head.clone(), ids)
             };
-            let value = loss.clone().into_scalar::<f64>();
-            let grads = loss.mul_scalar(0.25).backward();
-            let gh: Vec<f32> = hidden
-                .grad(&grads)
-                .unwrap()
-                .into_data()
-                .try_to_vec()
-                .unwrap();
-            let gw: Vec<f32> = head.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
-            (value, gh, gw)
+            value_and_grads(loss.mul_scalar(0.25), &hidden, &head)
         };
         let (value, gh, gw) = run(true);
         let (want, want_gh, want_gw) = run(false);
@@ -521,16 +530,7 @@ mod tests {
                     targets(ids, [1, t], &device),
                     weights,
                 );
-                let value = loss.clone().into_scalar::<f64>();
-                let grads = loss.backward();
-                let gh: Vec<f32> = hidden
-                    .grad(&grads)
-                    .unwrap()
-                    .into_data()
-                    .try_to_vec()
-                    .unwrap();
-                let gw: Vec<f32> = head.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
-                (value, gh, gw)
+                value_and_grads(loss, &hidden, &head)
             };
             // Positions 0, 1 (weight 3), 2 (ignored).
             let (value, gh, gw) = run(
