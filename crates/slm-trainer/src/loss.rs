@@ -485,14 +485,9 @@ mod tests {
             let run = |hidden_v: Vec<f32>, ids: Vec<i64>, t: usize| {
                 let hidden = tensor(hidden_v, [1, t, d], &device).require_grad();
                 let head = tensor(head_v.clone(), [rows, d], &device).require_grad();
-                let loss = head_cross_entropy(hidden.clone(), head, targets(ids, [1, t], &device));
-                let value = loss.clone().into_scalar::<f64>();
-                let gh: Vec<f32> = hidden
-                    .grad(&loss.backward())
-                    .unwrap()
-                    .into_data()
-                    .try_to_vec()
-                    .unwrap();
+                let ids = targets(ids, [1, t], &device);
+                let loss = head_cross_entropy(hidden.clone(), head.clone(), ids);
+                let (value, gh, _) = value_and_grads(loss, &hidden, &head);
                 (value, gh)
             };
             let (masked, gh) = run(hidden_v.clone(), vec![2, IGNORE_TARGET, 5], 3);

@@ -197,9 +197,15 @@ pub fn uses_word(text: &str, word: &str) -> bool {
 /// Whether `text` mentions `name` as a whole word ("Lily's" counts), with the
 /// first letter's case as given.
 pub fn uses_name(text: &str, name: &str) -> bool {
-    let first = name.chars().next();
-    first.is_some()
-        && words(text).any(|w| w.chars().next() == first && w.eq_ignore_ascii_case(name))
+    words(text).any(|w| is_name(w, name))
+}
+
+/// Whether the word `w` is `name`: equal ignoring case except for the first letter.
+fn is_name(w: &str, name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|initial| w.starts_with(initial))
+        && w.eq_ignore_ascii_case(name)
 }
 
 /// Byte ranges in `text` of the first use of each of `words` (in an inflection, as
@@ -221,10 +227,7 @@ pub fn first_uses(text: &str, words: &[String], names: &[String]) -> Vec<Range<u
             let forms: HashSet<String> = inflections(&word.to_lowercase()).into_iter().collect();
             first(&|w| forms.contains(&w.to_lowercase()))
         })
-        .chain(names.iter().filter_map(|name| {
-            let initial = name.chars().next();
-            first(&|w| w.chars().next() == initial && w.eq_ignore_ascii_case(name))
-        }))
+        .chain(names.iter().filter_map(|name| first(&|w| is_name(w, name))))
         .collect();
     out.sort_by_key(|r| r.start);
     out.dedup();
