@@ -43,6 +43,14 @@ pub struct ExportArgs {
     /// checkpoints (with --run; they must share one model shape).
     #[arg(long, requires = "run", default_value_t = 1)]
     pub average: usize,
+    /// Weight-space interpolation (WiSE-FT): export `--mix` × the checkpoint's weights plus
+    /// (1 − `--mix`) × those of this model directory (of the same shape), e.g. a fine-tuned
+    /// model pulled back toward the model it was tuned from.
+    #[arg(long, requires = "mix")]
+    pub mix_with: Option<PathBuf>,
+    /// The checkpoint's share in `--mix-with`'s interpolation, in (0, 1].
+    #[arg(long, requires = "mix_with")]
+    pub mix: Option<f64>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,8 +105,13 @@ pub fn generation_defaults() -> serde_json::Value {
     })
 }
 
-/// The element-wise mean of the models' weights (all of one shape).
-fn average(models: &[Transformer], device: &Device) -> anyhow::Result<Transformer> {
+/// The element-wise weighted mean `Σ wᵢ·modelᵢ` of the models' weights (all of one shape;
+/// the weights sum to 1).
+fn weighted_mean(
+    models: &[Transformer],
+    weights: &[f64],
+    device: &Device,
+) -> anyhow::Result<Transformer> {
     let files: Vec<Vec<u8>> = models
         .iter()
         .map(|m| slm_model::to_safetensors(m, WeightDtype::F32))
@@ -110,17 +123,13 @@ fn average(models: &[Transformer], device: &Device) -> anyhow::Result<Transforme
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (name, first) in parsed[0].tensors() {
         let mut sum: Vec<f64> = vec![0.0; first.data().len() / 4];
-        for st in &parsed {
+        for (st, w) in parsed.iter().zip(weights) {
             let values = view_to_f32(&st.tensor(&name)?).context("f32 tensor")?;
             for (acc, v) in sum.iter_mut().zip(values) {
-                *acc += f64::from(v);
+                *acc += w * f64::from(v);
             }
         }
-        let n = parsed.len() as f64;
-        let bytes = sum
-            .iter()
-            .flat_map(|v| ((v / n) as f32).to_le_bytes())
-            .collect();
+        let bytes = sum.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect();
         tensors.push((name, first.shape().to_vec(), bytes));
     }
     let views = tensors
@@ -136,7 +145,7 @@ fn average(models: &[Transformer], device: &Device) -> anyhow::Result<Transforme
     Ok(slm_model::from_safetensors(
         models[0].config(),
         &bytes,
-        Path::new("<averaged checkpoints>"),
+        Path::new("<weighted mean of models>"),
         device,
     )?)
 }
@@ -250,9 +259,30 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
                 tracing::info!(step, "averaging {}", dir.display());
                 models.push(c.load_model(&device)?);
             }
-            average(&models, &device)?
+            let n = models.len();
+            weighted_mean(&models, &vec![1.0 / n as f64; n], &device)?
         }
         _ => ckpt.load_model(&device)?,
+    };
+    let model = match (&args.mix_with, args.mix) {
+        (Some(dir), Some(mix)) => {
+            if !(mix > 0.0 && mix <= 1.0) {
+                bail!("--mix must be in (0, 1], got {mix}");
+            }
+            let other = slm_model::load_model_dir(dir, &device)
+                .with_context(|| format!("loading --mix-with {}", dir.display()))?;
+            if !other.config().same_shape(model.config()) {
+                bail!(
+                    "--mix-with {} has a different model shape than the checkpoint:\n  {}\nvs\n  {}",
+                    dir.display(),
+                    other.config().to_json(),
+                    model.config().to_json()
+                );
+            }
+            tracing::info!(mix, "interpolating toward {}", dir.display());
+            weighted_mean(&[model, other], &[mix, 1.0 - mix], &device)?
+        }
+        _ => model,
     };
 
     let tokenizer = match &args.tokenizer {

@@ -29,11 +29,13 @@ pub fn read_stories(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
 
 /// The tokens of one conversation in the chat format; everything but the replies and
 /// their closing `<|endoftext|>` carries [`CONTEXT_ONLY`], and the tokens of each requested
-/// word's and name's first use in a reply's story carry [`EMPHASIS`].
+/// word's and name's first use in a reply's story (and, with `emphasize_plan`, in its plan
+/// line) carry [`EMPHASIS`].
 pub fn conversation_tokens(
     conv: &Conversation,
     tok: &Tokenizer,
     template: &ChatTemplate,
+    emphasize_plan: bool,
 ) -> anyhow::Result<Vec<u32>> {
     let mut ids = Vec::new();
     for r in conv {
@@ -46,7 +48,7 @@ pub fn conversation_tokens(
         );
         ids.push(template.assistant | CONTEXT_ONLY);
         let mut reply = template.encode_text(tok, &r.reply)?;
-        emphasize_first_uses(&mut reply, r, tok)?;
+        emphasize_first_uses(&mut reply, r, tok, emphasize_plan)?;
         ids.extend(reply);
         ids.push(template.end);
     }
@@ -55,15 +57,26 @@ pub fn conversation_tokens(
 
 /// Sets [`EMPHASIS`] on the tokens of `reply` (the tokens of `request.reply`) that overlap
 /// the first use of a requested word or name in the reply's story (after the plan line,
-/// which only repeats the request).
+/// which only repeats the request) and, with `plan`, their first copies in the plan line.
 fn emphasize_first_uses(
     reply: &mut [u32],
     request: &Request,
     tok: &Tokenizer,
+    plan: bool,
 ) -> anyhow::Result<()> {
     let story = story_of(&request.reply);
     let skip = request.reply.len() - story.len();
-    let ranges = first_uses(story, &request.words, &request.names);
+    let mut ranges: Vec<_> = first_uses(story, &request.words, &request.names)
+        .into_iter()
+        .map(|r| skip + r.start..skip + r.end)
+        .collect();
+    if plan {
+        ranges.extend(first_uses(
+            &request.reply[..skip],
+            &request.words,
+            &request.names,
+        ));
+    }
     if ranges.is_empty() {
         return Ok(());
     }
@@ -74,10 +87,7 @@ fn emphasize_first_uses(
             .with_context(|| format!("token {t} has no bytes"))?
             .len();
         let (s, e) = (start, start + len);
-        if ranges
-            .iter()
-            .any(|r| s < skip + r.end && skip + r.start < e)
-        {
+        if ranges.iter().any(|r| s < r.end && r.start < e) {
             *t |= EMPHASIS;
         }
         start = e;
@@ -123,7 +133,7 @@ pub fn example_windows(
     let (convs, stories) = training_conversations(cfg, seed)?;
     let examples = convs
         .par_iter()
-        .map(|c| conversation_tokens(c, tok, template))
+        .map(|c| conversation_tokens(c, tok, template, cfg.emphasize_plan))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let tokens: usize = examples.iter().map(Vec::len).sum();
     let count = |flag: u32, set: bool| {
@@ -140,6 +150,7 @@ pub fn example_windows(
         reply_tokens = count(CONTEXT_ONLY, false),
         first_use_tokens = count(EMPHASIS, true),
         word_weight = cfg.word_weight.unwrap_or(1.0),
+        emphasize_plan = cfg.emphasize_plan,
         "instruction data"
     );
     Ok(ExampleWindows::new(examples, window_len, seed)?)
@@ -175,13 +186,19 @@ mod tests {
             names: vec!["Tom".into()],
             kind: RequestKind::Story,
         };
-        let ids = conversation_tokens(&vec![request], &tok, &template).unwrap();
-        let emphasized: Vec<u32> = ids
-            .iter()
-            .filter(|&&t| t & EMPHASIS != 0)
-            .map(|&t| token_id(t))
-            .collect();
-        assert_eq!(tok.decode(&emphasized).unwrap(), " Tom jump");
+        let conv = vec![request];
+        let emphasized = |plan: bool| {
+            let ids = conversation_tokens(&conv, &tok, &template, plan).unwrap();
+            let marked: Vec<u32> = ids
+                .iter()
+                .filter(|&&t| t & EMPHASIS != 0)
+                .map(|&t| token_id(t))
+                .collect();
+            (ids, tok.decode(&marked).unwrap())
+        };
+        assert_eq!(emphasized(true).1, " Tomjump Tom jump");
+        let (ids, marked) = emphasized(false);
+        assert_eq!(marked, " Tom jump");
         assert!(
             ids.iter()
                 .all(|&t| t & EMPHASIS == 0 || t & CONTEXT_ONLY == 0)

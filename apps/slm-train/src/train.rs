@@ -129,11 +129,7 @@ fn load_init(
 ) -> anyhow::Result<slm_model::Transformer> {
     let found = slm_model::read_config(dir)
         .with_context(|| format!("reading --init-from {}", dir.display()))?;
-    let shape = |c: &slm_model::ModelConfig| slm_model::ModelConfig {
-        dropout: 0.0,
-        ..c.clone()
-    };
-    if shape(&found) != shape(&cfg.model) {
+    if !found.same_shape(&cfg.model) {
         bail!(
             "--init-from {} has a different model shape than the config's [model]:\n  {}\nvs\n  {}",
             dir.display(),

@@ -208,6 +208,56 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
     assert!(!too_many.status.success());
     assert!(String::from_utf8_lossy(&too_many.stderr).contains("only 2 complete checkpoints"));
 
+    // Interpolation: the newest checkpoint mixed 0.25 with the averaged model is, tensor by
+    // tensor, 0.25 × the exported model + 0.75 × the averaged one; a mix outside (0, 1] is
+    // refused.
+    let mixed = tmp.path().join("mixed");
+    let mix_args = |mix: &str| {
+        slm_train(&[
+            "export",
+            "--run",
+            run.to_str().unwrap(),
+            "--out",
+            mixed.to_str().unwrap(),
+            "--dtype",
+            "f32",
+            "--mix-with",
+            averaged.to_str().unwrap(),
+            "--mix",
+            mix,
+        ])
+    };
+    ok(&mix_args("0.25"));
+    let read = |dir: &Path| std::fs::read(dir.join("model.safetensors")).unwrap();
+    let (m, a, x) = (read(&model), read(&averaged), read(&mixed));
+    let parse = safetensors::SafeTensors::deserialize;
+    let (m, a, x) = (parse(&m).unwrap(), parse(&a).unwrap(), parse(&x).unwrap());
+    let f32s = |st: &safetensors::SafeTensors, name: &str| -> Vec<f32> {
+        st.tensor(name)
+            .unwrap()
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    };
+    assert_eq!(x.names().len(), m.names().len());
+    for name in m.names() {
+        for ((mv, av), xv) in f32s(&m, name)
+            .into_iter()
+            .zip(f32s(&a, name))
+            .zip(f32s(&x, name))
+        {
+            let want = 0.25 * mv + 0.75 * av;
+            assert!(
+                (xv - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                "{name}: {xv} vs {want}"
+            );
+        }
+    }
+    let bad = mix_args("1.5");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--mix must be in (0, 1]"));
+
     // The exported directory is a Hugging Face one.
     let hf: serde_json::Value =
         serde_json::from_slice(&std::fs::read(model.join("config.json")).unwrap()).unwrap();

@@ -51,6 +51,16 @@ impl Default for ModelConfig {
 }
 
 impl ModelConfig {
+    /// Whether the weights of `self` and `other` fit each other: every field but the
+    /// (training-only) dropout agrees.
+    pub fn same_shape(&self, other: &ModelConfig) -> bool {
+        let shape = |c: &ModelConfig| ModelConfig {
+            dropout: 0.0,
+            ..c.clone()
+        };
+        shape(self) == shape(other)
+    }
+
     pub fn head_dim(&self) -> usize {
         self.dim / self.n_heads
     }

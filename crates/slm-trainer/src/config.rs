@@ -70,6 +70,11 @@ pub struct InstructConfig {
     /// tokens, so following it weighs little in the mean loss; this makes those few count.
     #[serde(default)]
     pub word_weight: Option<f64>,
+    /// Give `word_weight` to the plan line's copies of the requested words and names too.
+    /// Without it the plan line (weight 1) counts for less as `word_weight` grows, and it
+    /// repeats fewer of the requested words; a word left out of the plan is seldom used.
+    #[serde(default)]
+    pub emphasize_plan: bool,
 }
 
 fn default_instruct_share() -> f64 {
