@@ -36,6 +36,8 @@ pub struct Job {
     pub dropped_messages: usize,
     pub max_tokens: usize,
     pub settings: GenerationSettings,
+    /// `GenerateRequest::plan_bias`: the model's default for chat replies, else 0.
+    pub plan_bias: f32,
 }
 
 /// Identity of one response: its id, creation time and model name.
@@ -112,6 +114,7 @@ pub fn submit(state: &AppState, job: &Job) -> Result<GenerationStream, ApiError>
         overflow: PromptOverflow::Reject,
         trim_to_sentence: s.trim_to_sentence,
         logprobs: s.logprobs,
+        plan_bias: job.plan_bias,
     };
     state
         .engine

@@ -53,6 +53,13 @@ pub struct Args {
     /// Weight precision in memory.
     #[arg(long, default_value = "f16")]
     pub dtype: WeightDtype,
+    /// Plan-guided decoding bias for chat replies (default: the model's generation.json;
+    /// 0 measures the model alone).
+    #[arg(long)]
+    pub plan_bias: Option<f32>,
+    /// Replies kept in the JSON as examples, spread evenly over the requests.
+    #[arg(long, default_value_t = 6)]
+    pub examples: usize,
 }
 
 /// The held-out requests: `n` story requests that ask for words or names, then `off_topic`
@@ -170,6 +177,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .with_context(|| format!("loading model {}", args.model.display()))?;
     let template = ChatTemplate::of(engine.tokenizer()).filter(|_| !args.as_story);
     let g = engine.info().generation.clone();
+    let plan_bias = match template {
+        Some(_) => args.plan_bias.unwrap_or(g.plan_bias),
+        None => 0.0,
+    };
     let mut streams = Vec::new();
     for (i, r) in requests.iter().enumerate() {
         let prompt = match template {
@@ -185,6 +196,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 top_p: g.top_p,
                 seed: Some(args.seed.wrapping_add(i as u64)),
             },
+            plan_bias,
             ..Default::default()
         };
         streams.push(engine.submit(req).context("submitting a request")?);
@@ -197,7 +209,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let examples: Vec<_> = requests
         .iter()
         .zip(&replies)
-        .step_by(requests.len().div_ceil(6).max(1))
+        .step_by(requests.len().div_ceil(args.examples.max(1)).max(1))
+        .take(args.examples)
         .map(|(r, reply)| serde_json::json!({"request": r.prompt, "words": r.words, "names": r.names, "reply": reply}))
         .collect();
     let report = serde_json::json!({
@@ -206,7 +219,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "stories": args.stories,
         "seed": args.seed,
         "max_tokens": args.max_tokens,
-        "sampling": {"temperature": g.temperature, "top_k": g.top_k, "top_p": g.top_p},
+        "sampling": {"temperature": g.temperature, "top_k": g.top_k, "top_p": g.top_p, "plan_bias": plan_bias},
         "dtype": args.dtype,
         "scores": scores,
         "examples": examples,

@@ -95,14 +95,23 @@ fn gguf_export(args: &ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Default sampling settings written to generation.json.
-pub fn generation_defaults() -> serde_json::Value {
-    serde_json::json!({
+/// Plan-guided decoding bias that `export` writes into a chat model's generation.json
+/// (`slm_infer::guide`; models/tinystories-15m-chat/MODEL_CARD.md has the measurements).
+pub const CHAT_PLAN_BIAS: f32 = 5.0;
+
+/// Default sampling settings written to generation.json; a chat model (`chat`) also gets
+/// plan-guided decoding.
+pub fn generation_defaults(chat: bool) -> serde_json::Value {
+    let mut g = serde_json::json!({
         "temperature": 0.8,
         "top_k": 40,
         "top_p": 0.95,
         "max_tokens": 256
-    })
+    });
+    if chat {
+        g["plan_bias"] = CHAT_PLAN_BIAS.into();
+    }
+    g
 }
 
 /// The element-wise weighted mean `Σ wᵢ·modelᵢ` of the models' weights (all of one shape;
@@ -199,7 +208,7 @@ pub fn write_hf_metadata(
             serde_json::json!([chat::USER, chat::ASSISTANT]);
     }
     write("tokenizer_config.json", &tokenizer_config)?;
-    let g = generation_defaults();
+    let g = generation_defaults(false);
     write(
         "generation_config.json",
         &serde_json::json!({
@@ -323,7 +332,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("copying {}", tokenizer.display()))?;
     std::fs::write(
         args.out.join("generation.json"),
-        serde_json::to_string_pretty(&generation_defaults())? + "\n",
+        serde_json::to_string_pretty(&generation_defaults(
+            slm_tokenizer::ChatTemplate::of(&tok).is_some(),
+        ))? + "\n",
     )?;
     write_hf_metadata(&args.out, &tok, model.config().max_seq_len, dtype)?;
     tracing::info!(

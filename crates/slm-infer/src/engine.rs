@@ -85,6 +85,8 @@ pub struct GenerationDefaults {
     pub top_k: Option<usize>,
     pub top_p: f32,
     pub max_tokens: usize,
+    /// Plan-guided decoding for chat replies (`GenerateRequest::plan_bias`); 0: off.
+    pub plan_bias: f32,
 }
 
 impl Default for GenerationDefaults {
@@ -94,6 +96,7 @@ impl Default for GenerationDefaults {
             top_k: None,
             top_p: 0.95,
             max_tokens: 256,
+            plan_bias: 0.0,
         }
     }
 }
@@ -300,6 +303,7 @@ impl Engine {
             stop: req.stop,
             trim_to_sentence: req.trim_to_sentence,
             logprobs: req.logprobs,
+            plan_bias: req.plan_bias,
             events,
             cancel: cancel.clone(),
             submitted: Instant::now(),
@@ -478,6 +482,12 @@ fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {
             "logprobs asks for {k} alternatives per token; at most {MAX_TOP_LOGPROBS} are allowed"
         ));
     }
+    if !(req.plan_bias.is_finite() && req.plan_bias >= 0.0) {
+        return bad(format!(
+            "plan_bias must be finite and ≥ 0, got {}",
+            req.plan_bias
+        ));
+    }
     if req.stop.len() > MAX_STOP_SEQUENCES {
         return bad(format!(
             "at most {MAX_STOP_SEQUENCES} stop sequences are allowed, got {}",
@@ -536,6 +546,7 @@ fn read_generation_defaults(dir: &Path) -> Result<GenerationDefaults, InferError
         top_k: g.top_k.filter(|&k| k > 0).or(d.top_k),
         top_p: g.top_p.unwrap_or(d.top_p),
         max_tokens: g.max_new_tokens.unwrap_or(d.max_tokens),
+        plan_bias: d.plan_bias,
     })
 }
 

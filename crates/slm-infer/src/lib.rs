@@ -51,6 +51,7 @@ mod burn_decoder;
 pub mod config;
 mod engine;
 pub mod error;
+pub mod guide;
 pub mod kernels;
 mod model;
 pub mod native;

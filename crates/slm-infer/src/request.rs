@@ -36,6 +36,10 @@ pub struct GenerateRequest {
     /// Report each sampled token's log-probability with this many most likely
     /// alternatives (`0..=`[`MAX_TOP_LOGPROBS`]); `None` reports nothing.
     pub logprobs: Option<usize>,
+    /// Plan-guided decoding ([`crate::guide`]): after a chat reply's plan line, this is
+    /// added to the logit of each planned word's first token until the story uses it;
+    /// 0 turns it off (the engine's default; chat models set it in generation.json).
+    pub plan_bias: f32,
 }
 
 /// Most alternatives a request may ask for per token (OpenAI's limit).
@@ -51,6 +55,7 @@ impl Default for GenerateRequest {
             overflow: PromptOverflow::Reject,
             trim_to_sentence: false,
             logprobs: None,
+            plan_bias: 0.0,
         }
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use slm_tokenizer::{ChatTemplate, IncrementalDecoder, Tokenizer};
 
+use crate::guide::PlanGuide;
 use crate::model::{DecodeModel, SeqWork};
 use crate::output::{FinishReason, OutputFilter};
 use crate::request::{Completion, StreamEvent, Timings, TokenChoice, TokenLogprob, Usage};
@@ -43,6 +44,7 @@ pub(crate) struct Job {
     pub trim_to_sentence: bool,
     /// Alternatives per token when log-probabilities are reported.
     pub logprobs: Option<usize>,
+    pub plan_bias: f32,
     pub events: flume::Sender<StreamEvent>,
     pub cancel: CancelHandle,
     pub submitted: Instant,
@@ -59,6 +61,7 @@ struct Seq {
     sampler: Sampler,
     decoder: IncrementalDecoder,
     filter: OutputFilter,
+    guide: Option<PlanGuide>,
     /// Reported tokens so far (only with `job.logprobs`).
     logprobs: Vec<TokenLogprob>,
     admitted: Instant,
@@ -253,7 +256,16 @@ impl Scheduler {
         let draw = |(s, r): (&mut Seq, &Option<usize>)| {
             r.map(|j| {
                 let row = &logits[j * vocab..j * vocab + n];
-                let tok = s.sampler.sample(row);
+                // Plan-guided decoding samples from biased logits; log-probabilities stay
+                // the model's own.
+                let tok = match s.guide.as_ref().filter(|g| g.active()) {
+                    Some(g) => {
+                        let mut biased = row.to_vec();
+                        g.apply(&mut biased);
+                        s.sampler.sample(&biased)
+                    }
+                    None => s.sampler.sample(row),
+                };
                 (tok, s.job.logprobs.map(|k| log_probs(row, tok, k)))
             })
         };
@@ -283,6 +295,7 @@ impl Scheduler {
             sampler,
             decoder: self.tokenizer.incremental_decoder(),
             filter,
+            guide: (job.plan_bias > 0.0).then(|| PlanGuide::new(job.plan_bias)),
             logprobs: Vec::new(),
             admitted: Instant::now(),
             first_token: None,
@@ -335,6 +348,9 @@ impl Scheduler {
                 return;
             }
         };
+        if let Some(g) = &mut s.guide {
+            g.push(&text, &self.tokenizer);
+        }
         let (delta, stopped) = s.filter.push(&text);
         if !delta.is_empty() {
             let _ = s.job.events.send(StreamEvent::Delta(delta));

@@ -353,6 +353,14 @@ fn invalid_requests_are_rejected() {
             logprobs: Some(slm_infer::MAX_TOP_LOGPROBS + 1),
             ..GenerateRequest::new("x")
         },
+        GenerateRequest {
+            plan_bias: -1.0,
+            ..GenerateRequest::new("x")
+        },
+        GenerateRequest {
+            plan_bias: f32::NAN,
+            ..GenerateRequest::new("x")
+        },
     ];
     for r in bad {
         assert!(matches!(e.submit(r), Err(InferError::InvalidRequest(_))));

@@ -67,6 +67,7 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
     state.check_model(body.model.as_deref())?;
     let settings = validate_settings(&body, endpoint, &state.policy)?;
     let context = state.context_length();
+    let mut plan_bias = 0.0;
     let (prompt, prompt_tokens, dropped_messages, prompt_param) = match endpoint {
         Endpoint::Completions => {
             let prompt = prompt_text(body.prompt)?;
@@ -84,6 +85,10 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
             let format =
                 PromptFormat::requested(state.prompt_format, body.prompt_format.as_deref())?;
             let p = build_prompt(&messages, format, budget, |t| state.count_tokens(t))?;
+            if format == PromptFormat::Chat {
+                // The chat model's own default (generation.json): plan-guided decoding.
+                plan_bias = state.engine.info().generation.plan_bias;
+            }
             (p.text, p.tokens, p.dropped_turns, "messages")
         }
     };
@@ -100,6 +105,7 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
         dropped_messages,
         max_tokens,
         settings,
+        plan_bias,
     })
 }
 

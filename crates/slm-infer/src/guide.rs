@@ -1,0 +1,273 @@
+//! Plan-guided decoding for the chat model (`GenerateRequest::plan_bias`).
+//!
+//! The chat model opens a reply to a request that names characters or words with a plan
+//! line, `Here is a story about Tim and Sue with the words "ask" and "old".`, then a blank
+//! line and the story (the format `slm_data::instruct` trains). The model copies the
+//! request into that line well but often writes a story that never uses a word from it.
+//! With a bias `b > 0`, once the plan line is complete, the logit of the first token of
+//! each named word and character gets `+b` until the story uses that word: a soft nudge
+//! (lexically constrained decoding) that makes a planned word likely where it is already
+//! plausible, not a forced insertion. A reply without a plan line is left alone.
+
+use slm_tokenizer::Tokenizer;
+
+/// How a plan line starts (`slm_data::instruct::PREFACE_START`; a test checks they agree).
+pub const PLAN_START: &str = "Here is a story";
+
+/// One planned word or name, until the story uses it.
+#[derive(Debug, Clone, PartialEq)]
+struct Target {
+    /// Lower-cased; a story word that starts with it counts as a use ("jump": "jumped").
+    word: String,
+    /// First token of the word after a space (" jump", " Jump").
+    spaced: Vec<u32>,
+    /// The capitalised word as one token ("Max"), for a line's start; a word that is
+    /// several tokens is left out (boosting "C" of "Cry" would glue letters to words).
+    bare: Option<u32>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Reading the reply's opening.
+    Opening,
+    /// After the plan line: what the story has not used yet.
+    Story(Vec<Target>),
+    /// No plan line; nothing to do.
+    Off,
+}
+
+/// The per-sequence guide: fed the decoded text, it biases logits while words are due.
+#[derive(Debug)]
+pub(crate) struct PlanGuide {
+    bias: f32,
+    text: String,
+    state: State,
+}
+
+impl PlanGuide {
+    pub fn new(bias: f32) -> Self {
+        PlanGuide {
+            bias,
+            text: String::new(),
+            state: State::Opening,
+        }
+    }
+
+    /// Whether [`Self::apply`] would change anything.
+    pub fn active(&self) -> bool {
+        matches!(&self.state, State::Story(t) if !t.is_empty())
+    }
+
+    /// Adds `bias` to the first tokens of every planned word the story has not used.
+    pub fn apply(&self, logits: &mut [f32]) {
+        let State::Story(targets) = &self.state else {
+            return;
+        };
+        let line_start = self.text.ends_with('\n');
+        for t in targets {
+            let bare = t.bare.filter(|_| line_start);
+            for id in t.spaced.iter().chain(&bare) {
+                if let Some(l) = logits.get_mut(*id as usize) {
+                    *l += self.bias;
+                }
+            }
+        }
+    }
+
+    /// Takes the next piece of decoded reply text.
+    pub fn push(&mut self, delta: &str, tok: &Tokenizer) {
+        if matches!(self.state, State::Off) || delta.is_empty() {
+            return;
+        }
+        self.text.push_str(delta);
+        match &mut self.state {
+            State::Opening => {
+                let n = self.text.len().min(PLAN_START.len());
+                if self.text.as_bytes()[..n] != PLAN_START.as_bytes()[..n] {
+                    self.state = State::Off;
+                } else if let Some((plan, story)) = self.text.split_once("\n\n") {
+                    let mut targets = targets(plan, tok);
+                    targets.retain(|t| !uses(story, &t.word));
+                    self.state = State::Story(targets);
+                }
+            }
+            State::Story(targets) => {
+                // The text since the plan line's end; a word may span pieces.
+                let story = self.text.split_once("\n\n").map_or("", |(_, s)| s);
+                targets.retain(|t| !uses(story, &t.word));
+            }
+            State::Off => {}
+        }
+    }
+}
+
+/// The names and quoted words of a plan line (the format `slm_data::instruct` writes).
+pub fn plan_items(plan: &str) -> Vec<String> {
+    let Some(rest) = plan.strip_prefix(PLAN_START) else {
+        return Vec::new();
+    };
+    let mut items = Vec::new();
+    if let Some(about) = rest.strip_prefix(" about ") {
+        let names = about
+            .split_once(" with the word")
+            .map_or(about, |(n, _)| n)
+            .trim_end_matches('.');
+        items.extend(
+            names
+                .split(", ")
+                .flat_map(|n| n.split(" and "))
+                .map(str::trim)
+                .filter(|n| !n.is_empty() && !n.contains('"'))
+                .map(String::from),
+        );
+    }
+    if let Some((_, quoted)) = rest.split_once(" with the word") {
+        items.extend(
+            quoted
+                .split('"')
+                .skip(1)
+                .step_by(2)
+                .filter(|w| !w.trim().is_empty())
+                .map(String::from),
+        );
+    }
+    items.dedup();
+    items
+}
+
+fn targets(plan: &str, tok: &Tokenizer) -> Vec<Target> {
+    plan_items(plan)
+        .into_iter()
+        .map(|item| {
+            let mut capital = item.clone();
+            if let Some(first) = capital.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            let mut spaced: Vec<u32> = [format!(" {item}"), format!(" {capital}")]
+                .iter()
+                .filter_map(|form| tok.encode(form).ok()?.first().copied())
+                .collect();
+            spaced.dedup();
+            let bare = match tok.encode(&capital).ok().as_deref() {
+                Some(&[id]) => Some(id),
+                _ => None,
+            };
+            Target {
+                word: item.to_lowercase(),
+                spaced,
+                bare,
+            }
+        })
+        .collect()
+}
+
+/// Whether some word of `text` starts with `word` (lower-cased), case-insensitively.
+fn uses(text: &str, word: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .any(|w| w.to_lowercase().starts_with(word))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_items_read_names_and_quoted_words() {
+        let items = |s: &str| plan_items(s);
+        assert_eq!(
+            items("Here is a story about Tim and Sue with the words \"ask\", \"big\" and \"old\"."),
+            ["Tim", "Sue", "ask", "big", "old"]
+        );
+        assert_eq!(items("Here is a story about Max."), ["Max"]);
+        assert_eq!(items("Here is a story with the word \"jump\"."), ["jump"]);
+        assert_eq!(
+            items("Here is a story about Ann, Bo and Cy."),
+            ["Ann", "Bo", "Cy"]
+        );
+        assert!(items("Once upon a time").is_empty());
+    }
+
+    /// The parser reads back every plan line the training data writes.
+    #[test]
+    fn plan_items_round_trip_the_training_format() {
+        assert_eq!(PLAN_START, slm_data::instruct::PREFACE_START);
+        let stories = [
+            "Once upon a time, there was a little dog named Max. Max liked to run in the park. \
+             One day, Max met a cat named Sue. \"Let's play!\" said Max. They played with a \
+             red ball until the sun went down. Sue was happy and they became good friends.",
+            "Lily and Tom went to the big garden. They saw a pretty flower and a slow frog. \
+             Tom wanted to jump over the pond, but he fell in the water. Lily helped him out \
+             and they laughed. They learned to be careful near the water.",
+        ];
+        let mut plans = 0;
+        for story in stories {
+            for seed in 0..200 {
+                let Some(r) = slm_data::instruct::story_request(story, seed) else {
+                    continue;
+                };
+                let Some((plan, _)) = r.reply.split_once("\n\n") else {
+                    continue;
+                };
+                if !plan.starts_with(PLAN_START) {
+                    continue;
+                }
+                plans += 1;
+                let want: Vec<String> = r.names.iter().chain(&r.words).cloned().collect();
+                assert_eq!(plan_items(plan), want, "{plan}");
+            }
+        }
+        assert!(plans > 100, "{plans} plan lines");
+    }
+
+    /// With the chat model's tokenizer: nothing is biased during the plan line; after it,
+    /// exactly the planned words' first tokens are, each until the story uses it; the
+    /// one-token capitalised name only at a line's start; a reply without a plan line is
+    /// never biased.
+    #[test]
+    fn the_guide_biases_planned_words_until_used() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let tok =
+            Tokenizer::from_file(repo.join("models/tinystories-15m-chat/tokenizer.json")).unwrap();
+        let id = |s: &str| tok.encode(s).unwrap()[0];
+        let biased = |g: &PlanGuide| {
+            let mut logits = vec![0.0f32; tok.vocab_size()];
+            g.apply(&mut logits);
+            let mut ids: Vec<u32> = (0..logits.len() as u32)
+                .filter(|&i| logits[i as usize] != 0.0)
+                .collect();
+            ids.sort_unstable();
+            ids
+        };
+        let sorted = |mut v: Vec<u32>| {
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let mut g = PlanGuide::new(2.0);
+        g.push("Here is a story about Tom with the word ", &tok);
+        assert!(!g.active() && biased(&g).is_empty());
+        g.push("\"jump\".\n\n", &tok);
+        assert!(g.active());
+        // At the story's start (a line's start) the one-token "Tom" and "Jump" count too.
+        assert_eq!(tok.encode("Jump").unwrap().len(), 1);
+        let tom = [id(" Tom"), id("Tom")];
+        let jump = [id(" jump"), id(" Jump")];
+        let line_start = tom.iter().chain(&jump).copied().chain([id("Jump")]);
+        assert_eq!(biased(&g), sorted(line_start.collect()));
+        g.push("Once there was a boy named Tom.", &tok);
+        assert_eq!(biased(&g), sorted(jump.to_vec()));
+        g.push(" He jumped.", &tok);
+        assert!(!g.active() && biased(&g).is_empty());
+
+        let mut plain = PlanGuide::new(2.0);
+        plain.push("Once upon a time, \"jump\".\n\n", &tok);
+        assert!(!plain.active());
+    }
+
+    #[test]
+    fn uses_counts_inflections_and_whole_words_only() {
+        assert!(uses("He jumped high.", "jump"));
+        assert!(uses("Tim's dog", "tim"));
+        assert!(!uses("a bump", "jump"));
+    }
+}
