@@ -213,6 +213,42 @@ fn chat_uses_the_models_chat_template() {
     assert_eq!(r.json().unwrap()["error"]["param"], "messages[0].content");
 }
 
+/// A chat model's generation.json `plan_bias` reaches the engine for chat-format replies
+/// only: not for `prompt_format: "story"`, not for completions.
+#[test]
+fn chat_replies_get_the_models_plan_bias() {
+    use slm_server::routes::generate::prepare;
+    use slm_server::validate::Endpoint;
+    let dir = tempfile::tempdir().unwrap();
+    let model = chat_model(dir.path());
+    let gen_path = model.join("generation.json");
+    let mut g: Value = serde_json::from_slice(&std::fs::read(&gen_path).unwrap()).unwrap();
+    g["plan_bias"] = json!(2.5);
+    std::fs::write(&gen_path, g.to_string()).unwrap();
+    let srv = start(config_for(model));
+    let bias = |endpoint: Endpoint, body: Value| {
+        prepare(&srv.state, body.to_string().as_bytes(), endpoint)
+            .unwrap()
+            .plan_bias
+    };
+    let messages = json!([{"role": "user", "content": "Tell me a story about a cat."}]);
+    assert_eq!(bias(Endpoint::Chat, json!({"messages": messages})), 2.5);
+    assert_eq!(
+        bias(
+            Endpoint::Chat,
+            json!({"messages": messages, "prompt_format": "story"})
+        ),
+        0.0
+    );
+    assert_eq!(bias(Endpoint::Completions, json!({"prompt": "Once"})), 0.0);
+    let r = post(
+        &srv,
+        "/v1/chat/completions",
+        &json!({"messages": messages, "max_tokens": 8}),
+    );
+    assert_eq!(r.status(), 200, "{}", r.text());
+}
+
 #[test]
 fn prompt_format_story_makes_a_chat_model_continue_the_messages() {
     let dir = tempfile::tempdir().unwrap();

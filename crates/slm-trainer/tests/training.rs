@@ -90,6 +90,7 @@ fn word_weight_weighs_emphasized_targets() {
             variants: 1,
             word_sentences: None,
             word_weight,
+            emphasize_plan: false,
         });
         let flag = |i: usize| if mark && i % 7 == 3 { EMPHASIS } else { 0 };
         let examples = pattern_tokens(5000, 3)
