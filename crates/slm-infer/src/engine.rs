@@ -526,7 +526,14 @@ fn read_generation_defaults(dir: &Path) -> Result<GenerationDefaults, InferError
     };
     let ours = dir.join("generation.json");
     if let Some(text) = read(&ours)? {
-        return serde_json::from_str(&text).map_err(|e| bad(&ours, e));
+        let g: GenerationDefaults = serde_json::from_str(&text).map_err(|e| bad(&ours, e))?;
+        if !(g.plan_bias.is_finite() && g.plan_bias >= 0.0) {
+            return Err(InferError::Config {
+                path: ours,
+                message: format!("plan_bias must be finite and ≥ 0, got {}", g.plan_bias),
+            });
+        }
+        return Ok(g);
     }
     let hf = dir.join("generation_config.json");
     let Some(text) = read(&hf)? else {
@@ -583,6 +590,11 @@ mod tests {
             read_generation_defaults(dir.path()).unwrap().temperature,
             0.3
         );
+        std::fs::write(dir.path().join("generation.json"), r#"{"plan_bias": -1}"#).unwrap();
+        let err = read_generation_defaults(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("plan_bias must be"), "{err}");
         std::fs::write(dir.path().join("generation.json"), "{oops").unwrap();
         let err = read_generation_defaults(dir.path())
             .unwrap_err()
