@@ -467,6 +467,15 @@ fn check_vocab(tokenizer: &Tokenizer, cfg: &ModelConfig) -> Result<(), InferErro
     Ok(())
 }
 
+/// A request's or generation.json's `plan_bias`: finite and ≥ 0.
+fn check_plan_bias(bias: f32) -> Result<(), String> {
+    if bias.is_finite() && bias >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("plan_bias must be finite and ≥ 0, got {bias}"))
+    }
+}
+
 fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {
     let bad = |m: String| Err(InferError::InvalidRequest(m));
     if req.max_tokens == 0 {
@@ -482,12 +491,7 @@ fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {
             "logprobs asks for {k} alternatives per token; at most {MAX_TOP_LOGPROBS} are allowed"
         ));
     }
-    if !(req.plan_bias.is_finite() && req.plan_bias >= 0.0) {
-        return bad(format!(
-            "plan_bias must be finite and ≥ 0, got {}",
-            req.plan_bias
-        ));
-    }
+    check_plan_bias(req.plan_bias).map_err(InferError::InvalidRequest)?;
     if req.stop.len() > MAX_STOP_SEQUENCES {
         return bad(format!(
             "at most {MAX_STOP_SEQUENCES} stop sequences are allowed, got {}",
@@ -527,12 +531,10 @@ fn read_generation_defaults(dir: &Path) -> Result<GenerationDefaults, InferError
     let ours = dir.join("generation.json");
     if let Some(text) = read(&ours)? {
         let g: GenerationDefaults = serde_json::from_str(&text).map_err(|e| bad(&ours, e))?;
-        if !(g.plan_bias.is_finite() && g.plan_bias >= 0.0) {
-            return Err(InferError::Config {
-                path: ours,
-                message: format!("plan_bias must be finite and ≥ 0, got {}", g.plan_bias),
-            });
-        }
+        check_plan_bias(g.plan_bias).map_err(|message| InferError::Config {
+            path: ours,
+            message,
+        })?;
         return Ok(g);
     }
     let hf = dir.join("generation_config.json");

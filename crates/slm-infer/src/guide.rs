@@ -30,9 +30,10 @@ struct Target {
 enum State {
     /// Reading the reply's opening.
     Opening,
-    /// After the plan line: what the story has not used yet.
-    Story(Vec<Target>),
-    /// No plan line; nothing to do.
+    /// After the plan line: the story's start in the text, and what it has not used yet
+    /// (never empty).
+    Story { start: usize, targets: Vec<Target> },
+    /// No plan line, or every planned word used; nothing to do.
     Off,
 }
 
@@ -55,12 +56,12 @@ impl PlanGuide {
 
     /// Whether [`Self::apply`] would change anything.
     pub fn active(&self) -> bool {
-        matches!(&self.state, State::Story(t) if !t.is_empty())
+        matches!(self.state, State::Story { .. })
     }
 
     /// Adds `bias` to the first tokens of every planned word the story has not used.
     pub fn apply(&self, logits: &mut [f32]) {
-        let State::Story(targets) = &self.state else {
+        let State::Story { targets, .. } = &self.state else {
             return;
         };
         let line_start = self.text.ends_with('\n');
@@ -80,23 +81,26 @@ impl PlanGuide {
             return;
         }
         self.text.push_str(delta);
-        match &mut self.state {
+        let (start, mut targets) = match std::mem::replace(&mut self.state, State::Off) {
             State::Opening => {
                 let n = self.text.len().min(PLAN_START.len());
                 if self.text.as_bytes()[..n] != PLAN_START.as_bytes()[..n] {
-                    self.state = State::Off;
-                } else if let Some((plan, story)) = self.text.split_once("\n\n") {
-                    let mut targets = targets(plan, tok);
-                    targets.retain(|t| !uses(story, &t.word));
-                    self.state = State::Story(targets);
+                    return;
                 }
+                let Some(end) = self.text.find("\n\n") else {
+                    self.state = State::Opening;
+                    return;
+                };
+                (end + 2, targets(&self.text[..end], tok))
             }
-            State::Story(targets) => {
-                // The text since the plan line's end; a word may span pieces.
-                let story = self.text.split_once("\n\n").map_or("", |(_, s)| s);
-                targets.retain(|t| !uses(story, &t.word));
-            }
-            State::Off => {}
+            State::Story { start, targets } => (start, targets),
+            State::Off => return,
+        };
+        // The whole story so far: a word may span pieces.
+        let story = &self.text[start..];
+        targets.retain(|t| !uses(story, &t.word));
+        if !targets.is_empty() {
+            self.state = State::Story { start, targets };
         }
     }
 }
