@@ -108,6 +108,11 @@ pub fn submit(state: &AppState, job: &Job) -> Result<GenerationStream, ApiError>
             top_k: s.top_k,
             top_p: s.top_p,
             seed: s.seed,
+            presence_penalty: s.presence_penalty,
+            frequency_penalty: s.frequency_penalty,
+            dry_multiplier: s.dry_multiplier,
+            dry_base: s.dry_base,
+            dry_allowed_length: s.dry_allowed_length,
         },
         stop: s.stop.clone(),
         // The handler already fitted prompt + max_tokens to the context.

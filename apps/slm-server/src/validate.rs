@@ -12,7 +12,9 @@ use crate::openai::request::{GenerationBody, StopInput};
 pub const MAX_STOP_SEQUENCES: usize = 4;
 /// Longest stop sequence in bytes; longer ones are surely mistakes.
 pub const MAX_STOP_BYTES: usize = 256;
-pub use slm_infer::MAX_TOP_LOGPROBS;
+pub use slm_infer::{
+    MAX_DRY_ALLOWED_LENGTH, MAX_DRY_BASE, MAX_DRY_MULTIPLIER, MAX_PENALTY, MAX_TOP_LOGPROBS,
+};
 
 /// OpenAI's upper bound for temperature.
 pub const MAX_TEMPERATURE: f64 = 2.0;
@@ -27,6 +29,11 @@ pub struct RequestPolicy {
     pub default_temperature: f32,
     pub default_top_p: f32,
     pub default_top_k: Option<usize>,
+    pub default_presence_penalty: f32,
+    pub default_frequency_penalty: f32,
+    pub default_dry_multiplier: f32,
+    pub default_dry_base: f32,
+    pub default_dry_allowed_length: usize,
 }
 
 /// Sampling and output settings of one validated request.
@@ -37,6 +44,11 @@ pub struct GenerationSettings {
     pub temperature: f32,
     pub top_p: f32,
     pub top_k: Option<usize>,
+    pub presence_penalty: f32,
+    pub frequency_penalty: f32,
+    pub dry_multiplier: f32,
+    pub dry_base: f32,
+    pub dry_allowed_length: usize,
     pub seed: Option<u64>,
     pub stop: Vec<String>,
     pub stream: bool,
@@ -137,6 +149,33 @@ pub fn validate_settings(
         Some(k) => Some(k as usize),
     };
 
+    let penalty = -f64::from(MAX_PENALTY)..=f64::from(MAX_PENALTY);
+    let presence_penalty = number_in("presence_penalty", body.presence_penalty, penalty.clone())?
+        .map_or(policy.default_presence_penalty, |v| v as f32);
+    let frequency_penalty = number_in("frequency_penalty", body.frequency_penalty, penalty)?
+        .map_or(policy.default_frequency_penalty, |v| v as f32);
+
+    let dry_multiplier = number_in(
+        "dry_multiplier",
+        body.dry_multiplier,
+        0.0..=f64::from(MAX_DRY_MULTIPLIER),
+    )?
+    .map_or(policy.default_dry_multiplier, |v| v as f32);
+    let dry_base = number_in("dry_base", body.dry_base, 1.0..=f64::from(MAX_DRY_BASE))?
+        .map_or(policy.default_dry_base, |v| v as f32);
+    let dry_allowed_length = match body.dry_allowed_length {
+        None => policy.default_dry_allowed_length,
+        Some(n) if n >= 1 && n as u64 <= MAX_DRY_ALLOWED_LENGTH as u64 => n as usize,
+        Some(n) => {
+            return Err(ApiError::invalid_param(
+                "dry_allowed_length",
+                format!(
+                    "dry_allowed_length must be between 1 and {MAX_DRY_ALLOWED_LENGTH}, got {n}"
+                ),
+            ));
+        }
+    };
+
     let seed = match &body.seed {
         None => None,
         Some(n) => match n.as_u64() {
@@ -200,6 +239,11 @@ pub fn validate_settings(
         temperature,
         top_p,
         top_k,
+        presence_penalty,
+        frequency_penalty,
+        dry_multiplier,
+        dry_base,
+        dry_allowed_length,
         seed,
         stop,
         stream,
@@ -207,6 +251,25 @@ pub fn validate_settings(
         trim_to_sentence: body.trim_to_sentence.unwrap_or(false),
         logprobs: logprobs(body, endpoint)?,
     })
+}
+
+/// An optional number that, when given, must lie in `range` (refused naming `name`).
+fn number_in(
+    name: &str,
+    v: Option<f64>,
+    range: std::ops::RangeInclusive<f64>,
+) -> Result<Option<f64>, ApiError> {
+    match v {
+        Some(v) if !range.contains(&v) => Err(ApiError::invalid_param(
+            name,
+            format!(
+                "{name} must be between {} and {}, got {v}",
+                range.start(),
+                range.end()
+            ),
+        )),
+        v => Ok(v),
+    }
 }
 
 /// `logprobs` / `top_logprobs` in each endpoint's OpenAI form: on completions
@@ -293,7 +356,7 @@ pub fn reject_unsupported(body: &GenerationBody, endpoint: Endpoint) -> Result<(
     {
         return unsupported("best_of", "only best_of=1 is implemented");
     }
-    let neutral_checks: [(&str, &Option<Value>, &str); 9] = [
+    let neutral_checks: [(&str, &Option<Value>, &str); 7] = [
         ("echo", &body.echo, "the prompt is not echoed back"),
         (
             "suffix",
@@ -304,16 +367,6 @@ pub fn reject_unsupported(body: &GenerationBody, endpoint: Endpoint) -> Result<(
             "logit_bias",
             &body.logit_bias,
             "logit bias is not implemented",
-        ),
-        (
-            "presence_penalty",
-            &body.presence_penalty,
-            "penalties are not implemented",
-        ),
-        (
-            "frequency_penalty",
-            &body.frequency_penalty,
-            "penalties are not implemented",
         ),
         ("tools", &body.tools, "the model cannot call tools"),
         (
@@ -380,6 +433,11 @@ mod tests {
             default_temperature: 0.8,
             default_top_p: 0.95,
             default_top_k: Some(40),
+            default_presence_penalty: 0.0,
+            default_frequency_penalty: 0.25,
+            default_dry_multiplier: 0.8,
+            default_dry_base: 1.75,
+            default_dry_allowed_length: 2,
         }
     }
 
@@ -463,8 +521,6 @@ mod tests {
             (r#"{"echo":true}"#, "echo"),
             (r#"{"suffix":"end"}"#, "suffix"),
             (r#"{"logit_bias":{"50256":-100}}"#, "logit_bias"),
-            (r#"{"presence_penalty":0.5}"#, "presence_penalty"),
-            (r#"{"frequency_penalty":1}"#, "frequency_penalty"),
         ] {
             let e = check(json, Endpoint::Completions).unwrap_err();
             assert_eq!(e.param.as_deref(), Some(field), "{json}");
@@ -479,6 +535,43 @@ mod tests {
             ),
         ] {
             let e = check(json, Endpoint::Chat).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(field), "{json}");
+        }
+    }
+
+    #[test]
+    fn penalties_default_to_the_models_and_are_range_checked() {
+        let s = check(r#"{"prompt":"x"}"#, Endpoint::Completions).unwrap();
+        assert_eq!((s.presence_penalty, s.frequency_penalty), (0.0, 0.25));
+        let json = r#"{"presence_penalty":-2,"frequency_penalty":2}"#;
+        let s = check(json, Endpoint::Chat).unwrap();
+        assert_eq!((s.presence_penalty, s.frequency_penalty), (-2.0, 2.0));
+        for (json, field) in [
+            (r#"{"presence_penalty":2.5}"#, "presence_penalty"),
+            (r#"{"frequency_penalty":-3}"#, "frequency_penalty"),
+            (r#"{"frequency_penalty":1e300}"#, "frequency_penalty"),
+        ] {
+            let e = check(json, Endpoint::Completions).unwrap_err();
+            assert_eq!(e.param.as_deref(), Some(field), "{json}");
+            assert!(e.message.contains("between -2 and 2"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn dry_settings_default_to_the_models_and_are_range_checked() {
+        let s = check(r#"{"prompt":"x"}"#, Endpoint::Completions).unwrap();
+        let dry = |s: &GenerationSettings| (s.dry_multiplier, s.dry_base, s.dry_allowed_length);
+        assert_eq!(dry(&s), (0.8, 1.75, 2));
+        let json = r#"{"dry_multiplier":0,"dry_base":4,"dry_allowed_length":64}"#;
+        assert_eq!(dry(&check(json, Endpoint::Chat).unwrap()), (0.0, 4.0, 64));
+        for (json, field) in [
+            (r#"{"dry_multiplier":-0.5}"#, "dry_multiplier"),
+            (r#"{"dry_multiplier":6}"#, "dry_multiplier"),
+            (r#"{"dry_base":0.5}"#, "dry_base"),
+            (r#"{"dry_allowed_length":0}"#, "dry_allowed_length"),
+            (r#"{"dry_allowed_length":65}"#, "dry_allowed_length"),
+        ] {
+            let e = check(json, Endpoint::Completions).unwrap_err();
             assert_eq!(e.param.as_deref(), Some(field), "{json}");
         }
     }
@@ -517,8 +610,8 @@ mod tests {
 
     #[test]
     fn neutral_values_of_unsupported_options_pass() {
-        let json = r#"{"n":1,"best_of":1,"logprobs":null,"echo":false,"presence_penalty":0,
-                       "frequency_penalty":0.0,"logit_bias":{},"suffix":null,"user":"me"}"#;
+        let json = r#"{"n":1,"best_of":1,"logprobs":null,"echo":false,"logit_bias":{},
+                       "suffix":null,"user":"me"}"#;
         assert!(check(json, Endpoint::Completions).is_ok());
         let chat = r#"{"logprobs":false,"tool_choice":"none","tools":[],"response_format":{"type":"text"}}"#;
         assert!(check(chat, Endpoint::Chat).is_ok());

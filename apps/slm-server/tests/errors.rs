@@ -63,7 +63,8 @@ fn parameter_ranges_are_enforced_naming_the_field() {
         (json!({"top_logprobs": 2}), "top_logprobs"),
         (json!({"best_of": 2}), "best_of"),
         (json!({"echo": true}), "echo"),
-        (json!({"presence_penalty": 1.0}), "presence_penalty"),
+        (json!({"presence_penalty": 2.5}), "presence_penalty"),
+        (json!({"frequency_penalty": -2.1}), "frequency_penalty"),
     ] {
         let mut body = json!({"prompt": "Once"});
         body.as_object_mut()

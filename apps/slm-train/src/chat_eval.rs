@@ -9,7 +9,8 @@
 //! with the words …", `slm_data::instruct::story_of`): repeating the request does not count.
 //! - `in_character`: the share of off-topic questions ("What is the capital of France?",
 //!   from a list never trained on) whose reply opens by saying it tells stories;
-//! - `mean_reply_words`.
+//! - `mean_reply_words`, and `looping`: the share of stories in which some word 4-gram
+//!   occurs 3 or more times (as `sample-quality` counts loops).
 //!
 //! A chat model is asked in its chat format; `--as-story` (or a model without one) gives the
 //! request as story text to continue, which is what a base model makes of a chat message:
@@ -22,10 +23,11 @@ use slm_data::instruct::{
     Request, RequestKind, is_in_character, off_topic_request, story_of, story_request, uses_name,
     uses_word,
 };
-use slm_infer::{Engine, EngineOptions, GenerateRequest, SamplingParams, WeightDtype};
+use slm_infer::{Engine, EngineOptions, GenerateRequest, WeightDtype};
 use slm_tokenizer::{ChatTemplate, Role};
 
 use crate::instruct::read_stories;
+use crate::sample_quality::{loops, words as sample_words};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -110,6 +112,8 @@ pub struct Scores {
     pub plan_names: f64,
     /// Words of the story part of story replies.
     pub mean_reply_words: f64,
+    /// Story replies whose story loops (`sample_quality::loops`).
+    pub looping: f64,
     pub off_topic_questions: usize,
     pub in_character: f64,
 }
@@ -125,7 +129,7 @@ fn share(num: usize, den: usize) -> f64 {
 pub fn score(requests: &[Request], replies: &[String]) -> Scores {
     let (mut stories, mut words, mut words_hit, mut names, mut names_hit) = (0, 0, 0, 0, 0);
     let (mut all, mut reply_words, mut off, mut in_char) = (0, 0, 0, 0);
-    let (mut plan_words, mut plan_names) = (0, 0);
+    let (mut plan_words, mut plan_names, mut looping) = (0, 0, 0);
     for (r, reply) in requests.iter().zip(replies) {
         if r.kind == RequestKind::OffTopic {
             off += 1;
@@ -135,6 +139,7 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
         stories += 1;
         let story = story_of(reply);
         reply_words += story.split_whitespace().count();
+        looping += usize::from(loops(&sample_words(story), 4, 3));
         let w = r.words.iter().filter(|w| uses_word(story, w)).count();
         let n = r.names.iter().filter(|n| uses_name(story, n)).count();
         (words, words_hit, names, names_hit) = (
@@ -158,6 +163,7 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
         plan_words: share(plan_words, words),
         plan_names: share(plan_names, names),
         mean_reply_words: share(reply_words, stories),
+        looping: share(looping, stories),
         off_topic_questions: off,
         in_character: share(in_char, off),
     }
@@ -190,12 +196,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let req = GenerateRequest {
             prompt,
             max_tokens: args.max_tokens,
-            sampling: SamplingParams {
-                temperature: g.temperature,
-                top_k: g.top_k,
-                top_p: g.top_p,
-                seed: Some(args.seed.wrapping_add(i as u64)),
-            },
+            sampling: g.sampling(Some(args.seed.wrapping_add(i as u64))),
             plan_bias,
             ..Default::default()
         };
@@ -213,13 +214,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .take(args.examples)
         .map(|(r, reply)| serde_json::json!({"request": r.prompt, "words": r.words, "names": r.names, "reply": reply}))
         .collect();
+    let mut sampling = serde_json::to_value(g.sampling(None))?;
+    if let Some(o) = sampling.as_object_mut() {
+        o.remove("seed");
+        o.insert("plan_bias".into(), plan_bias.into());
+    }
     let report = serde_json::json!({
         "model": args.model,
         "format": if template.is_some() { "chat" } else { "story text" },
         "stories": args.stories,
         "seed": args.seed,
         "max_tokens": args.max_tokens,
-        "sampling": {"temperature": g.temperature, "top_k": g.top_k, "top_p": g.top_p, "plan_bias": plan_bias},
+        "sampling": sampling,
         "dtype": args.dtype,
         "scores": scores,
         "examples": examples,
@@ -271,7 +277,9 @@ mod tests {
         assert_eq!((s.plan_words, s.plan_names), (2.0 / 3.0, 1.0));
         assert!((s.words_used - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!((s.names_used, s.all_used, s.in_character), (1.0, 0.5, 0.5));
-        assert_eq!(s.mean_reply_words, 4.0);
+        assert_eq!((s.mean_reply_words, s.looping), (4.0, 0.0));
+        let stuck = "Tom ran to the park. Tom ran to the park. Tom ran to the park.".to_string();
+        assert_eq!(score(&requests[1..2], &[stuck]).looping, 1.0);
     }
 
     #[test]

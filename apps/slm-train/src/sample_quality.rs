@@ -59,12 +59,26 @@ pub struct Args {
     pub top_k: Option<usize>,
     #[arg(long)]
     pub top_p: Option<f32>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub presence_penalty: Option<f32>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub frequency_penalty: Option<f32>,
+    #[arg(long)]
+    pub dry_multiplier: Option<f32>,
+    #[arg(long)]
+    pub dry_base: Option<f32>,
+    #[arg(long)]
+    pub dry_allowed_length: Option<usize>,
+    /// Also write every sample to this file, one JSON object per line
+    /// (`prompt`, `seed`, `text`), for reading or further checks.
+    #[arg(long)]
+    pub texts: Option<PathBuf>,
     /// Weight precision in memory (f16 keeps the file's numbers).
     #[arg(long, default_value = "f16")]
     pub dtype: WeightDtype,
 }
 
-fn words(text: &str) -> Vec<String> {
+pub fn words(text: &str) -> Vec<String> {
     text.split_whitespace()
         .map(|w| {
             w.trim_matches(|c: char| !c.is_alphanumeric())
@@ -130,12 +144,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         temperature: args.temperature.unwrap_or(defaults.temperature),
         top_k: args.top_k.or(defaults.top_k),
         top_p: args.top_p.unwrap_or(defaults.top_p),
-        seed: Some(seed),
+        presence_penalty: args.presence_penalty.unwrap_or(defaults.presence_penalty),
+        frequency_penalty: args.frequency_penalty.unwrap_or(defaults.frequency_penalty),
+        dry_multiplier: args.dry_multiplier.unwrap_or(defaults.dry_multiplier),
+        dry_base: args.dry_base.unwrap_or(defaults.dry_base),
+        dry_allowed_length: args
+            .dry_allowed_length
+            .unwrap_or(defaults.dry_allowed_length),
+        ..defaults.sampling(Some(seed))
     };
     // Submit everything, then collect: the engine batches the requests.
     let mut streams = Vec::new();
+    let mut keys = Vec::new();
     for prompt in &prompts {
         for seed in 1..=args.seeds {
+            keys.push((prompt, seed));
             let req = GenerateRequest {
                 prompt: prompt.clone(),
                 max_tokens: args.max_tokens,
@@ -146,21 +169,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let mut samples = Vec::new();
+    let mut texts = String::new();
     let mut tokens = 0usize;
-    for stream in streams {
+    for (stream, (prompt, seed)) in streams.into_iter().zip(keys) {
         let done = stream.wait().context("sampling")?;
         tokens += done.usage.completion_tokens;
         samples.push(words(&done.text));
+        let line = serde_json::json!({"prompt": prompt, "seed": seed, "text": done.text});
+        texts.push_str(&format!("{line}\n"));
+    }
+    if let Some(path) = &args.texts {
+        std::fs::write(path, texts).with_context(|| format!("writing {}", path.display()))?;
     }
     let looping = samples.iter().filter(|w| loops(w, 4, 3)).count();
-    let first = sampling(1);
+    let mut sampling_json = serde_json::to_value(sampling(1))?;
+    if let Some(o) = sampling_json.as_object_mut() {
+        o.remove("seed");
+    }
     let report = serde_json::json!({
         "model": args.model,
         "prompts": prompts.len(),
         "seeds": args.seeds,
         "samples": samples.len(),
         "max_tokens": args.max_tokens,
-        "sampling": {"temperature": first.temperature, "top_k": first.top_k, "top_p": first.top_p},
+        "sampling": sampling_json,
         "dtype": args.dtype,
         "completion_tokens": tokens,
         "looping_samples": looping,

@@ -291,6 +291,7 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
     assert!(String::from_utf8_lossy(&q8.stderr).contains("multiple of 32"));
 
     // Sample quality figures on the exported model: 20 built-in prompts x 2 seeds.
+    let texts = tmp.path().join("samples.jsonl");
     let line = ok(&slm_train(&[
         "sample-quality",
         "--model",
@@ -299,9 +300,26 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
         "2",
         "--max-tokens",
         "24",
+        "--dry-multiplier",
+        "0.8",
+        "--texts",
+        texts.to_str().unwrap(),
     ]));
     let q: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(q["samples"], 40, "{q}");
+    let dry = q["sampling"]["dry_multiplier"].as_f64().unwrap();
+    assert!((dry - 0.8).abs() < 1e-6, "{q}");
+    let samples: Vec<serde_json::Value> = std::fs::read_to_string(&texts)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(samples.len(), 40);
+    assert_eq!(
+        (&samples[1]["prompt"], &samples[1]["seed"]),
+        (&samples[0]["prompt"], &serde_json::json!(2))
+    );
+    assert!(samples.iter().all(|s| s["text"].is_string()));
     let share = q["loop_share"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&share), "{q}");
     for key in ["distinct_2", "distinct_3"] {

@@ -85,6 +85,7 @@ fn sampling(seed: u64) -> SamplingParams {
         top_k: None,
         top_p: 0.95,
         seed: Some(seed),
+        ..Default::default()
     }
 }
 

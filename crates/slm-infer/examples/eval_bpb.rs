@@ -106,10 +106,8 @@ fn main() -> Result<()> {
             prompt: p.to_string(),
             max_tokens: 64,
             sampling: SamplingParams {
-                temperature: 0.0,
-                top_k: None,
-                top_p: 1.0,
                 seed: Some(0),
+                ..SamplingParams::greedy()
             },
             ..Default::default()
         })?;

@@ -66,7 +66,7 @@ fn main() -> Result<()> {
             temperature: args.temperature.unwrap_or(defaults.temperature),
             top_k: args.top_k.or(defaults.top_k),
             top_p: args.top_p.unwrap_or(defaults.top_p),
-            seed: args.seed,
+            ..defaults.sampling(args.seed)
         },
         stop: args.stop.clone(),
         trim_to_sentence: args.trim_to_sentence,

@@ -19,6 +19,7 @@ use crate::kernels::matrix::WeightDtype;
 use crate::model::DecodeModel;
 use crate::native::{NativeModel, NativeOptions};
 use crate::request::{Completion, GenerateRequest, MAX_TOP_LOGPROBS, PromptOverflow};
+use crate::sampling::{SamplingParams, check_dry, check_penalty};
 use crate::scheduler::{Job, Scheduler, Shared};
 use crate::stream::{CancelHandle, GenerationStream};
 
@@ -87,6 +88,14 @@ pub struct GenerationDefaults {
     pub max_tokens: usize,
     /// Plan-guided decoding for chat replies (`GenerateRequest::plan_bias`); 0: off.
     pub plan_bias: f32,
+    /// Default `SamplingParams::presence_penalty` (0: off).
+    pub presence_penalty: f32,
+    /// Default `SamplingParams::frequency_penalty` (0: off).
+    pub frequency_penalty: f32,
+    /// Default DRY settings (`SamplingParams::dry_multiplier`; 0: off).
+    pub dry_multiplier: f32,
+    pub dry_base: f32,
+    pub dry_allowed_length: usize,
 }
 
 impl Default for GenerationDefaults {
@@ -97,6 +106,28 @@ impl Default for GenerationDefaults {
             top_p: 0.95,
             max_tokens: 256,
             plan_bias: 0.0,
+            presence_penalty: 0.0,
+            frequency_penalty: 0.0,
+            dry_multiplier: 0.0,
+            dry_base: 1.75,
+            dry_allowed_length: 2,
+        }
+    }
+}
+
+impl GenerationDefaults {
+    /// These defaults as a request's sampling settings.
+    pub fn sampling(&self, seed: Option<u64>) -> SamplingParams {
+        SamplingParams {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            seed,
+            presence_penalty: self.presence_penalty,
+            frequency_penalty: self.frequency_penalty,
+            dry_multiplier: self.dry_multiplier,
+            dry_base: self.dry_base,
+            dry_allowed_length: self.dry_allowed_length,
         }
     }
 }
@@ -531,10 +562,14 @@ fn read_generation_defaults(dir: &Path) -> Result<GenerationDefaults, InferError
     let ours = dir.join("generation.json");
     if let Some(text) = read(&ours)? {
         let g: GenerationDefaults = serde_json::from_str(&text).map_err(|e| bad(&ours, e))?;
-        check_plan_bias(g.plan_bias).map_err(|message| InferError::Config {
-            path: ours,
-            message,
-        })?;
+        check_plan_bias(g.plan_bias)
+            .and_then(|()| check_penalty("presence_penalty", g.presence_penalty))
+            .and_then(|()| check_penalty("frequency_penalty", g.frequency_penalty))
+            .and_then(|()| check_dry(g.dry_multiplier, g.dry_base, g.dry_allowed_length))
+            .map_err(|message| InferError::Config {
+                path: ours,
+                message,
+            })?;
         return Ok(g);
     }
     let hf = dir.join("generation_config.json");
@@ -555,14 +590,13 @@ fn read_generation_defaults(dir: &Path) -> Result<GenerationDefaults, InferError
         top_k: g.top_k.filter(|&k| k > 0).or(d.top_k),
         top_p: g.top_p.unwrap_or(d.top_p),
         max_tokens: g.max_new_tokens.unwrap_or(d.max_tokens),
-        plan_bias: d.plan_bias,
+        ..d
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sampling::SamplingParams;
     use proptest::prelude::*;
 
     #[test]
@@ -597,6 +631,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("plan_bias must be"), "{err}");
+        std::fs::write(
+            dir.path().join("generation.json"),
+            r#"{"frequency_penalty": 3}"#,
+        )
+        .unwrap();
+        let err = read_generation_defaults(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("frequency_penalty must be"), "{err}");
+        std::fs::write(
+            dir.path().join("generation.json"),
+            r#"{"presence_penalty": 0.5}"#,
+        )
+        .unwrap();
+        let g = read_generation_defaults(dir.path()).unwrap();
+        assert_eq!((g.presence_penalty, g.frequency_penalty), (0.5, 0.0));
         std::fs::write(dir.path().join("generation.json"), "{oops").unwrap();
         let err = read_generation_defaults(dir.path())
             .unwrap_err()
@@ -611,11 +661,18 @@ mod tests {
             temperature in -1f32..3.0,
             top_p in -0.5f32..1.5,
             top_k in proptest::option::of(0usize..5),
+            presence_penalty in -3f32..3.0,
             stops in proptest::collection::vec(".{0,3}", 0..20),
         ) {
             let req = GenerateRequest {
                 max_tokens,
-                sampling: SamplingParams { temperature, top_k, top_p, seed: None },
+                sampling: SamplingParams {
+                    temperature,
+                    top_k,
+                    top_p,
+                    presence_penalty,
+                    ..Default::default()
+                },
                 stop: stops.clone(),
                 ..Default::default()
             };
@@ -623,6 +680,7 @@ mod tests {
                 && temperature >= 0.0
                 && top_p > 0.0 && top_p <= 1.0
                 && top_k != Some(0)
+                && presence_penalty.abs() <= 2.0
                 && stops.len() <= MAX_STOP_SEQUENCES
                 && stops.iter().all(|s| !s.is_empty());
             let r = validate_request(&req);

@@ -7,8 +7,9 @@
 //! fallback, chosen at run time; batched decode that reads each
 //! weight once per step for every running sequence), and schedules requests
 //! with continuous batching on its own thread: chunked prefill, per-request
-//! seeded sampling (temperature, top-k, top-p), stop sequences, streaming
-//! UTF-8 deltas, cancellation and a bounded queue.
+//! seeded sampling (temperature, top-k, top-p, presence, frequency and DRY
+//! penalties), stop sequences, streaming UTF-8 deltas, cancellation and a
+//! bounded queue.
 //!
 //! It deliberately does not train and has no HTTP or other web code. It does
 //! not depend on Burn unless the `burn` cargo feature is on.
@@ -80,5 +81,8 @@ pub use request::{
     Completion, GenerateRequest, MAX_TOP_LOGPROBS, PromptOverflow, StreamEvent, Timings,
     TokenChoice, TokenLogprob, Usage,
 };
-pub use sampling::{Sampler, SamplingParams, argmax, log_probs};
+pub use sampling::{
+    MAX_DRY_ALLOWED_LENGTH, MAX_DRY_BASE, MAX_DRY_MULTIPLIER, MAX_PENALTY, Sampler, SamplingParams,
+    argmax, check_dry, check_penalty, log_probs,
+};
 pub use stream::{CancelHandle, GenerationStream};

@@ -1,6 +1,9 @@
-//! Token sampling: temperature, top-k, top-p (nucleus) and a seeded RNG per
-//! request. The procedure depends only on the logits and the request's own
-//! RNG, never on other sequences, so a seed always reproduces its text.
+//! Token sampling: presence and frequency penalties, temperature, top-k,
+//! top-p (nucleus) and a seeded RNG per request. The procedure depends only
+//! on the logits and the request's own RNG and tokens, never on other
+//! sequences, so a seed always reproduces its text.
+
+use std::collections::HashMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,7 +24,34 @@ pub struct SamplingParams {
     pub top_p: f32,
     /// RNG seed; `None` draws one from the OS.
     pub seed: Option<u64>,
+    /// OpenAI's presence penalty: subtracted once from the logit of every
+    /// token this sampler has already returned (in [-2, 2]; 0: off).
+    pub presence_penalty: f32,
+    /// OpenAI's frequency penalty: subtracted from a token's logit once per
+    /// time this sampler has returned it (in [-2, 2]; 0: off).
+    pub frequency_penalty: f32,
+    /// DRY ("don't repeat yourself", as in llama.cpp): when the tokens
+    /// returned so far end with a sequence of `n >= dry_allowed_length`
+    /// tokens that already occurred earlier among them, the token that
+    /// followed that earlier occurrence loses
+    /// `dry_multiplier * dry_base^(n - dry_allowed_length)` from its logit.
+    /// Stops loops while leaving single words (names) free to recur.
+    /// 0 (the default): off; at most [`MAX_DRY_MULTIPLIER`].
+    pub dry_multiplier: f32,
+    /// Growth of the DRY penalty per repeated token, in [1, [`MAX_DRY_BASE`]].
+    pub dry_base: f32,
+    /// Longest repeat DRY leaves unpenalised, in 1..=[`MAX_DRY_ALLOWED_LENGTH`].
+    pub dry_allowed_length: usize,
 }
+
+/// OpenAI's bound on the presence and frequency penalties.
+pub const MAX_PENALTY: f32 = 2.0;
+/// Bounds of the DRY settings (see [`SamplingParams::dry_multiplier`]).
+pub const MAX_DRY_MULTIPLIER: f32 = 5.0;
+pub const MAX_DRY_BASE: f32 = 4.0;
+pub const MAX_DRY_ALLOWED_LENGTH: usize = 64;
+/// Repeats longer than this count as this long (bounds the DRY penalty and its cost).
+const MAX_DRY_MATCH: usize = 64;
 
 impl Default for SamplingParams {
     fn default() -> Self {
@@ -30,6 +60,11 @@ impl Default for SamplingParams {
             top_k: None,
             top_p: 1.0,
             seed: None,
+            presence_penalty: 0.0,
+            frequency_penalty: 0.0,
+            dry_multiplier: 0.0,
+            dry_base: 1.75,
+            dry_allowed_length: 2,
         }
     }
 }
@@ -57,7 +92,44 @@ impl SamplingParams {
         if self.top_k == Some(0) {
             return Err("top_k must be at least 1".into());
         }
+        check_penalty("presence_penalty", self.presence_penalty)?;
+        check_penalty("frequency_penalty", self.frequency_penalty)?;
+        check_dry(self.dry_multiplier, self.dry_base, self.dry_allowed_length)
+    }
+
+    fn penalizes(&self) -> bool {
+        self.presence_penalty != 0.0 || self.frequency_penalty != 0.0 || self.dry_multiplier != 0.0
+    }
+}
+
+/// The DRY settings must lie within their bounds (see [`SamplingParams::dry_multiplier`]).
+pub fn check_dry(multiplier: f32, base: f32, allowed_length: usize) -> Result<(), String> {
+    if !(0.0..=MAX_DRY_MULTIPLIER).contains(&multiplier) {
+        return Err(format!(
+            "dry_multiplier must be between 0 and {MAX_DRY_MULTIPLIER}, got {multiplier}"
+        ));
+    }
+    if !(1.0..=MAX_DRY_BASE).contains(&base) {
+        return Err(format!(
+            "dry_base must be between 1 and {MAX_DRY_BASE}, got {base}"
+        ));
+    }
+    if !(1..=MAX_DRY_ALLOWED_LENGTH).contains(&allowed_length) {
+        return Err(format!(
+            "dry_allowed_length must be between 1 and {MAX_DRY_ALLOWED_LENGTH}, got {allowed_length}"
+        ));
+    }
+    Ok(())
+}
+
+/// A presence or frequency penalty must be finite and within ±[`MAX_PENALTY`].
+pub fn check_penalty(name: &str, v: f32) -> Result<(), String> {
+    if v.is_finite() && v.abs() <= MAX_PENALTY {
         Ok(())
+    } else {
+        Err(format!(
+            "{name} must be between -{MAX_PENALTY} and {MAX_PENALTY}, got {v}"
+        ))
     }
 }
 
@@ -73,6 +145,13 @@ pub struct Sampler {
     edge: Vec<(f32, u32)>,
     weights: Vec<f32>,
     isa: Isa,
+    /// The tokens returned so far, and how often each (kept only when a penalty is set).
+    history: Vec<u32>,
+    counts: HashMap<u32, u32>,
+    /// DRY scratch: longest repeat each following token would extend.
+    dry: HashMap<u32, usize>,
+    /// Penalised copy of the logits; reused across tokens.
+    penalized: Vec<f32>,
 }
 
 impl Sampler {
@@ -86,11 +165,79 @@ impl Sampler {
             edge: Vec::new(),
             weights: Vec::new(),
             isa: Isa::detect(),
+            history: Vec::new(),
+            counts: HashMap::new(),
+            dry: HashMap::new(),
+            penalized: Vec::new(),
         }
     }
 
-    /// Picks a token id from `logits` (NaN logits are never picked unless all are NaN).
+    /// Picks a token id from `logits` after the penalties for the tokens
+    /// picked so far (NaN logits are never picked unless all are NaN).
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
+        let tok = self.with_penalties(logits, Self::draw);
+        if self.params.penalizes() {
+            self.history.push(tok);
+            *self.counts.entry(tok).or_default() += 1;
+        }
+        tok
+    }
+
+    /// Runs `f` on `logits` minus the penalties earned by the tokens picked
+    /// so far (on `logits` itself when there are none).
+    fn with_penalties<R>(&mut self, logits: &[f32], f: impl FnOnce(&mut Self, &[f32]) -> R) -> R {
+        if self.history.is_empty() {
+            return f(self, logits);
+        }
+        let mut buf = std::mem::take(&mut self.penalized);
+        buf.clear();
+        buf.extend_from_slice(logits);
+        let p = &self.params;
+        for (&tok, &n) in &self.counts {
+            if let Some(v) = buf.get_mut(tok as usize) {
+                *v -= p.presence_penalty + n as f32 * p.frequency_penalty;
+            }
+        }
+        if p.dry_multiplier > 0.0 {
+            self.dry_repeats();
+            let p = &self.params;
+            for (&tok, &n) in &self.dry {
+                if let Some(v) = buf.get_mut(tok as usize)
+                    && n >= p.dry_allowed_length
+                {
+                    let exp = (n - p.dry_allowed_length) as f64;
+                    let pen = p.dry_multiplier as f64 * (p.dry_base as f64).powf(exp);
+                    *v -= pen.min(1e30) as f32;
+                }
+            }
+        }
+        let r = f(self, &buf);
+        self.penalized = buf;
+        r
+    }
+
+    /// Fills `dry` with, for each token that followed an earlier occurrence
+    /// of the history's last token, the length of the longest repeat it would
+    /// extend: how many tokens up to that occurrence equal the history's end.
+    fn dry_repeats(&mut self) {
+        self.dry.clear();
+        let h = &self.history;
+        let n = h.len();
+        let last = h[n - 1];
+        for j in 0..n - 1 {
+            if h[j] != last {
+                continue;
+            }
+            let mut len = 1;
+            while len < MAX_DRY_MATCH && len <= j && h[j - len] == h[n - 1 - len] {
+                len += 1;
+            }
+            let best = self.dry.entry(h[j + 1]).or_default();
+            *best = (*best).max(len);
+        }
+    }
+
+    fn draw(&mut self, logits: &[f32]) -> u32 {
         if self.params.temperature == 0.0 || self.params.top_k == Some(1) {
             return argmax(logits);
         }
@@ -112,9 +259,14 @@ impl Sampler {
     }
 
     /// The tokens sampling may return for `logits`, with unnormalised
-    /// probabilities: after temperature, top-k then top-p. The order is fixed
-    /// (deterministic) but not necessarily most-likely first.
+    /// probabilities: after penalties, temperature, top-k then top-p. The
+    /// order is fixed (deterministic) but not necessarily most-likely first.
     pub fn candidates(&mut self, logits: &[f32]) -> &[(f32, u32)] {
+        self.with_penalties(logits, Self::fill_candidates);
+        &self.cand
+    }
+
+    fn fill_candidates(&mut self, logits: &[f32]) {
         if self.params.temperature == 0.0 || self.params.top_k == Some(1) {
             self.cand.clear();
             self.cand.push((1.0, argmax(logits)));
@@ -122,7 +274,6 @@ impl Sampler {
             self.cand.clear();
             self.cand.extend(self.weights.iter().copied().zip(0u32..));
         }
-        &self.cand
     }
 
     /// Computes the softmax weights, then the top-k / top-p candidates into
@@ -297,6 +448,7 @@ mod tests {
             top_k: k,
             top_p: p,
             seed: None,
+            ..Default::default()
         }
     }
 
@@ -434,6 +586,151 @@ mod tests {
                 .contains("top_k")
         );
         params(0.0, Some(5), 0.5).validate().unwrap();
+    }
+
+    #[test]
+    fn presence_penalty_counts_a_token_once() {
+        let p = SamplingParams {
+            presence_penalty: 1.0,
+            ..SamplingParams::greedy()
+        };
+        let mut s = Sampler::new(p, 0);
+        let logits = [2.0, 1.5, 0.0];
+        let picked: Vec<u32> = (0..5).map(|_| s.sample(&logits)).collect();
+        // 0 drops to 1.0 and 1 to 0.5 after one use each, whatever comes later.
+        assert_eq!(picked, [0, 1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn frequency_penalty_grows_with_each_use() {
+        let p = SamplingParams {
+            frequency_penalty: 0.3,
+            ..SamplingParams::greedy()
+        };
+        let mut s = Sampler::new(p, 0);
+        let logits = [2.0, 1.5, 0.0];
+        let picked: Vec<u32> = (0..6).map(|_| s.sample(&logits)).collect();
+        // 2.0 - 0.3n against 1.5 - 0.3m: 0, 0 (1.4 < 1.5), 1, 0, 1, 0.
+        assert_eq!(picked, [0, 0, 1, 0, 1, 0]);
+        // The caller's logits are never modified.
+        assert_eq!(logits, [2.0, 1.5, 0.0]);
+    }
+
+    #[test]
+    fn candidates_see_the_penalties() {
+        let p = SamplingParams {
+            presence_penalty: 2.0,
+            top_k: Some(1),
+            ..Default::default()
+        };
+        let mut s = Sampler::new(p, 0);
+        let logits = [1.0, 0.5];
+        assert_eq!(s.sample(&logits), 0);
+        assert_eq!(s.candidates(&logits), [(1.0, 1)]);
+    }
+
+    /// A greedy sampler with DRY on, fed `history` by one-hot logits; returns
+    /// the logits it would sample the next token from, for all-zero logits.
+    fn dry_view(history: &[u32], multiplier: f32, base: f32, allowed: usize) -> Vec<f32> {
+        let p = SamplingParams {
+            dry_multiplier: multiplier,
+            dry_base: base,
+            dry_allowed_length: allowed,
+            ..SamplingParams::greedy()
+        };
+        let mut s = Sampler::new(p, 0);
+        for &t in history {
+            let mut forced = vec![0.0; 10];
+            forced[t as usize] = 1e6;
+            assert_eq!(s.sample(&forced), t);
+        }
+        s.with_penalties(&[0.0; 10], |_, l| l.to_vec())
+    }
+
+    #[test]
+    fn dry_penalises_the_token_that_would_extend_a_repeat() {
+        // The history ends with 1 2 3, which occurred before followed by 9:
+        // a repeat of 3 tokens, 1 past the allowed 2, costs 9 `1.5 * 2^1`.
+        let l = dry_view(&[5, 1, 2, 3, 9, 1, 2, 3], 1.5, 2.0, 2);
+        let mut want = [0.0; 10];
+        want[9] = -3.0;
+        assert_eq!(l, want);
+        // A longer allowance leaves it alone.
+        assert_eq!(dry_view(&[5, 1, 2, 3, 9, 1, 2, 3], 1.5, 2.0, 4), [0.0; 10]);
+        // A word that merely recurs (7) is no repeat of length 2: 4 stays free.
+        assert_eq!(dry_view(&[7, 4, 7], 1.0, 1.75, 2), [0.0; 10]);
+        // Of two earlier occurrences, the longer repeat sets the penalty:
+        // after 2 3, token 4 would extend 1 2 3 (3 tokens), token 6 only 2 3.
+        let l = dry_view(&[1, 2, 3, 4, 2, 3, 6, 1, 2, 3], 1.0, 2.0, 2);
+        assert_eq!((l[4], l[6]), (-2.0, -1.0));
+    }
+
+    #[test]
+    fn dry_breaks_a_greedy_loop() {
+        // Logits that always prefer continuing the cycle 0 → 1 → 2 → 0, with
+        // token 3 a close second: without DRY greedy loops forever.
+        let next = |last: u32| {
+            let mut l = [0.0f32; 4];
+            l[((last + 1) % 3) as usize] = 2.0;
+            l[3] = 1.5;
+            l
+        };
+        let run = |multiplier: f32| {
+            let p = SamplingParams {
+                dry_multiplier: multiplier,
+                ..SamplingParams::greedy()
+            };
+            let mut s = Sampler::new(p, 0);
+            let mut out = vec![0u32];
+            for _ in 0..12 {
+                let t = s.sample(&next(*out.last().unwrap()));
+                out.push(t);
+            }
+            out
+        };
+        assert!(!run(0.0).contains(&3));
+        assert!(run(0.8).contains(&3));
+    }
+
+    #[test]
+    fn penalties_out_of_range_are_named() {
+        for (presence, frequency, name) in [
+            (2.5, 0.0, "presence_penalty"),
+            (f32::NAN, 0.0, "presence_penalty"),
+            (0.0, -2.01, "frequency_penalty"),
+            (0.0, f32::INFINITY, "frequency_penalty"),
+        ] {
+            let p = SamplingParams {
+                presence_penalty: presence,
+                frequency_penalty: frequency,
+                ..Default::default()
+            };
+            assert!(p.validate().unwrap_err().contains(name), "{name}");
+        }
+        let ok = SamplingParams {
+            presence_penalty: -2.0,
+            frequency_penalty: 2.0,
+            dry_multiplier: 5.0,
+            dry_base: 4.0,
+            dry_allowed_length: 64,
+            ..Default::default()
+        };
+        ok.validate().unwrap();
+        for (multiplier, base, allowed, name) in [
+            (-0.1, 1.75, 2, "dry_multiplier"),
+            (f32::NAN, 1.75, 2, "dry_multiplier"),
+            (0.8, 0.9, 2, "dry_base"),
+            (0.8, 1.75, 0, "dry_allowed_length"),
+            (0.8, 1.75, 65, "dry_allowed_length"),
+        ] {
+            let p = SamplingParams {
+                dry_multiplier: multiplier,
+                dry_base: base,
+                dry_allowed_length: allowed,
+                ..Default::default()
+            };
+            assert!(p.validate().unwrap_err().contains(name), "{name}");
+        }
     }
 
     #[test]

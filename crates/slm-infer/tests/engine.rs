@@ -28,6 +28,8 @@ fn tiny(max_batch: usize) -> Engine {
     .unwrap()
 }
 
+/// Sampling with every knob on, penalties included, so that determinism and
+/// batching tests cover each sequence's own penalty state.
 fn req(prompt: &str, max_tokens: usize, seed: u64) -> GenerateRequest {
     GenerateRequest {
         prompt: prompt.into(),
@@ -37,6 +39,10 @@ fn req(prompt: &str, max_tokens: usize, seed: u64) -> GenerateRequest {
             top_k: Some(200),
             top_p: 0.95,
             seed: Some(seed),
+            presence_penalty: 0.1,
+            frequency_penalty: 0.1,
+            dry_multiplier: 0.8,
+            ..Default::default()
         },
         ..Default::default()
     }

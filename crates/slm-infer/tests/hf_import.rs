@@ -91,10 +91,8 @@ fn transformers_directory_generates_transformers_greedy_text() {
                 prompt: prompt.to_string(),
                 max_tokens: cut.max(1),
                 sampling: SamplingParams {
-                    temperature: 0.0,
-                    top_k: None,
-                    top_p: 1.0,
                     seed: Some(0),
+                    ..SamplingParams::greedy()
                 },
                 ..Default::default()
             })

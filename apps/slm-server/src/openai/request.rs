@@ -23,6 +23,15 @@ pub struct GenerationBody {
     /// Extension (vLLM, llama.cpp): keep only the k most likely tokens; 0 = off.
     pub top_k: Option<i64>,
     pub seed: Option<serde_json::Number>,
+    /// Subtracted once from the logit of every token already generated (-2 … 2).
+    pub presence_penalty: Option<f64>,
+    /// Subtracted from a token's logit per time it was generated (-2 … 2).
+    pub frequency_penalty: Option<f64>,
+    /// Extension (llama.cpp's names): the DRY repetition penalty, see
+    /// `slm_infer::SamplingParams::dry_multiplier`.
+    pub dry_multiplier: Option<f64>,
+    pub dry_base: Option<f64>,
+    pub dry_allowed_length: Option<i64>,
     pub stop: Option<StopInput>,
     pub stream: Option<bool>,
     pub stream_options: Option<StreamOptions>,
@@ -44,8 +53,6 @@ pub struct GenerationBody {
     pub echo: Option<Value>,
     pub suffix: Option<Value>,
     pub logit_bias: Option<Value>,
-    pub presence_penalty: Option<Value>,
-    pub frequency_penalty: Option<Value>,
     pub tools: Option<Value>,
     pub tool_choice: Option<Value>,
     pub functions: Option<Value>,

@@ -91,6 +91,11 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
             "temperature": round_f32(state.policy.default_temperature),
             "top_p": round_f32(state.policy.default_top_p),
             "top_k": state.policy.default_top_k,
+            "presence_penalty": round_f32(state.policy.default_presence_penalty),
+            "frequency_penalty": round_f32(state.policy.default_frequency_penalty),
+            "dry_multiplier": round_f32(state.policy.default_dry_multiplier),
+            "dry_base": round_f32(state.policy.default_dry_base),
+            "dry_allowed_length": state.policy.default_dry_allowed_length,
         },
         "auth_required": state.api_key.is_some(),
     }))
