@@ -1,5 +1,5 @@
-//! Token sampling: presence and frequency penalties, temperature, top-k,
-//! top-p (nucleus) and a seeded RNG per request. The procedure depends only
+//! Token sampling: presence, frequency and DRY repetition penalties,
+//! temperature, top-k, top-p (nucleus) and a seeded RNG per request. The procedure depends only
 //! on the logits and the request's own RNG and tokens, never on other
 //! sequences, so a seed always reproduces its text.
 
