@@ -15,7 +15,7 @@ use actix_web_lab::sse::{self, Sse};
 use futures::Stream;
 use slm_infer::{
     Completion, FinishReason, GenerateRequest, GenerationStream, InferError, PromptOverflow,
-    SamplingParams, StreamEvent, TokenLogprob,
+    StreamEvent, TokenLogprob,
 };
 
 use crate::error::ApiError;
@@ -103,17 +103,7 @@ pub fn submit(state: &AppState, job: &Job) -> Result<GenerationStream, ApiError>
     let req = GenerateRequest {
         prompt: job.prompt.clone(),
         max_tokens: job.max_tokens,
-        sampling: SamplingParams {
-            temperature: s.temperature,
-            top_k: s.top_k,
-            top_p: s.top_p,
-            seed: s.seed,
-            presence_penalty: s.presence_penalty,
-            frequency_penalty: s.frequency_penalty,
-            dry_multiplier: s.dry_multiplier,
-            dry_base: s.dry_base,
-            dry_allowed_length: s.dry_allowed_length,
-        },
+        sampling: s.sampling.clone(),
         stop: s.stop.clone(),
         // The handler already fitted prompt + max_tokens to the context.
         overflow: PromptOverflow::Reject,

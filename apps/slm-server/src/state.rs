@@ -82,14 +82,10 @@ impl AppState {
                 .default_max_tokens
                 .unwrap_or(generation.max_tokens.min(max_tokens_limit))
                 .max(1),
-            default_temperature: generation.temperature,
-            default_top_p: generation.top_p,
-            default_top_k: generation.top_k.filter(|&k| k > 0),
-            default_presence_penalty: generation.presence_penalty,
-            default_frequency_penalty: generation.frequency_penalty,
-            default_dry_multiplier: generation.dry_multiplier,
-            default_dry_base: generation.dry_base,
-            default_dry_allowed_length: generation.dry_allowed_length,
+            default_sampling: SamplingParams {
+                top_k: generation.top_k.filter(|&k| k > 0),
+                ..generation.sampling(None)
+            },
         };
         let api_key = config.api_key.as_deref().map(ApiKey::new);
         let web_dir = config.resolve_web_dir();

@@ -4,6 +4,7 @@
 //! Prompt-length checks need the tokenizer and live in `prompt_fit`.
 
 use serde_json::Value;
+use slm_infer::SamplingParams;
 
 use crate::error::ApiError;
 use crate::openai::request::{GenerationBody, StopInput};
@@ -26,14 +27,9 @@ pub struct RequestPolicy {
     pub max_tokens_limit: usize,
     /// `max_tokens` when the client gives none (shrunk to fit the context).
     pub default_max_tokens: usize,
-    pub default_temperature: f32,
-    pub default_top_p: f32,
-    pub default_top_k: Option<usize>,
-    pub default_presence_penalty: f32,
-    pub default_frequency_penalty: f32,
-    pub default_dry_multiplier: f32,
-    pub default_dry_base: f32,
-    pub default_dry_allowed_length: usize,
+    /// Sampling settings for the fields a client leaves out (the model's generation.json;
+    /// `seed` is unused).
+    pub default_sampling: SamplingParams,
 }
 
 /// Sampling and output settings of one validated request.
@@ -41,15 +37,7 @@ pub struct RequestPolicy {
 pub struct GenerationSettings {
     /// `None`: the client gave no `max_tokens`; use the default, fitted to the context.
     pub max_tokens: Option<usize>,
-    pub temperature: f32,
-    pub top_p: f32,
-    pub top_k: Option<usize>,
-    pub presence_penalty: f32,
-    pub frequency_penalty: f32,
-    pub dry_multiplier: f32,
-    pub dry_base: f32,
-    pub dry_allowed_length: usize,
-    pub seed: Option<u64>,
+    pub sampling: SamplingParams,
     pub stop: Vec<String>,
     pub stream: bool,
     pub include_usage: bool,
@@ -113,8 +101,9 @@ pub fn validate_settings(
         }
     };
 
+    let defaults = &policy.default_sampling;
     let temperature = match body.temperature {
-        None => policy.default_temperature,
+        None => defaults.temperature,
         Some(t) if !t.is_finite() || !(0.0..=MAX_TEMPERATURE).contains(&t) => {
             return Err(ApiError::invalid_param(
                 "temperature",
@@ -125,7 +114,7 @@ pub fn validate_settings(
     };
 
     let top_p = match body.top_p {
-        None => policy.default_top_p,
+        None => defaults.top_p,
         Some(p) if !p.is_finite() || p <= 0.0 || p > 1.0 => {
             return Err(ApiError::invalid_param(
                 "top_p",
@@ -138,7 +127,7 @@ pub fn validate_settings(
     };
 
     let top_k = match body.top_k {
-        None => policy.default_top_k,
+        None => defaults.top_k,
         Some(k) if k < 0 => {
             return Err(ApiError::invalid_param(
                 "top_k",
@@ -151,20 +140,20 @@ pub fn validate_settings(
 
     let penalty = -f64::from(MAX_PENALTY)..=f64::from(MAX_PENALTY);
     let presence_penalty = number_in("presence_penalty", body.presence_penalty, penalty.clone())?
-        .map_or(policy.default_presence_penalty, |v| v as f32);
+        .map_or(defaults.presence_penalty, |v| v as f32);
     let frequency_penalty = number_in("frequency_penalty", body.frequency_penalty, penalty)?
-        .map_or(policy.default_frequency_penalty, |v| v as f32);
+        .map_or(defaults.frequency_penalty, |v| v as f32);
 
     let dry_multiplier = number_in(
         "dry_multiplier",
         body.dry_multiplier,
         0.0..=f64::from(MAX_DRY_MULTIPLIER),
     )?
-    .map_or(policy.default_dry_multiplier, |v| v as f32);
+    .map_or(defaults.dry_multiplier, |v| v as f32);
     let dry_base = number_in("dry_base", body.dry_base, 1.0..=f64::from(MAX_DRY_BASE))?
-        .map_or(policy.default_dry_base, |v| v as f32);
+        .map_or(defaults.dry_base, |v| v as f32);
     let dry_allowed_length = match body.dry_allowed_length {
-        None => policy.default_dry_allowed_length,
+        None => defaults.dry_allowed_length,
         Some(n) if n >= 1 && n as u64 <= MAX_DRY_ALLOWED_LENGTH as u64 => n as usize,
         Some(n) => {
             return Err(ApiError::invalid_param(
@@ -236,15 +225,17 @@ pub fn validate_settings(
 
     Ok(GenerationSettings {
         max_tokens,
-        temperature,
-        top_p,
-        top_k,
-        presence_penalty,
-        frequency_penalty,
-        dry_multiplier,
-        dry_base,
-        dry_allowed_length,
-        seed,
+        sampling: SamplingParams {
+            temperature,
+            top_p,
+            top_k,
+            seed,
+            presence_penalty,
+            frequency_penalty,
+            dry_multiplier,
+            dry_base,
+            dry_allowed_length,
+        },
         stop,
         stream,
         include_usage,
@@ -430,14 +421,17 @@ mod tests {
         RequestPolicy {
             max_tokens_limit: 512,
             default_max_tokens: 128,
-            default_temperature: 0.8,
-            default_top_p: 0.95,
-            default_top_k: Some(40),
-            default_presence_penalty: 0.0,
-            default_frequency_penalty: 0.25,
-            default_dry_multiplier: 0.8,
-            default_dry_base: 1.75,
-            default_dry_allowed_length: 2,
+            default_sampling: SamplingParams {
+                temperature: 0.8,
+                top_p: 0.95,
+                top_k: Some(40),
+                seed: None,
+                presence_penalty: 0.0,
+                frequency_penalty: 0.25,
+                dry_multiplier: 0.8,
+                dry_base: 1.75,
+                dry_allowed_length: 2,
+            },
         }
     }
 
@@ -457,9 +451,9 @@ mod tests {
     fn defaults_apply_when_fields_are_absent() {
         let s = check(r#"{"prompt":"x"}"#, Endpoint::Completions).unwrap();
         assert_eq!(s.max_tokens, None);
-        assert_eq!(s.temperature, 0.8);
-        assert_eq!(s.top_p, 0.95);
-        assert_eq!(s.top_k, Some(40));
+        assert_eq!(s.sampling.temperature, 0.8);
+        assert_eq!(s.sampling.top_p, 0.95);
+        assert_eq!(s.sampling.top_k, Some(40));
         assert!(!s.stream);
         assert!(s.stop.is_empty());
     }
@@ -473,10 +467,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.max_tokens, Some(7));
-        assert_eq!(s.temperature, 0.0);
-        assert_eq!(s.top_p, 0.5);
-        assert_eq!(s.top_k, Some(3));
-        assert_eq!(s.seed, Some(42));
+        assert_eq!(s.sampling.temperature, 0.0);
+        assert_eq!(s.sampling.top_p, 0.5);
+        assert_eq!(s.sampling.top_k, Some(3));
+        assert_eq!(s.sampling.seed, Some(42));
         assert_eq!(s.stop, vec!["\n".to_string(), "The end".to_string()]);
         assert!(s.stream && s.include_usage);
     }
@@ -485,13 +479,13 @@ mod tests {
     fn tiny_positive_top_p_stays_positive() {
         // Found by schemathesis: 5e-324 is > 0 but was 0 as f32, which the engine refused.
         let s = check(r#"{"top_p":5e-324}"#, Endpoint::Completions).unwrap();
-        assert!(s.top_p > 0.0, "{}", s.top_p);
+        assert!(s.sampling.top_p > 0.0, "{}", s.sampling.top_p);
     }
 
     #[test]
     fn top_k_zero_disables() {
         let s = check(r#"{"top_k":0}"#, Endpoint::Completions).unwrap();
-        assert_eq!(s.top_k, None);
+        assert_eq!(s.sampling.top_k, None);
     }
 
     #[test]
@@ -542,10 +536,16 @@ mod tests {
     #[test]
     fn penalties_default_to_the_models_and_are_range_checked() {
         let s = check(r#"{"prompt":"x"}"#, Endpoint::Completions).unwrap();
-        assert_eq!((s.presence_penalty, s.frequency_penalty), (0.0, 0.25));
+        assert_eq!(
+            (s.sampling.presence_penalty, s.sampling.frequency_penalty),
+            (0.0, 0.25)
+        );
         let json = r#"{"presence_penalty":-2,"frequency_penalty":2}"#;
         let s = check(json, Endpoint::Chat).unwrap();
-        assert_eq!((s.presence_penalty, s.frequency_penalty), (-2.0, 2.0));
+        assert_eq!(
+            (s.sampling.presence_penalty, s.sampling.frequency_penalty),
+            (-2.0, 2.0)
+        );
         for (json, field) in [
             (r#"{"presence_penalty":2.5}"#, "presence_penalty"),
             (r#"{"frequency_penalty":-3}"#, "frequency_penalty"),
@@ -560,7 +560,13 @@ mod tests {
     #[test]
     fn dry_settings_default_to_the_models_and_are_range_checked() {
         let s = check(r#"{"prompt":"x"}"#, Endpoint::Completions).unwrap();
-        let dry = |s: &GenerationSettings| (s.dry_multiplier, s.dry_base, s.dry_allowed_length);
+        let dry = |s: &GenerationSettings| {
+            (
+                s.sampling.dry_multiplier,
+                s.sampling.dry_base,
+                s.sampling.dry_allowed_length,
+            )
+        };
         assert_eq!(dry(&s), (0.8, 1.75, 2));
         let json = r#"{"dry_multiplier":0,"dry_base":4,"dry_allowed_length":64}"#;
         assert_eq!(dry(&check(json, Endpoint::Chat).unwrap()), (0.0, 4.0, 64));
@@ -648,7 +654,7 @@ mod tests {
             match check(&json, Endpoint::Completions) {
                 Ok(s) => {
                     prop_assert!((0.0..=MAX_TEMPERATURE).contains(&t));
-                    prop_assert!((s.temperature as f64 - t).abs() < 1e-6);
+                    prop_assert!((s.sampling.temperature as f64 - t).abs() < 1e-6);
                 }
                 Err(e) => {
                     prop_assert!(!(0.0..=MAX_TEMPERATURE).contains(&t));

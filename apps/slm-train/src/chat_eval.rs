@@ -27,7 +27,7 @@ use slm_infer::{Engine, EngineOptions, GenerateRequest, WeightDtype};
 use slm_tokenizer::{ChatTemplate, Role};
 
 use crate::instruct::read_stories;
-use crate::sample_quality::{loops, words as sample_words};
+use crate::sample_quality::{loops, settings_json, words as sample_words};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -214,11 +214,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .take(args.examples)
         .map(|(r, reply)| serde_json::json!({"request": r.prompt, "words": r.words, "names": r.names, "reply": reply}))
         .collect();
-    let mut sampling = serde_json::to_value(g.sampling(None))?;
-    if let Some(o) = sampling.as_object_mut() {
-        o.remove("seed");
-        o.insert("plan_bias".into(), plan_bias.into());
-    }
+    let mut sampling = settings_json(&g.sampling(None));
+    sampling["plan_bias"] = plan_bias.into();
     let report = serde_json::json!({
         "model": args.model,
         "format": if template.is_some() { "chat" } else { "story text" },

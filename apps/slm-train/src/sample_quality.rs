@@ -88,6 +88,15 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Sampling settings for a report: every field but the seed, which varies per sample.
+pub fn settings_json(sampling: &SamplingParams) -> serde_json::Value {
+    let mut v = serde_json::to_value(sampling).expect("sampling settings serialize");
+    if let Some(o) = v.as_object_mut() {
+        o.remove("seed");
+    }
+    v
+}
+
 /// Whether some word `n`-gram occurs at least `times` times in `words`.
 pub fn loops(words: &[String], n: usize, times: usize) -> bool {
     let mut counts: HashMap<&[String], usize> = HashMap::new();
@@ -155,23 +164,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     // Submit everything, then collect: the engine batches the requests.
     let mut streams = Vec::new();
-    let mut keys = Vec::new();
     for prompt in &prompts {
         for seed in 1..=args.seeds {
-            keys.push((prompt, seed));
             let req = GenerateRequest {
                 prompt: prompt.clone(),
                 max_tokens: args.max_tokens,
                 sampling: sampling(seed),
                 ..Default::default()
             };
-            streams.push(engine.submit(req).context("submitting a sample")?);
+            let stream = engine.submit(req).context("submitting a sample")?;
+            streams.push((stream, prompt, seed));
         }
     }
     let mut samples = Vec::new();
     let mut texts = String::new();
     let mut tokens = 0usize;
-    for (stream, (prompt, seed)) in streams.into_iter().zip(keys) {
+    for (stream, prompt, seed) in streams {
         let done = stream.wait().context("sampling")?;
         tokens += done.usage.completion_tokens;
         samples.push(words(&done.text));
@@ -182,17 +190,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::fs::write(path, texts).with_context(|| format!("writing {}", path.display()))?;
     }
     let looping = samples.iter().filter(|w| loops(w, 4, 3)).count();
-    let mut sampling_json = serde_json::to_value(sampling(1))?;
-    if let Some(o) = sampling_json.as_object_mut() {
-        o.remove("seed");
-    }
     let report = serde_json::json!({
         "model": args.model,
         "prompts": prompts.len(),
         "seeds": args.seeds,
         "samples": samples.len(),
         "max_tokens": args.max_tokens,
-        "sampling": sampling_json,
+        "sampling": settings_json(&sampling(1)),
         "dtype": args.dtype,
         "completion_tokens": tokens,
         "looping_samples": looping,

@@ -19,7 +19,7 @@ use crate::kernels::matrix::WeightDtype;
 use crate::model::DecodeModel;
 use crate::native::{NativeModel, NativeOptions};
 use crate::request::{Completion, GenerateRequest, MAX_TOP_LOGPROBS, PromptOverflow};
-use crate::sampling::{SamplingParams, check_dry, check_penalty};
+use crate::sampling::SamplingParams;
 use crate::scheduler::{Job, Scheduler, Shared};
 use crate::stream::{CancelHandle, GenerationStream};
 
@@ -563,9 +563,7 @@ fn read_generation_defaults(dir: &Path) -> Result<GenerationDefaults, InferError
     if let Some(text) = read(&ours)? {
         let g: GenerationDefaults = serde_json::from_str(&text).map_err(|e| bad(&ours, e))?;
         check_plan_bias(g.plan_bias)
-            .and_then(|()| check_penalty("presence_penalty", g.presence_penalty))
-            .and_then(|()| check_penalty("frequency_penalty", g.frequency_penalty))
-            .and_then(|()| check_dry(g.dry_multiplier, g.dry_base, g.dry_allowed_length))
+            .and_then(|()| g.sampling(None).validate_penalties())
             .map_err(|message| InferError::Config {
                 path: ours,
                 message,

@@ -83,6 +83,6 @@ pub use request::{
 };
 pub use sampling::{
     MAX_DRY_ALLOWED_LENGTH, MAX_DRY_BASE, MAX_DRY_MULTIPLIER, MAX_PENALTY, Sampler, SamplingParams,
-    argmax, check_dry, check_penalty, log_probs,
+    argmax, log_probs,
 };
 pub use stream::{CancelHandle, GenerationStream};

@@ -92,6 +92,11 @@ impl SamplingParams {
         if self.top_k == Some(0) {
             return Err("top_k must be at least 1".into());
         }
+        self.validate_penalties()
+    }
+
+    /// Describes the first invalid presence, frequency or DRY setting.
+    pub(crate) fn validate_penalties(&self) -> Result<(), String> {
         check_penalty("presence_penalty", self.presence_penalty)?;
         check_penalty("frequency_penalty", self.frequency_penalty)?;
         check_dry(self.dry_multiplier, self.dry_base, self.dry_allowed_length)
@@ -103,7 +108,7 @@ impl SamplingParams {
 }
 
 /// The DRY settings must lie within their bounds (see [`SamplingParams::dry_multiplier`]).
-pub fn check_dry(multiplier: f32, base: f32, allowed_length: usize) -> Result<(), String> {
+fn check_dry(multiplier: f32, base: f32, allowed_length: usize) -> Result<(), String> {
     if !(0.0..=MAX_DRY_MULTIPLIER).contains(&multiplier) {
         return Err(format!(
             "dry_multiplier must be between 0 and {MAX_DRY_MULTIPLIER}, got {multiplier}"
@@ -123,7 +128,7 @@ pub fn check_dry(multiplier: f32, base: f32, allowed_length: usize) -> Result<()
 }
 
 /// A presence or frequency penalty must be finite and within ±[`MAX_PENALTY`].
-pub fn check_penalty(name: &str, v: f32) -> Result<(), String> {
+fn check_penalty(name: &str, v: f32) -> Result<(), String> {
     if v.is_finite() && v.abs() <= MAX_PENALTY {
         Ok(())
     } else {

@@ -70,6 +70,7 @@ fn round_f32(x: f32) -> f64 {
 pub async fn info(state: web::Data<AppState>) -> HttpResponse {
     let i = state.engine.info();
     let c = &i.config;
+    let d = &state.policy.default_sampling;
     HttpResponse::Ok().json(json!({
         "model": i.name,
         "parameters": i.n_params,
@@ -88,14 +89,14 @@ pub async fn info(state: web::Data<AppState>) -> HttpResponse {
         "ttft_ms_p50": state.metrics.recent_ttft_p50_ms(),
         "defaults": {
             "max_tokens": state.policy.default_max_tokens,
-            "temperature": round_f32(state.policy.default_temperature),
-            "top_p": round_f32(state.policy.default_top_p),
-            "top_k": state.policy.default_top_k,
-            "presence_penalty": round_f32(state.policy.default_presence_penalty),
-            "frequency_penalty": round_f32(state.policy.default_frequency_penalty),
-            "dry_multiplier": round_f32(state.policy.default_dry_multiplier),
-            "dry_base": round_f32(state.policy.default_dry_base),
-            "dry_allowed_length": state.policy.default_dry_allowed_length,
+            "temperature": round_f32(d.temperature),
+            "top_p": round_f32(d.top_p),
+            "top_k": d.top_k,
+            "presence_penalty": round_f32(d.presence_penalty),
+            "frequency_penalty": round_f32(d.frequency_penalty),
+            "dry_multiplier": round_f32(d.dry_multiplier),
+            "dry_base": round_f32(d.dry_base),
+            "dry_allowed_length": d.dry_allowed_length,
         },
         "auth_required": state.api_key.is_some(),
     }))
