@@ -6,7 +6,7 @@
 #
 #   bash scripts/recipe-study.sh [STEPS] [VARIANT...]     (default: 100 steps, every variant)
 #
-# Needs: data/tinystories (slm-train prepare on datasets/tinystories, see README), the grown
+# Needs: data/tinystories (slm-train prepare on ../shared/datasets/tinystories, see README), the grown
 # start runs/grown-12l (scripts/grow_model.py) and, for the "shape-6l-32k" variant, the
 # session-4 model at runs/old-6l-32k (models/tinystories-15m at commit bac95b4).
 set -euo pipefail

@@ -8,6 +8,9 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
+echo "== no TinyStories text in tracked files"
+scripts/check-no-story-text.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

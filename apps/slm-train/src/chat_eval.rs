@@ -34,8 +34,9 @@ pub struct Args {
     /// Model directory.
     #[arg(long)]
     pub model: PathBuf,
-    /// Held-out stories the requests are made from (never the training files).
-    #[arg(long, default_value = "datasets/tinystories/valid.txt.zst")]
+    /// Held-out stories the requests are made from (never the training files); the default
+    /// is the validation split in `../shared` beside the checkout.
+    #[arg(long, default_value = "../shared/datasets/tinystories/valid.txt.zst")]
     pub stories: PathBuf,
     /// Story requests (from the first stories that give one with words or names).
     #[arg(long, default_value_t = 200)]
@@ -170,7 +171,12 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let stories = read_stories(std::slice::from_ref(&args.stories))?;
+    let stories = read_stories(std::slice::from_ref(&args.stories)).with_context(|| {
+        format!(
+            "no held-out stories at {} (pass --stories FILE; datasets/README.md says where data comes from)",
+            args.stories.display()
+        )
+    })?;
     let requests = held_out_requests(&stories, args.requests, args.off_topic, args.seed)?;
     let engine = Engine::load(
         &args.model,
@@ -281,11 +287,7 @@ mod tests {
 
     #[test]
     fn held_out_requests_ask_for_words_or_names() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../datasets/tinystories/valid.txt.zst"
-        );
-        let stories = read_stories(&[path.into()]).unwrap();
+        let stories = read_stories(&[crate::shared_data("tinystories/valid.txt.zst")]).unwrap();
         let reqs = held_out_requests(&stories, 30, 5, 1).unwrap();
         assert_eq!(reqs.len(), 35);
         assert!(reqs[..30].iter().all(|r| r.kind == RequestKind::Story));

@@ -384,9 +384,7 @@ mod tests {
     }
 
     fn fixture() -> Vec<u8> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../datasets/fixtures/tinystories-valid-40.txt");
-        std::fs::read(path).unwrap()
+        std::fs::read(crate::shared_data("fixtures/tinystories-valid-40.txt")).unwrap()
     }
 
     fn url(hub: &Hub, name: &str) -> String {

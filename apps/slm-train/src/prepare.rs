@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use slm_data::{CleanOptions, PrepareConfig, TokenizerSource};
+use slm_data::{CleanOptions, DropReason, PrepareConfig, ShardMeta, TokenizerSource};
 
 use crate::byte_size::parse_byte_size;
 use crate::tokenizer::TokenizerTrainArgs;
@@ -72,10 +72,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let report = slm_data::prepare(&cfg)
         .with_context(|| format!("preparing data into {}", args.out.display()))?;
+    log_pool(&report.splits);
     let splits: Vec<serde_json::Value> = report
         .splits
         .iter()
         .map(|m| {
+            let files: Vec<serde_json::Value> = m
+                .sources
+                .iter()
+                .map(|s| serde_json::json!({"path": s.path, "cleaning": s.cleaning}))
+                .collect();
             serde_json::json!({
                 "split": m.split,
                 "stories": m.num_stories,
@@ -84,6 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "bytes_per_token": m.text_bytes as f64 / m.num_tokens.max(1) as f64,
                 "shards": m.shards.len(),
                 "cleaning": m.cleaning,
+                "files": files,
             })
         })
         .collect();
@@ -100,4 +107,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     });
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
+}
+
+/// Logs one line per input file: stories read, kept, and dropped as duplicates (with
+/// `--dedup`), for overlapping the validation split, or for other reasons (empty, too short,
+/// broken records), so the pool a run trains on is visible.
+fn log_pool(splits: &[ShardMeta]) {
+    for m in splits {
+        for s in &m.sources {
+            let c = &s.cleaning;
+            let duplicates = c.dropped_for(DropReason::Duplicate);
+            let in_valid = c.dropped_for(DropReason::OverlapsValidation);
+            tracing::info!(
+                split = %m.split,
+                read = c.read,
+                kept = c.kept,
+                duplicates,
+                in_valid,
+                other = c.dropped_total() - duplicates - in_valid,
+                "input file {}",
+                s.path
+            );
+        }
+    }
 }

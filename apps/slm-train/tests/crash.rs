@@ -12,15 +12,13 @@ use slm_tokenizer::TrainOptions;
 
 const STEPS: &str = "100";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{fixture, repo};
 
 fn prepare(dir: &Path) -> (PathBuf, PathBuf) {
-    let fixtures = repo().join("datasets/fixtures");
     let mut prep = PrepareConfig::new(
-        vec![fixtures.join("tinystories-train-160.txt")],
-        vec![fixtures.join("tinystories-valid-40.txt")],
+        vec![fixture("tinystories-train-160.txt")],
+        vec![fixture("tinystories-valid-40.txt")],
         dir.to_path_buf(),
     );
     prep.tokenizer = TokenizerSource::Train {

@@ -1,19 +1,18 @@
-//! `slm-train train --config configs/smoke.toml` end to end on the committed fixtures:
+//! `slm-train train --config configs/smoke.toml` end to end on the TinyStories fixtures in `../shared`:
 //! validation loss must fall clearly, and the run must leave checkpoints, metrics and the
 //! plot; then resume, export and eval the result, and start a new run from the export.
 //! The tokenizer (400 tokens) is smaller than the model's 512 rows; the loss covers every
 //! row, so the padding rows end up with ~no probability: the full-vocabulary perplexity an
 //! outside tool computes agrees with the tokenizer-rows one within 1 %.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use slm_data::{PrepareConfig, TokenizerSource};
 use slm_tokenizer::TrainOptions;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{fixture, repo};
 
 fn slm_train(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_slm-train"))
@@ -49,10 +48,9 @@ const TOKENIZER_VOCAB: usize = 400;
 fn smoke_config_trains_resumes_exports_and_evaluates() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let fixtures = repo().join("datasets/fixtures");
     let mut prep = PrepareConfig::new(
-        vec![fixtures.join("tinystories-train-160.txt")],
-        vec![fixtures.join("tinystories-valid-40.txt")],
+        vec![fixture("tinystories-train-160.txt")],
+        vec![fixture("tinystories-valid-40.txt")],
         data.clone(),
     );
     prep.tokenizer = TokenizerSource::Train {
@@ -369,7 +367,7 @@ fn smoke_config_trains_resumes_exports_and_evaluates() {
 /// scores it in the chat format.
 fn instruction_tuning_from(model: &Path, base: &[&str], tmp: &Path) {
     let config = tmp.join("chat.toml");
-    let stories = repo().join("datasets/fixtures/tinystories-train-160.txt");
+    let stories = fixture("tinystories-train-160.txt");
     std::fs::write(
         &config,
         std::fs::read_to_string(repo().join("configs/smoke.toml")).unwrap()
@@ -404,7 +402,7 @@ fn instruction_tuning_from(model: &Path, base: &[&str], tmp: &Path) {
         serde_json::from_slice(&std::fs::read(chat_model.join("tokenizer_config.json")).unwrap())
             .unwrap();
     assert_eq!(tc["chat_template"], slm_tokenizer::chat::JINJA);
-    let valid = repo().join("datasets/fixtures/tinystories-valid-40.txt");
+    let valid = fixture("tinystories-valid-40.txt");
     let line = ok(&slm_train(&[
         "chat-eval",
         "--model",
@@ -439,14 +437,13 @@ fn instruction_tuning_from(model: &Path, base: &[&str], tmp: &Path) {
 /// `SLM_LOG_FORMAT=json`.
 #[test]
 fn logs_have_no_colour_codes_off_a_terminal_and_can_be_json() {
-    let fixtures = repo().join("datasets/fixtures");
     for json in [false, true] {
         let tmp = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_slm-train"));
         cmd.args(["prepare", "--vocab-size", "300", "--no-progress", "--train"])
-            .arg(fixtures.join("tinystories-train-160.txt"))
+            .arg(fixture("tinystories-train-160.txt"))
             .arg("--valid")
-            .arg(fixtures.join("tinystories-valid-40.txt"))
+            .arg(fixture("tinystories-valid-40.txt"))
             .arg("--out")
             .arg(tmp.path())
             .env("RUST_LOG", "info")
@@ -460,6 +457,20 @@ fn logs_have_no_colour_codes_off_a_terminal_and_can_be_json() {
         assert!(out.status.success());
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert!(stderr.contains("split written"), "{stderr}");
+        // One line per input file with what cleaning did to it.
+        let file_line = stderr
+            .lines()
+            .find(|l| l.contains("input file") && l.contains("tinystories-valid-40.txt"))
+            .unwrap_or_else(|| panic!("no per-file line:\n{stderr}"));
+        if json {
+            let v: serde_json::Value = serde_json::from_str(file_line).unwrap();
+            assert_eq!(
+                (&v["fields"]["read"], &v["fields"]["kept"]),
+                (&40.into(), &40.into())
+            );
+        } else {
+            assert!(file_line.contains("read=40 kept=40"), "{file_line}");
+        }
         assert!(!stderr.contains('\u{1b}'), "ANSI codes in logs:\n{stderr}");
         if json {
             for line in stderr.lines().filter(|l| !l.trim().is_empty()) {

@@ -52,6 +52,21 @@ impl CleanStats {
     pub fn dropped_total(&self) -> u64 {
         self.dropped.values().sum()
     }
+
+    /// What was counted after `earlier`, a snapshot of these same counts.
+    pub fn since(&self, earlier: &CleanStats) -> CleanStats {
+        let dropped = self
+            .dropped
+            .iter()
+            .map(|(&reason, &n)| (reason, n - earlier.dropped_for(reason)))
+            .filter(|&(_, n)| n > 0)
+            .collect();
+        CleanStats {
+            read: self.read - earlier.read,
+            kept: self.kept - earlier.kept,
+            dropped,
+        }
+    }
 }
 
 /// Cleaning settings.

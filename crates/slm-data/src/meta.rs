@@ -28,6 +28,10 @@ pub struct SourceInfo {
     pub path: String,
     pub bytes: u64,
     pub sha256: String,
+    /// What cleaning did to this file's records (absent in shards written before it was
+    /// recorded).
+    #[serde(default)]
+    pub cleaning: CleanStats,
 }
 
 /// Contents of `meta.json`. Deliberately free of timestamps and timings so

@@ -1,12 +1,12 @@
 //! A stream of cleaned stories over several corpus files, with progress and
-//! per-file checksums.
+//! per-file checksums and cleaning counts.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 
-use crate::clean::Cleaner;
+use crate::clean::{CleanStats, Cleaner};
 use crate::error::DataError;
 use crate::meta::SourceInfo;
 use crate::reader::CorpusReader;
@@ -22,6 +22,8 @@ pub struct StoryStream {
     sources: Vec<SourceInfo>,
     progress: ProgressBar,
     finished_bytes: u64,
+    /// The cleaner's counts when the current file was opened.
+    file_start: CleanStats,
 }
 
 impl StoryStream {
@@ -34,6 +36,7 @@ impl StoryStream {
             sources: Vec::new(),
             progress,
             finished_bytes: 0,
+            file_start: CleanStats::default(),
         }
     }
 
@@ -42,7 +45,7 @@ impl StoryStream {
         self.error.take()
     }
 
-    /// Files read to the end so far, with size and SHA-256.
+    /// Files read to the end so far, with size, SHA-256 and what cleaning did to each.
     pub fn sources(&self) -> &[SourceInfo] {
         &self.sources
     }
@@ -72,6 +75,7 @@ impl Iterator for StoryStream {
                 Some(r) => r,
                 None => {
                     let path = self.paths.pop_front()?;
+                    self.file_start = self.cleaner.stats().clone();
                     match CorpusReader::open(&path) {
                         Ok(r) => self.reader.insert(r),
                         Err(e) => return self.fail(e),
@@ -93,6 +97,7 @@ impl Iterator for StoryStream {
                         path: reader.path().display().to_string(),
                         bytes,
                         sha256: reader.sha256(),
+                        cleaning: self.cleaner.stats().since(&self.file_start),
                     });
                     self.finished_bytes += bytes;
                     self.progress.set_position(self.finished_bytes);

@@ -1,4 +1,4 @@
-//! The preparation pipeline end to end on the committed fixtures.
+//! The preparation pipeline end to end on the TinyStories fixtures in `../shared`.
 
 mod common;
 
@@ -138,24 +138,43 @@ fn overlap_with_validation_and_duplicates_are_removed_and_counted() {
     let tmp = tempfile::tempdir().unwrap();
     let valid = std::fs::read_to_string(valid_fixture()).unwrap();
     let first_valid = valid.split(EOT).next().unwrap();
+    // Two copies of a validation story (one with messy whitespace), a duplicate within the
+    // file and one of the fixture's stories again, in a second training file.
     let train = std::fs::read_to_string(train_fixture()).unwrap();
-    // Two copies of a validation story (one with messy whitespace) and a duplicate.
     let extra = format!(
-        "{first_valid}{EOT}\n  {}  {EOT}\nDup story.{EOT}\nDup story.\n{EOT}\n",
-        first_valid.trim().replace(' ', "  ")
+        "{first_valid}{EOT}\n  {}  {EOT}\nDup story.{EOT}\nDup story.\n{EOT}\n{}{EOT}\n",
+        first_valid.trim().replace(' ', "  "),
+        train.split(EOT).nth(3).unwrap(),
     );
-    let path = tmp.path().join("train.txt");
-    std::fs::write(&path, format!("{train}{extra}")).unwrap();
+    let path = tmp.path().join("extra.txt");
+    std::fs::write(&path, extra).unwrap();
     let out = tmp.path().join("out");
-    let mut cfg = small_config(vec![path], vec![valid_fixture()], &out);
+    let mut cfg = small_config(vec![train_fixture(), path], vec![valid_fixture()], &out);
     cfg.clean.dedup = true;
     let report = prepare(&cfg).unwrap();
     assert_eq!(report.overlap_dropped, 2);
-    let stats = &report.splits[0].cleaning;
-    assert_eq!(stats.read, 164);
-    assert_eq!(stats.dropped_for(DropReason::Duplicate), 1);
+    let split = &report.splits[0];
+    let stats = &split.cleaning;
+    assert_eq!(stats.read, 165);
+    assert_eq!(stats.dropped_for(DropReason::Duplicate), 2);
     assert_eq!(stats.kept, 161);
-    assert_eq!(report.splits[0].num_stories, 161);
+    assert_eq!(split.num_stories, 161);
+    // Per input file: the fixture is kept whole; the second file loses all but one story.
+    let per_file: Vec<(u64, u64, u64, u64)> = split
+        .sources
+        .iter()
+        .map(|s| {
+            let c = &s.cleaning;
+            let dup = c.dropped_for(DropReason::Duplicate);
+            (
+                c.read,
+                c.kept,
+                dup,
+                c.dropped_for(DropReason::OverlapsValidation),
+            )
+        })
+        .collect();
+    assert_eq!(per_file, [(160, 160, 0, 0), (5, 1, 2, 2)]);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Writes the tiny random-weight test model (`models/tiny-random`): a
-//! ~512-token BPE tokenizer trained on the repository's text fixtures (or on
+//! ~512-token BPE tokenizer trained on the TinyStories fixtures in `../shared` (or on
 //! the story text below when none are found) and a 2-layer GQA Transformer
 //! with random f16 weights.
 //!
@@ -18,7 +18,7 @@ struct Args {
     #[arg(long, default_value = "models/tiny-random")]
     out: PathBuf,
     /// Directory of .txt fixtures to train the tokenizer on.
-    #[arg(long, default_value = "datasets/fixtures")]
+    #[arg(long, default_value = "../shared/datasets/fixtures")]
     fixtures: PathBuf,
     #[arg(long, default_value_t = 512)]
     vocab_size: usize,

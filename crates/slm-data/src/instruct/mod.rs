@@ -727,14 +727,17 @@ mod tests {
     use super::*;
     use crate::{CorpusReader, Record};
 
-    /// The first `n` stories of the committed validation set.
+    /// The first `n` stories of the validation set in `../shared` beside the checkout (the
+    /// project's TinyStories text is read from there, never committed).
     fn fixture(n: usize) -> Vec<String> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../datasets/tinystories/valid.txt.zst"
+            "/../../../shared/datasets/tinystories/valid.txt.zst"
         );
         CorpusReader::open(path)
-            .expect("open valid.txt.zst")
+            .unwrap_or_else(|e| {
+                panic!("{e}: these tests read ../shared/datasets (datasets/README.md)")
+            })
             .filter_map(|r| match r.expect("read record") {
                 Record::Story(s) => Some(s),
                 Record::Broken(_) => None,

@@ -5,16 +5,27 @@ use std::path::{Path, PathBuf};
 use slm_data::{PrepareConfig, TokenizerSource};
 use slm_tokenizer::TrainOptions;
 
-pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/fixtures")
+/// `../shared/datasets/<rel>` beside the checkout: the project's TinyStories text is read
+/// from there and never committed (datasets/README.md).
+pub fn shared_data(rel: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/datasets")
+        .join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: this test reads the project's TinyStories text from \
+         ../shared/datasets beside the checkout (see datasets/README.md)",
+        path.display()
+    );
+    path
 }
 
 pub fn train_fixture() -> PathBuf {
-    fixtures().join("tinystories-train-160.txt")
+    shared_data("fixtures/tinystories-train-160.txt")
 }
 
 pub fn valid_fixture() -> PathBuf {
-    fixtures().join("tinystories-valid-40.txt")
+    shared_data("fixtures/tinystories-valid-40.txt")
 }
 
 pub fn zstd_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
