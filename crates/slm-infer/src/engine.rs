@@ -286,6 +286,7 @@ impl Engine {
         let shared = Arc::new(Shared::default());
         let scheduler = Scheduler {
             sample_vocab: tokenizer.vocab_size(),
+            isa: Isa::resolve(opts.isa)?,
             model,
             tokenizer: tokenizer.clone(),
             rx,

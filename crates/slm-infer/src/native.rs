@@ -9,9 +9,9 @@ use rayon::prelude::*;
 
 use crate::config::ModelConfig;
 use crate::error::InferError;
+use crate::kernels::Isa;
 use crate::kernels::matrix::{Matrix, SharedOut, WeightDtype};
 use crate::kernels::ops::{self, RopeTable};
-use crate::kernels::simd::Isa;
 use crate::model::{DecodeModel, SeqWork, check_batch, kept_vocab_rows};
 use crate::weights::ModelWeights;
 

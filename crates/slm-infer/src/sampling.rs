@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::simd::{self, Isa};
+use crate::kernels::{self, Isa};
 
 /// How to pick the next token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,6 +177,13 @@ impl Sampler {
         }
     }
 
+    /// Runs the softmax on `isa` (the engine's resolved one, so `--isa` reaches the sampler
+    /// too) instead of the fastest this CPU supports.
+    pub fn with_isa(mut self, isa: Isa) -> Sampler {
+        self.isa = isa;
+        self
+    }
+
     /// Picks a token id from `logits` after the penalties for the tokens
     /// picked so far (NaN logits are never picked unless all are NaN).
     pub fn sample(&mut self, logits: &[f32]) -> u32 {
@@ -287,9 +294,9 @@ impl Sampler {
     fn prepare(&mut self, logits: &[f32]) -> bool {
         let p = &self.params;
         let inv_t = 1.0 / p.temperature;
-        let max = simd::max_ignoring_nan(logits);
+        let max = kernels::max_ignoring_nan(logits);
         self.weights.resize(logits.len(), 0.0);
-        simd::softmax_weights(self.isa, logits, max, inv_t, &mut self.weights);
+        kernels::softmax_weights(self.isa, logits, max, inv_t, &mut self.weights);
         let n = logits.len();
         let k = p.top_k.unwrap_or(n).min(n);
         if k < n {

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use slm_tokenizer::{ChatTemplate, IncrementalDecoder, Tokenizer};
 
 use crate::guide::PlanGuide;
+use crate::kernels::Isa;
 use crate::model::{DecodeModel, SeqWork};
 use crate::output::{FinishReason, OutputFilter};
 use crate::request::{Completion, StreamEvent, Timings, TokenChoice, TokenLogprob, Usage};
@@ -83,6 +84,8 @@ pub(crate) struct Scheduler {
     pub prefill_chunk: usize,
     /// Logits beyond the tokenizer's vocabulary (padding rows) are never sampled.
     pub sample_vocab: usize,
+    /// The instruction set the samplers' softmax runs on.
+    pub isa: Isa,
 }
 
 /// A drawn token, with its log-probabilities and top alternatives (ids) when asked for.
@@ -282,7 +285,7 @@ impl Scheduler {
     }
 
     fn admit(&self, job: Job, slot: usize) -> Seq {
-        let sampler = Sampler::new(job.sampling.clone(), job.seed);
+        let sampler = Sampler::new(job.sampling.clone(), job.seed).with_isa(self.isa);
         let filter = OutputFilter::new(job.stop.clone(), job.trim_to_sentence);
         self.shared
             .prompt_tokens

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::InferError;
 
-/// An instruction set the kernels are compiled for (see [`super::simd`]).
+/// An instruction set the kernels are compiled for (see [`super`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Isa {

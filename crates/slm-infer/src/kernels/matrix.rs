@@ -7,9 +7,7 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::simd::{
-    Bf16Row, F16Row, F32Row, Isa, MatmulRows, Q8_BLOCK, Q8Row, TILE, Widen, dispatch,
-};
+use super::{Bf16Row, F16Row, F32Row, Isa, MatmulRows, Q8_BLOCK, Q8Row, TILE, Widen, dispatch};
 
 /// Evaluates `$body` with `$row` bound to a function from row index to that
 /// row's [`Row`] view, once per storage precision (a closure cannot be

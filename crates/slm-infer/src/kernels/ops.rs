@@ -1,7 +1,7 @@
 //! Element-wise and per-head operations of the Transformer block, written
 //! exactly as docs/architecture.md states them.
 
-use super::simd::{self, Isa};
+use super::{self as kernels, Isa};
 
 /// `out = x / sqrt(mean(x²) + eps) * w`.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
@@ -54,7 +54,7 @@ pub fn swiglu(gate_up: &[f32], out: &mut [f32]) {
 }
 
 /// Causal attention of one query head over `n_keys` cached positions; see
-/// [`simd::Attend`].
+/// [`kernels::Attend`].
 #[allow(clippy::too_many_arguments)]
 pub fn attend(
     isa: Isa,
@@ -66,9 +66,9 @@ pub fn attend(
     scores: &mut [f32],
     out: &mut [f32],
 ) {
-    simd::dispatch(
+    kernels::dispatch(
         isa,
-        simd::Attend {
+        kernels::Attend {
             q,
             keys,
             values,
