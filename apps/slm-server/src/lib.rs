@@ -14,6 +14,7 @@ pub mod error;
 pub mod generation;
 pub mod metrics;
 pub mod openai;
+pub mod openapi;
 pub mod prompt_fit;
 pub mod routes;
 pub mod server;

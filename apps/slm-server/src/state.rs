@@ -45,7 +45,7 @@ pub struct AppState {
     pub prompt_format: PromptFormat,
     /// Single-stream decode speed measured at start-up (see [`measure_decode`]).
     pub startup_decode_tokens_per_s: Option<f64>,
-    /// `/openapi.json` as this server applies it (`routes::status::openapi_document`).
+    /// `/openapi.json` as this server applies it (`openapi::openapi_document`).
     pub openapi_json: actix_web::web::Bytes,
     /// Unix time the model was loaded (`created` of `/v1/models`).
     pub created: u64,
@@ -91,7 +91,7 @@ impl AppState {
         let web_dir = config.resolve_web_dir();
         let prompt_format = PromptFormat::of(engine.tokenizer());
         let startup_decode_tokens_per_s = measure_decode(&engine);
-        let openapi_json = crate::routes::status::openapi_document(max_tokens_limit).into();
+        let openapi_json = crate::openapi::openapi_document(max_tokens_limit).into();
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

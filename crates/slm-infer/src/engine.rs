@@ -625,6 +625,15 @@ mod tests {
             read_generation_defaults(dir.path()).unwrap().temperature,
             0.3
         );
+        // top_k 0 ("off") in generation.json gives settings the engine accepts, as the
+        // README's embedding example uses them.
+        std::fs::write(dir.path().join("generation.json"), r#"{"top_k": 0}"#).unwrap();
+        let g = read_generation_defaults(dir.path()).unwrap();
+        let req = GenerateRequest {
+            sampling: g.sampling(Some(1)),
+            ..Default::default()
+        };
+        validate_request(&req).unwrap();
         std::fs::write(dir.path().join("generation.json"), r#"{"plan_bias": -1}"#).unwrap();
         let err = read_generation_defaults(dir.path())
             .unwrap_err()
@@ -678,7 +687,6 @@ mod tests {
             let valid = max_tokens > 0
                 && temperature >= 0.0
                 && top_p > 0.0 && top_p <= 1.0
-                && top_k != Some(0)
                 && presence_penalty.abs() <= 2.0
                 && stops.len() <= MAX_STOP_SEQUENCES
                 && stops.iter().all(|s| !s.is_empty());

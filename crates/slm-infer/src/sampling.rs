@@ -17,7 +17,8 @@ use crate::kernels::{self, Isa};
 pub struct SamplingParams {
     /// Softmax temperature; 0 picks the most likely token (greedy).
     pub temperature: f32,
-    /// Keep only the k most likely tokens.
+    /// Keep only the k most likely tokens; `Some(0)`, like `None`, keeps every token
+    /// (what 0 means in generation_config.json and the HTTP API).
     pub top_k: Option<usize>,
     /// Keep the smallest set of most likely tokens whose probability mass
     /// reaches `top_p` (1.0 keeps everything).
@@ -88,9 +89,6 @@ impl SamplingParams {
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err(format!("top_p must be in (0, 1], got {}", self.top_p));
-        }
-        if self.top_k == Some(0) {
-            return Err("top_k must be at least 1".into());
         }
         self.validate_penalties()
     }
@@ -298,7 +296,7 @@ impl Sampler {
         self.weights.resize(logits.len(), 0.0);
         kernels::softmax_weights(self.isa, logits, max, inv_t, &mut self.weights);
         let n = logits.len();
-        let k = p.top_k.unwrap_or(n).min(n);
+        let k = p.top_k.filter(|&k| k > 0).unwrap_or(n).min(n);
         if k < n {
             // Most likely first; ties broken by token id so the order is total.
             let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
@@ -591,12 +589,15 @@ mod tests {
                 .unwrap_err()
                 .contains("top_p")
         );
-        assert!(
-            params(1.0, Some(0), 1.0)
-                .validate()
-                .unwrap_err()
-                .contains("top_k")
-        );
+        // top_k 0 is "off", as in generation_config.json and the API: valid, and the same
+        // draws as no top-k at all.
+        params(0.7, Some(0), 0.9).validate().unwrap();
+        let logits: Vec<f32> = (0..300).map(|i| ((i * 37) % 101) as f32 / 20.0).collect();
+        let mut off = Sampler::new(params(0.7, None, 0.9), 5);
+        let mut zero = Sampler::new(params(0.7, Some(0), 0.9), 5);
+        for _ in 0..50 {
+            assert_eq!(off.sample(&logits), zero.sample(&logits));
+        }
         params(0.0, Some(5), 0.5).validate().unwrap();
     }
 
