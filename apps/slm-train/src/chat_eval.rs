@@ -287,7 +287,8 @@ mod tests {
 
     #[test]
     fn held_out_requests_ask_for_words_or_names() {
-        let stories = read_stories(&[crate::shared_data("tinystories/valid.txt.zst")]).unwrap();
+        let stories =
+            read_stories(&[slm_testdata::shared_data("tinystories/valid.txt.zst")]).unwrap();
         let reqs = held_out_requests(&stories, 30, 5, 1).unwrap();
         assert_eq!(reqs.len(), 35);
         assert!(reqs[..30].iter().all(|r| r.kind == RequestKind::Story));

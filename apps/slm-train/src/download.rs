@@ -384,7 +384,10 @@ mod tests {
     }
 
     fn fixture() -> Vec<u8> {
-        std::fs::read(crate::shared_data("fixtures/tinystories-valid-40.txt")).unwrap()
+        std::fs::read(slm_testdata::shared_data(
+            "fixtures/tinystories-valid-40.txt",
+        ))
+        .unwrap()
     }
 
     fn url(hub: &Hub, name: &str) -> String {

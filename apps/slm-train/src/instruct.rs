@@ -221,7 +221,8 @@ mod tests {
         let (convs, _) = training_conversations(ic, cfg.seed).unwrap();
         let (again, _) = training_conversations(ic, cfg.seed).unwrap();
         assert!(convs == again, "the conversations are deterministic");
-        let valid = read_stories(&[crate::shared_data("tinystories/valid.txt.zst")]).unwrap();
+        let valid =
+            read_stories(&[slm_testdata::shared_data("tinystories/valid.txt.zst")]).unwrap();
         assert!(valid.len() >= 900, "{}", valid.len());
         // Validation stories by their last 120 bytes (a Continue reply is a story's tail).
         let tail = |s: &str| s[s.floor_char_boundary(s.len().saturating_sub(120))..].to_string();

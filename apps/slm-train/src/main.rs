@@ -19,22 +19,6 @@ mod shards;
 mod tokenizer;
 mod train;
 
-/// `../shared/datasets/<rel>` beside the checkout: the project's TinyStories text is read
-/// from there and never committed (datasets/README.md).
-#[cfg(test)]
-fn shared_data(rel: &str) -> std::path::PathBuf {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/datasets")
-        .join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: this test reads the project's TinyStories text from \
-         ../shared/datasets beside the checkout (see datasets/README.md)",
-        path.display()
-    );
-    path
-}
-
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

@@ -16,10 +16,8 @@ fn q8_bits_per_byte_within_0_005_of_f16_on_the_bundled_model() {
     let dir = repo().join("models/tinystories-15m");
     let tok = Tokenizer::from_file(dir.join("tokenizer.json")).unwrap();
     let mut ids = Vec::new();
-    // The project's TinyStories text lives in ../shared beside the checkout, never in the tree.
-    let valid = repo().join("../shared/datasets/fixtures/tinystories-valid-40.txt");
-    let reader = CorpusReader::open(&valid)
-        .unwrap_or_else(|e| panic!("{e}: this test reads ../shared/datasets (datasets/README.md)"));
+    let valid = slm_testdata::shared_data("fixtures/tinystories-valid-40.txt");
+    let reader = CorpusReader::open(&valid).unwrap();
     for record in reader {
         if let Record::Story(story) = record.unwrap()
             && !story.trim().is_empty()

@@ -1,25 +1,11 @@
 //! Behaviour of the tokenizer trained on the TinyStories fixture in `../shared`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use slm_testdata::shared_data;
 use slm_tokenizer::{EOT, Tokenizer, TrainOptions};
-
-/// `../shared/datasets/<rel>` beside the checkout: the project's TinyStories text is read
-/// from there and never committed (datasets/README.md).
-fn shared_data(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/datasets")
-        .join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: this test reads the project's TinyStories text from \
-         ../shared/datasets beside the checkout (see datasets/README.md)",
-        path.display()
-    );
-    path
-}
 
 fn fixture() -> PathBuf {
     shared_data("fixtures/tinystories-train-160.txt")

@@ -727,17 +727,10 @@ mod tests {
     use super::*;
     use crate::{CorpusReader, Record};
 
-    /// The first `n` stories of the validation set in `../shared` beside the checkout (the
-    /// project's TinyStories text is read from there, never committed).
+    /// The first `n` stories of the validation set in `../shared` beside the checkout.
     fn fixture(n: usize) -> Vec<String> {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/datasets/tinystories/valid.txt.zst"
-        );
-        CorpusReader::open(path)
-            .unwrap_or_else(|e| {
-                panic!("{e}: these tests read ../shared/datasets (datasets/README.md)")
-            })
+        CorpusReader::open(slm_testdata::shared_data("tinystories/valid.txt.zst"))
+            .expect("open valid.txt.zst")
             .filter_map(|r| match r.expect("read record") {
                 Record::Story(s) => Some(s),
                 Record::Broken(_) => None,

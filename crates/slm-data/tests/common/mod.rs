@@ -3,22 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use slm_data::{PrepareConfig, TokenizerSource};
+use slm_testdata::shared_data;
 use slm_tokenizer::TrainOptions;
-
-/// `../shared/datasets/<rel>` beside the checkout: the project's TinyStories text is read
-/// from there and never committed (datasets/README.md).
-pub fn shared_data(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/datasets")
-        .join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: this test reads the project's TinyStories text from \
-         ../shared/datasets beside the checkout (see datasets/README.md)",
-        path.display()
-    );
-    path
-}
 
 pub fn train_fixture() -> PathBuf {
     shared_data("fixtures/tinystories-train-160.txt")
