@@ -79,8 +79,8 @@ impl PromptFormat {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoryPrompt {
     pub text: String,
-    /// Token count of `text` as the engine will see it.
-    pub tokens: usize,
+    /// `text` as the engine will read it.
+    pub tokens: Vec<u32>,
     /// Story turns (user/assistant messages) left out to fit the context.
     pub dropped_turns: usize,
 }
@@ -153,14 +153,14 @@ pub fn story_turns(messages: &[ChatMessage]) -> Result<Vec<(usize, Role, String)
 
 /// Builds the prompt from the newest turns that fit in `budget_tokens`.
 ///
-/// `count_tokens` tokenizes the way the engine does. When even the latest
+/// `tokenize` tokenizes the way the engine does. When even the latest
 /// turn exceeds the budget it is returned alone (over budget) so the caller
 /// can decide between shrinking the completion and refusing the request.
 pub fn build_prompt(
     messages: &[ChatMessage],
     format: PromptFormat,
     budget_tokens: usize,
-    mut count_tokens: impl FnMut(&str) -> Result<usize, ApiError>,
+    mut tokenize: impl FnMut(&str) -> Result<Vec<u32>, ApiError>,
 ) -> Result<StoryPrompt, ApiError> {
     let turns = story_turns(messages)?;
     if format == PromptFormat::Chat {
@@ -180,11 +180,11 @@ pub fn build_prompt(
     for (_, role, text) in turns.iter().rev() {
         kept.insert(0, (*role, text));
         let candidate = format.render(&kept);
-        let tokens = count_tokens(&candidate)?;
-        if tokens > budget_tokens && best.is_some() {
+        let tokens = tokenize(&candidate)?;
+        if tokens.len() > budget_tokens && best.is_some() {
             break;
         }
-        let over = tokens > budget_tokens;
+        let over = tokens.len() > budget_tokens;
         best = Some(StoryPrompt {
             text: candidate,
             tokens,
@@ -211,9 +211,9 @@ mod tests {
         }
     }
 
-    /// Whitespace word count stands in for a tokenizer.
-    fn words(s: &str) -> Result<usize, ApiError> {
-        Ok(s.split_whitespace().count())
+    /// One token per whitespace-separated word stands in for a tokenizer.
+    fn words(s: &str) -> Result<Vec<u32>, ApiError> {
+        Ok(vec![0; s.split_whitespace().count()])
     }
 
     #[test]
@@ -229,7 +229,7 @@ mod tests {
             p.text,
             "Once upon a time, there was a cat. The cat was happy."
         );
-        assert_eq!(p.tokens, 12);
+        assert_eq!(p.tokens.len(), 12);
         assert_eq!(p.dropped_turns, 0);
     }
 
@@ -253,7 +253,7 @@ mod tests {
         let m = [msg("user", "a b"), msg("user", "c d e f")];
         let p = build_prompt(&m, PromptFormat::Story, 2, words).unwrap();
         assert_eq!(p.text, "c d e f");
-        assert_eq!(p.tokens, 4);
+        assert_eq!(p.tokens.len(), 4);
     }
 
     #[test]

@@ -31,7 +31,8 @@ use crate::validate::{Endpoint, GenerationSettings};
 #[derive(Debug, Clone)]
 pub struct Job {
     pub prompt: String,
-    pub prompt_tokens: usize,
+    /// `prompt` as the engine reads it.
+    pub prompt_tokens: Vec<u32>,
     /// Chat messages left out (oldest first) so the prompt fits the context.
     pub dropped_messages: usize,
     pub max_tokens: usize,
@@ -102,6 +103,7 @@ pub fn submit(state: &AppState, job: &Job) -> Result<GenerationStream, ApiError>
     let s = &job.settings;
     let req = GenerateRequest {
         prompt: job.prompt.clone(),
+        prompt_tokens: Some(job.prompt_tokens.clone()),
         max_tokens: job.max_tokens,
         sampling: s.sampling.clone(),
         stop: s.stop.clone(),

@@ -82,10 +82,7 @@ impl AppState {
                 .default_max_tokens
                 .unwrap_or(generation.max_tokens.min(max_tokens_limit))
                 .max(1),
-            default_sampling: SamplingParams {
-                top_k: generation.top_k.filter(|&k| k > 0),
-                ..generation.sampling(None)
-            },
+            default_sampling: generation.sampling(None),
         };
         let api_key = config.api_key.as_deref().map(ApiKey::new);
         let web_dir = config.resolve_web_dir();
@@ -138,14 +135,12 @@ impl AppState {
         }
     }
 
-    /// Prompt length in tokens exactly as the engine counts it (an empty
-    /// prompt becomes the single end-of-text token).
-    pub fn count_tokens(&self, text: &str) -> Result<usize, ApiError> {
+    /// The prompt's tokens exactly as the engine reads them (an empty prompt becomes the
+    /// single end-of-text token); they go to the engine with the request.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, ApiError> {
         self.engine
-            .tokenizer()
-            .encode(text)
-            .map(|t| t.len().max(1))
-            .map_err(|e| ApiError::invalid_param("prompt", format!("cannot tokenize prompt: {e}")))
+            .tokenize(text)
+            .map_err(|e| ApiError::invalid_param("prompt", e.to_string()))
     }
 
     pub fn engine_gauges(&self) -> EngineGauges {

@@ -9,16 +9,10 @@ use slm_infer::SamplingParams;
 use crate::error::ApiError;
 use crate::openai::request::{GenerationBody, StopInput};
 
-/// Most stop sequences per request (OpenAI's limit).
-pub const MAX_STOP_SEQUENCES: usize = 4;
-/// Longest stop sequence in bytes; longer ones are surely mistakes.
-pub const MAX_STOP_BYTES: usize = 256;
 pub use slm_infer::{
-    MAX_DRY_ALLOWED_LENGTH, MAX_DRY_BASE, MAX_DRY_MULTIPLIER, MAX_PENALTY, MAX_TOP_LOGPROBS,
+    MAX_DRY_ALLOWED_LENGTH, MAX_DRY_BASE, MAX_DRY_MULTIPLIER, MAX_PENALTY, MAX_STOP_BYTES,
+    MAX_STOP_SEQUENCES, MAX_TEMPERATURE, MAX_TOP_LOGPROBS,
 };
-
-/// OpenAI's upper bound for temperature.
-pub const MAX_TEMPERATURE: f64 = 2.0;
 
 /// Defaults and bounds the server applies to every request.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +54,40 @@ pub fn validate_settings(
     policy: &RequestPolicy,
 ) -> Result<GenerationSettings, ApiError> {
     reject_unsupported(body, endpoint)?;
+    let max_tokens = max_tokens(body, endpoint, policy.max_tokens_limit)?;
+    let sampling = merge_sampling(body, &policy.default_sampling)?;
+    let stop = stop_sequences(body)?;
+    let stream = body.stream.unwrap_or(false);
+    if body.stream_options.is_some() && !stream {
+        return Err(ApiError::invalid_param(
+            "stream_options",
+            "stream_options is only allowed when stream is true",
+        ));
+    }
+    let include_usage = body
+        .stream_options
+        .as_ref()
+        .and_then(|o| o.include_usage)
+        .unwrap_or(false);
+    Ok(GenerationSettings {
+        max_tokens,
+        sampling,
+        stop,
+        stream,
+        include_usage,
+        trim_to_sentence: body.trim_to_sentence.unwrap_or(false),
+        logprobs: logprobs(body, endpoint)?,
+    })
+}
 
-    let max_tokens = match (endpoint, body.max_tokens, body.max_completion_tokens) {
+/// The completion length the client asked for (`None`: it gave none), in `1..=limit`;
+/// chat takes OpenAI's newer `max_completion_tokens` too.
+fn max_tokens(
+    body: &GenerationBody,
+    endpoint: Endpoint,
+    limit: usize,
+) -> Result<Option<usize>, ApiError> {
+    let given = match (endpoint, body.max_tokens, body.max_completion_tokens) {
         (Endpoint::Chat, Some(a), Some(b)) if a != b => {
             return Err(ApiError::invalid_param(
                 "max_completion_tokens",
@@ -78,189 +104,85 @@ pub fn validate_settings(
         (_, Some(a), _) => Some(("max_tokens", a)),
         (_, None, None) => None,
     };
-    let max_tokens = match max_tokens {
-        None => None,
-        Some((name, v)) => {
-            if v < 1 {
-                return Err(ApiError::invalid_param(
-                    name,
-                    format!("{name} must be at least 1, got {v}"),
-                ));
-            }
-            let v = v as u64;
-            if v > policy.max_tokens_limit as u64 {
-                return Err(ApiError::invalid_param(
-                    name,
-                    format!(
-                        "{name} must be at most {}, got {v}",
-                        policy.max_tokens_limit
-                    ),
-                ));
-            }
-            Some(v as usize)
-        }
+    let Some((name, v)) = given else {
+        return Ok(None);
     };
+    if v < 1 {
+        return Err(ApiError::invalid_param(
+            name,
+            format!("{name} must be at least 1, got {v}"),
+        ));
+    }
+    if v as u64 > limit as u64 {
+        return Err(ApiError::invalid_param(
+            name,
+            format!("{name} must be at most {limit}, got {v}"),
+        ));
+    }
+    Ok(Some(v as usize))
+}
 
-    let defaults = &policy.default_sampling;
-    let temperature = match body.temperature {
-        None => defaults.temperature,
-        Some(t) if !t.is_finite() || !(0.0..=MAX_TEMPERATURE).contains(&t) => {
-            return Err(ApiError::invalid_param(
-                "temperature",
-                format!("temperature must be between 0 and {MAX_TEMPERATURE}, got {t}"),
-            ));
-        }
-        Some(t) => t as f32,
+/// The request's sampling settings: each field the client gave, over the model's defaults,
+/// checked by the engine's own validator (the 400 names the field).
+fn merge_sampling(
+    body: &GenerationBody,
+    defaults: &SamplingParams,
+) -> Result<SamplingParams, ApiError> {
+    let real = |v: Option<f64>, default: f32| v.map_or(default, |v| v as f32);
+    let count = |name: &'static str, rule: &str, v: i64| {
+        usize::try_from(v)
+            .map_err(|_| ApiError::invalid_param(name, format!("{name} must be {rule}, got {v}")))
     };
-
-    let top_p = match body.top_p {
-        None => defaults.top_p,
-        Some(p) if !p.is_finite() || p <= 0.0 || p > 1.0 => {
-            return Err(ApiError::invalid_param(
-                "top_p",
-                format!("top_p must be greater than 0 and at most 1, got {p}"),
-            ));
-        }
-        // A positive value too small for f32 (e.g. 5e-324) must not round to 0,
-        // which the engine refuses: the smallest positive f32 samples the same.
-        Some(p) => (p as f32).max(f32::MIN_POSITIVE),
-    };
-
-    let top_k = match body.top_k {
-        None => defaults.top_k,
-        Some(k) if k < 0 => {
-            return Err(ApiError::invalid_param(
-                "top_k",
-                format!("top_k must be >= 0 (0 disables it), got {k}"),
-            ));
-        }
-        Some(0) => None,
-        Some(k) => Some(k as usize),
-    };
-
-    let penalty = -f64::from(MAX_PENALTY)..=f64::from(MAX_PENALTY);
-    let presence_penalty = number_in("presence_penalty", body.presence_penalty, penalty.clone())?
-        .map_or(defaults.presence_penalty, |v| v as f32);
-    let frequency_penalty = number_in("frequency_penalty", body.frequency_penalty, penalty)?
-        .map_or(defaults.frequency_penalty, |v| v as f32);
-
-    let dry_multiplier = number_in(
-        "dry_multiplier",
-        body.dry_multiplier,
-        0.0..=f64::from(MAX_DRY_MULTIPLIER),
-    )?
-    .map_or(defaults.dry_multiplier, |v| v as f32);
-    let dry_base = number_in("dry_base", body.dry_base, 1.0..=f64::from(MAX_DRY_BASE))?
-        .map_or(defaults.dry_base, |v| v as f32);
-    let dry_allowed_length = match body.dry_allowed_length {
-        None => defaults.dry_allowed_length,
-        Some(n) if n >= 1 && n as u64 <= MAX_DRY_ALLOWED_LENGTH as u64 => n as usize,
-        Some(n) => {
-            return Err(ApiError::invalid_param(
-                "dry_allowed_length",
-                format!(
-                    "dry_allowed_length must be between 1 and {MAX_DRY_ALLOWED_LENGTH}, got {n}"
-                ),
-            ));
-        }
-    };
-
     let seed = match &body.seed {
         None => None,
-        Some(n) => match n.as_u64() {
-            Some(s) => Some(s),
-            None => {
-                return Err(ApiError::invalid_param(
-                    "seed",
-                    format!("seed must be a non-negative integer, got {n}"),
-                ));
-            }
+        Some(n) => Some(n.as_u64().ok_or_else(|| {
+            ApiError::invalid_param(
+                "seed",
+                format!("seed must be a non-negative integer, got {n}"),
+            )
+        })?),
+    };
+    let sampling = SamplingParams {
+        temperature: real(body.temperature, defaults.temperature),
+        // A positive top_p too small for f32 (e.g. 5e-324) must not round to 0, which is
+        // refused: the smallest positive f32 samples the same.
+        top_p: match body.top_p {
+            Some(p) if p > 0.0 => (p as f32).max(f32::MIN_POSITIVE),
+            p => real(p, defaults.top_p),
+        },
+        top_k: match body.top_k {
+            None => defaults.top_k,
+            Some(k) => Some(count("top_k", ">= 0 (0 disables it)", k)?),
+        },
+        seed,
+        presence_penalty: real(body.presence_penalty, defaults.presence_penalty),
+        frequency_penalty: real(body.frequency_penalty, defaults.frequency_penalty),
+        dry_multiplier: real(body.dry_multiplier, defaults.dry_multiplier),
+        dry_base: real(body.dry_base, defaults.dry_base),
+        dry_allowed_length: match body.dry_allowed_length {
+            None => defaults.dry_allowed_length,
+            Some(n) => count(
+                "dry_allowed_length",
+                &format!("between 1 and {MAX_DRY_ALLOWED_LENGTH}"),
+                n,
+            )?,
         },
     };
+    sampling
+        .validate()
+        .map_err(|e| ApiError::invalid_param(e.field, e.message))?;
+    Ok(sampling)
+}
 
+/// `stop` as a list, checked by the engine's rule.
+fn stop_sequences(body: &GenerationBody) -> Result<Vec<String>, ApiError> {
     let stop = match &body.stop {
         None => Vec::new(),
         Some(StopInput::One(s)) => vec![s.clone()],
         Some(StopInput::Many(v)) => v.clone(),
     };
-    if stop.len() > MAX_STOP_SEQUENCES {
-        return Err(ApiError::invalid_param(
-            "stop",
-            format!(
-                "at most {MAX_STOP_SEQUENCES} stop sequences are allowed, got {}",
-                stop.len()
-            ),
-        ));
-    }
-    for s in &stop {
-        if s.is_empty() {
-            return Err(ApiError::invalid_param(
-                "stop",
-                "stop sequences must not be empty strings",
-            ));
-        }
-        if s.len() > MAX_STOP_BYTES {
-            return Err(ApiError::invalid_param(
-                "stop",
-                format!(
-                    "stop sequences must be at most {MAX_STOP_BYTES} bytes, got one of {}",
-                    s.len()
-                ),
-            ));
-        }
-    }
-
-    let stream = body.stream.unwrap_or(false);
-    let include_usage = body
-        .stream_options
-        .as_ref()
-        .and_then(|o| o.include_usage)
-        .unwrap_or(false);
-    if body.stream_options.is_some() && !stream {
-        return Err(ApiError::invalid_param(
-            "stream_options",
-            "stream_options is only allowed when stream is true",
-        ));
-    }
-
-    Ok(GenerationSettings {
-        max_tokens,
-        sampling: SamplingParams {
-            temperature,
-            top_p,
-            top_k,
-            seed,
-            presence_penalty,
-            frequency_penalty,
-            dry_multiplier,
-            dry_base,
-            dry_allowed_length,
-        },
-        stop,
-        stream,
-        include_usage,
-        trim_to_sentence: body.trim_to_sentence.unwrap_or(false),
-        logprobs: logprobs(body, endpoint)?,
-    })
-}
-
-/// An optional number that, when given, must lie in `range` (refused naming `name`).
-fn number_in(
-    name: &str,
-    v: Option<f64>,
-    range: std::ops::RangeInclusive<f64>,
-) -> Result<Option<f64>, ApiError> {
-    match v {
-        Some(v) if !range.contains(&v) => Err(ApiError::invalid_param(
-            name,
-            format!(
-                "{name} must be between {} and {}, got {v}",
-                range.start(),
-                range.end()
-            ),
-        )),
-        v => Ok(v),
-    }
+    slm_infer::check_stop_sequences(&stop).map_err(|m| ApiError::invalid_param("stop", m))?;
+    Ok(stop)
 }
 
 /// `logprobs` / `top_logprobs` in each endpoint's OpenAI form: on completions
@@ -483,9 +405,10 @@ mod tests {
     }
 
     #[test]
-    fn top_k_zero_disables() {
+    fn top_k_zero_reaches_the_engine_as_off() {
+        // The engine reads top_k 0 as off (slm-infer's `top_k_zero_draws_as_no_top_k`).
         let s = check(r#"{"top_k":0}"#, Endpoint::Completions).unwrap();
-        assert_eq!(s.sampling.top_k, None);
+        assert_eq!(s.sampling.top_k, Some(0));
     }
 
     #[test]
@@ -653,11 +576,11 @@ mod tests {
             let json = format!(r#"{{"temperature":{t}}}"#);
             match check(&json, Endpoint::Completions) {
                 Ok(s) => {
-                    prop_assert!((0.0..=MAX_TEMPERATURE).contains(&t));
+                    prop_assert!((0.0..=MAX_TEMPERATURE).contains(&(t as f32)));
                     prop_assert!((s.sampling.temperature as f64 - t).abs() < 1e-6);
                 }
                 Err(e) => {
-                    prop_assert!(!(0.0..=MAX_TEMPERATURE).contains(&t));
+                    prop_assert!(!(0.0..=MAX_TEMPERATURE).contains(&(t as f32)));
                     prop_assert_eq!(e.param.as_deref(), Some("temperature"));
                 }
             }

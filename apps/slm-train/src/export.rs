@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use slm_model::burn::prelude::Device;
-use slm_model::{Transformer, WeightDtype, view_to_f32};
+use slm_model::generation::{GENERATION_FILE, HF_GENERATION_FILE};
+use slm_model::{GenerationDefaults, SamplingParams, Transformer, WeightDtype, view_to_f32};
 use slm_trainer::{
     CHECKPOINTS_DIR, Checkpoint, RESOLVED_CONFIG_FILE, TrainConfig, latest_checkpoint,
     list_checkpoints,
@@ -99,23 +100,19 @@ fn gguf_export(args: &ExportArgs) -> anyhow::Result<()> {
 /// (`slm_infer::guide`; models/tinystories-15m-chat/MODEL_CARD.md has the measurements).
 pub const CHAT_PLAN_BIAS: f32 = 5.0;
 
-/// Default sampling settings written to generation.json, with the DRY repetition penalty
-/// (bench/sample-quality.json: loops 51 → 15 of 400 samples); a chat model (`chat`) also
-/// gets plan-guided decoding.
-pub fn generation_defaults(chat: bool) -> serde_json::Value {
-    let mut g = serde_json::json!({
-        "temperature": 0.8,
-        "top_k": 40,
-        "top_p": 0.95,
-        "max_tokens": 256,
-        "dry_multiplier": 0.8,
-        "dry_base": 1.75,
-        "dry_allowed_length": 2
-    });
-    if chat {
-        g["plan_bias"] = CHAT_PLAN_BIAS.into();
+/// Default sampling settings written to generation.json: the defaults with top-k 40 and
+/// the DRY repetition penalty (bench/sample-quality.json: loops 51 → 15 of 400 samples); a
+/// chat model (`chat`) also gets plan-guided decoding.
+pub fn generation_defaults(chat: bool) -> GenerationDefaults {
+    GenerationDefaults {
+        sampling: SamplingParams {
+            top_k: Some(40),
+            dry_multiplier: 0.8,
+            ..Default::default()
+        },
+        plan_bias: if chat { CHAT_PLAN_BIAS } else { 0.0 },
+        ..Default::default()
     }
-    g
 }
 
 /// The element-wise weighted mean `Σ wᵢ·modelᵢ` of the models' weights (all of one shape;
@@ -214,16 +211,16 @@ pub fn write_hf_metadata(
     write("tokenizer_config.json", &tokenizer_config)?;
     let g = generation_defaults(false);
     write(
-        "generation_config.json",
+        HF_GENERATION_FILE,
         &serde_json::json!({
             "bos_token_id": eot,
             "eos_token_id": eot,
             "pad_token_id": eot,
             "do_sample": true,
-            "temperature": g["temperature"],
-            "top_k": g["top_k"],
-            "top_p": g["top_p"],
-            "max_new_tokens": g["max_tokens"],
+            "temperature": g.sampling.temperature,
+            "top_k": g.sampling.top_k,
+            "top_p": g.sampling.top_p,
+            "max_new_tokens": g.max_tokens,
         }),
     )
 }
@@ -335,7 +332,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     std::fs::copy(&tokenizer, args.out.join("tokenizer.json"))
         .with_context(|| format!("copying {}", tokenizer.display()))?;
     std::fs::write(
-        args.out.join("generation.json"),
+        args.out.join(GENERATION_FILE),
         serde_json::to_string_pretty(&generation_defaults(
             slm_tokenizer::ChatTemplate::of(&tok).is_some(),
         ))? + "\n",

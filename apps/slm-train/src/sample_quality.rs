@@ -150,16 +150,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .with_context(|| format!("loading model {}", args.model.display()))?;
     let defaults = engine.info().generation.clone();
     let sampling = |seed| SamplingParams {
-        temperature: args.temperature.unwrap_or(defaults.temperature),
-        top_k: args.top_k.or(defaults.top_k),
-        top_p: args.top_p.unwrap_or(defaults.top_p),
-        presence_penalty: args.presence_penalty.unwrap_or(defaults.presence_penalty),
-        frequency_penalty: args.frequency_penalty.unwrap_or(defaults.frequency_penalty),
-        dry_multiplier: args.dry_multiplier.unwrap_or(defaults.dry_multiplier),
-        dry_base: args.dry_base.unwrap_or(defaults.dry_base),
+        temperature: args.temperature.unwrap_or(defaults.sampling.temperature),
+        top_k: args.top_k.or(defaults.sampling.top_k),
+        top_p: args.top_p.unwrap_or(defaults.sampling.top_p),
+        presence_penalty: args
+            .presence_penalty
+            .unwrap_or(defaults.sampling.presence_penalty),
+        frequency_penalty: args
+            .frequency_penalty
+            .unwrap_or(defaults.sampling.frequency_penalty),
+        dry_multiplier: args
+            .dry_multiplier
+            .unwrap_or(defaults.sampling.dry_multiplier),
+        dry_base: args.dry_base.unwrap_or(defaults.sampling.dry_base),
         dry_allowed_length: args
             .dry_allowed_length
-            .unwrap_or(defaults.dry_allowed_length),
+            .unwrap_or(defaults.sampling.dry_allowed_length),
         ..defaults.sampling(Some(seed))
     };
     // Submit everything, then collect: the engine batches the requests.

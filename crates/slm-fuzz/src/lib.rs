@@ -130,7 +130,7 @@ pub fn request(data: &[u8]) {
             "an accepted request generates something"
         );
         assert!(
-            job.prompt_tokens + job.max_tokens <= state.context_length(),
+            job.prompt_tokens.len() + job.max_tokens <= state.context_length(),
             "an accepted request fits the context"
         );
     }

@@ -63,9 +63,9 @@ fn main() -> Result<()> {
         prompt: args.prompt.clone(),
         max_tokens: args.max_tokens.unwrap_or(defaults.max_tokens),
         sampling: SamplingParams {
-            temperature: args.temperature.unwrap_or(defaults.temperature),
-            top_k: args.top_k.or(defaults.top_k),
-            top_p: args.top_p.unwrap_or(defaults.top_p),
+            temperature: args.temperature.unwrap_or(defaults.sampling.temperature),
+            top_k: args.top_k.or(defaults.sampling.top_k),
+            top_p: args.top_p.unwrap_or(defaults.sampling.top_p),
             ..defaults.sampling(args.seed)
         },
         stop: args.stop.clone(),

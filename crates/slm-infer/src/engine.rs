@@ -10,6 +10,10 @@ use std::time::Instant;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use slm_model::ModelError;
+use slm_model::generation::{
+    GenerationDefaults, InvalidSetting, check_plan_bias, read_generation_defaults,
+};
 use slm_tokenizer::Tokenizer;
 
 use crate::config::ModelConfig;
@@ -19,12 +23,11 @@ use crate::kernels::matrix::WeightDtype;
 use crate::model::DecodeModel;
 use crate::native::{NativeModel, NativeOptions};
 use crate::request::{Completion, GenerateRequest, MAX_TOP_LOGPROBS, PromptOverflow};
-use crate::sampling::SamplingParams;
 use crate::scheduler::{Job, Scheduler, Shared};
 use crate::stream::{CancelHandle, GenerationStream};
 
-/// Most stop sequences one request may carry.
-pub const MAX_STOP_SEQUENCES: usize = 16;
+/// Most stop sequences one request may carry (OpenAI's limit).
+pub const MAX_STOP_SEQUENCES: usize = 4;
 /// Longest stop sequence, in bytes.
 pub const MAX_STOP_BYTES: usize = 256;
 
@@ -75,60 +78,6 @@ impl EngineOptions {
             return bad("prefill_chunk must be at least 1");
         }
         Ok(())
-    }
-}
-
-/// Default sampling settings from `generation.json` (all optional).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct GenerationDefaults {
-    pub temperature: f32,
-    pub top_k: Option<usize>,
-    pub top_p: f32,
-    pub max_tokens: usize,
-    /// Plan-guided decoding for chat replies (`GenerateRequest::plan_bias`); 0: off.
-    pub plan_bias: f32,
-    /// Default `SamplingParams::presence_penalty` (0: off).
-    pub presence_penalty: f32,
-    /// Default `SamplingParams::frequency_penalty` (0: off).
-    pub frequency_penalty: f32,
-    /// Default DRY settings (`SamplingParams::dry_multiplier`; 0: off).
-    pub dry_multiplier: f32,
-    pub dry_base: f32,
-    pub dry_allowed_length: usize,
-}
-
-impl Default for GenerationDefaults {
-    fn default() -> Self {
-        GenerationDefaults {
-            temperature: 0.8,
-            top_k: None,
-            top_p: 0.95,
-            max_tokens: 256,
-            plan_bias: 0.0,
-            presence_penalty: 0.0,
-            frequency_penalty: 0.0,
-            dry_multiplier: 0.0,
-            dry_base: 1.75,
-            dry_allowed_length: 2,
-        }
-    }
-}
-
-impl GenerationDefaults {
-    /// These defaults as a request's sampling settings.
-    pub fn sampling(&self, seed: Option<u64>) -> SamplingParams {
-        SamplingParams {
-            temperature: self.temperature,
-            top_k: self.top_k,
-            top_p: self.top_p,
-            seed,
-            presence_penalty: self.presence_penalty,
-            frequency_penalty: self.frequency_penalty,
-            dry_multiplier: self.dry_multiplier,
-            dry_base: self.dry_base,
-            dry_allowed_length: self.dry_allowed_length,
-        }
     }
 }
 
@@ -387,16 +336,38 @@ impl Engine {
         stop_thread(&self.inner.shared, &self.inner.thread);
     }
 
-    /// The prompt as the model will read it, after overflow handling.
-    fn prompt_tokens(&self, req: &GenerateRequest) -> Result<Vec<u32>, InferError> {
+    /// `text` as the engine reads a prompt: its tokens, or the end-of-text token alone
+    /// for an empty one (stories are separated by end-of-text in training, so it is the
+    /// natural start).
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, InferError> {
         let tok = &self.inner.tokenizer;
         let mut tokens = tok
-            .encode(&req.prompt)
+            .encode(text)
             .map_err(|e| InferError::InvalidRequest(format!("cannot tokenize prompt: {e}")))?;
         if tokens.is_empty() {
-            // Stories are separated by end-of-text in training, so it is the natural start.
             tokens.push(tok.eot_id());
         }
+        Ok(tokens)
+    }
+
+    /// The prompt as the model will read it, after overflow handling.
+    fn prompt_tokens(&self, req: &GenerateRequest) -> Result<Vec<u32>, InferError> {
+        let mut tokens = match &req.prompt_tokens {
+            None => self.tokenize(&req.prompt)?,
+            Some(given) => {
+                let vocab = self.inner.tokenizer.vocab_size();
+                if let Some(&bad) = given.iter().find(|&&t| t as usize >= vocab) {
+                    return Err(InferError::InvalidRequest(format!(
+                        "prompt token {bad} is outside the vocabulary of {vocab} tokens"
+                    )));
+                }
+                if given.is_empty() {
+                    vec![self.inner.tokenizer.eot_id()]
+                } else {
+                    given.clone()
+                }
+            }
+        };
         let max_seq = self.inner.info.max_seq_len;
         match req.overflow {
             PromptOverflow::Reject => {
@@ -449,7 +420,14 @@ impl ModelDirParts {
                 source,
             })?
             .len();
-        let generation = read_generation_defaults(dir)?;
+        let generation = read_generation_defaults(dir).map_err(|e| match e {
+            ModelError::Io { path, source } => InferError::Io { path, source },
+            ModelError::InvalidFile { path, message } => InferError::Config { path, message },
+            other => InferError::Config {
+                path: dir.to_path_buf(),
+                message: other.to_string(),
+            },
+        })?;
         let dir_name = dir
             .canonicalize()
             .ok()
@@ -499,23 +477,13 @@ fn check_vocab(tokenizer: &Tokenizer, cfg: &ModelConfig) -> Result<(), InferErro
     Ok(())
 }
 
-/// A request's or generation.json's `plan_bias`: finite and ≥ 0.
-fn check_plan_bias(bias: f32) -> Result<(), String> {
-    if bias.is_finite() && bias >= 0.0 {
-        Ok(())
-    } else {
-        Err(format!("plan_bias must be finite and ≥ 0, got {bias}"))
-    }
-}
-
 fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {
     let bad = |m: String| Err(InferError::InvalidRequest(m));
     if req.max_tokens == 0 {
         return bad("max_tokens must be at least 1".into());
     }
-    req.sampling
-        .validate()
-        .map_err(InferError::InvalidRequest)?;
+    let invalid = |e: InvalidSetting| InferError::InvalidRequest(e.message);
+    req.sampling.validate().map_err(invalid)?;
     if let Some(k) = req.logprobs
         && k > MAX_TOP_LOGPROBS
     {
@@ -523,20 +491,26 @@ fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {
             "logprobs asks for {k} alternatives per token; at most {MAX_TOP_LOGPROBS} are allowed"
         ));
     }
-    check_plan_bias(req.plan_bias).map_err(InferError::InvalidRequest)?;
-    if req.stop.len() > MAX_STOP_SEQUENCES {
-        return bad(format!(
+    check_plan_bias(req.plan_bias).map_err(invalid)?;
+    check_stop_sequences(&req.stop).map_err(InferError::InvalidRequest)
+}
+
+/// At most [`MAX_STOP_SEQUENCES`] stop sequences, none empty or longer than
+/// [`MAX_STOP_BYTES`].
+pub fn check_stop_sequences(stop: &[String]) -> Result<(), String> {
+    if stop.len() > MAX_STOP_SEQUENCES {
+        return Err(format!(
             "at most {MAX_STOP_SEQUENCES} stop sequences are allowed, got {}",
-            req.stop.len()
+            stop.len()
         ));
     }
-    for s in &req.stop {
+    for s in stop {
         if s.is_empty() {
-            return bad("stop sequences must not be empty".into());
+            return Err("stop sequences must not be empty strings".into());
         }
         if s.len() > MAX_STOP_BYTES {
-            return bad(format!(
-                "stop sequences must be at most {MAX_STOP_BYTES} bytes, got {}",
+            return Err(format!(
+                "stop sequences must be at most {MAX_STOP_BYTES} bytes, got one of {}",
                 s.len()
             ));
         }
@@ -544,123 +518,11 @@ fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {
     Ok(())
 }
 
-/// Sampling defaults: `generation.json` (ours); else the Hugging Face
-/// `generation_config.json` (`temperature`, `top_k`, `top_p`, `max_new_tokens`; missing
-/// keys keep our defaults); else the built-in defaults.
-fn read_generation_defaults(dir: &Path) -> Result<GenerationDefaults, InferError> {
-    let read = |path: &Path| match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(InferError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    };
-    let bad = |path: &Path, e: serde_json::Error| InferError::Config {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let ours = dir.join("generation.json");
-    if let Some(text) = read(&ours)? {
-        let g: GenerationDefaults = serde_json::from_str(&text).map_err(|e| bad(&ours, e))?;
-        check_plan_bias(g.plan_bias)
-            .and_then(|()| g.sampling(None).validate_penalties())
-            .map_err(|message| InferError::Config {
-                path: ours,
-                message,
-            })?;
-        return Ok(g);
-    }
-    let hf = dir.join("generation_config.json");
-    let Some(text) = read(&hf)? else {
-        return Ok(GenerationDefaults::default());
-    };
-    #[derive(Deserialize)]
-    struct HfGeneration {
-        temperature: Option<f32>,
-        top_k: Option<usize>,
-        top_p: Option<f32>,
-        max_new_tokens: Option<usize>,
-    }
-    let g: HfGeneration = serde_json::from_str(&text).map_err(|e| bad(&hf, e))?;
-    let d = GenerationDefaults::default();
-    Ok(GenerationDefaults {
-        temperature: g.temperature.unwrap_or(d.temperature),
-        top_k: g.top_k.filter(|&k| k > 0).or(d.top_k),
-        top_p: g.top_p.unwrap_or(d.top_p),
-        max_tokens: g.max_new_tokens.unwrap_or(d.max_tokens),
-        ..d
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn sampling_defaults_come_from_ours_then_hugging_faces_file() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(
-            read_generation_defaults(dir.path()).unwrap(),
-            GenerationDefaults::default()
-        );
-        std::fs::write(
-            dir.path().join("generation_config.json"),
-            r#"{"temperature": 0.6, "top_k": 50, "max_new_tokens": 100, "eos_token_id": 2}"#,
-        )
-        .unwrap();
-        let hf = read_generation_defaults(dir.path()).unwrap();
-        assert_eq!(
-            (hf.temperature, hf.top_k, hf.max_tokens),
-            (0.6, Some(50), 100)
-        );
-        assert_eq!(hf.top_p, GenerationDefaults::default().top_p);
-        std::fs::write(
-            dir.path().join("generation.json"),
-            r#"{"temperature": 0.3}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            read_generation_defaults(dir.path()).unwrap().temperature,
-            0.3
-        );
-        // top_k 0 ("off") in generation.json gives settings the engine accepts, as the
-        // README's embedding example uses them.
-        std::fs::write(dir.path().join("generation.json"), r#"{"top_k": 0}"#).unwrap();
-        let g = read_generation_defaults(dir.path()).unwrap();
-        let req = GenerateRequest {
-            sampling: g.sampling(Some(1)),
-            ..Default::default()
-        };
-        validate_request(&req).unwrap();
-        std::fs::write(dir.path().join("generation.json"), r#"{"plan_bias": -1}"#).unwrap();
-        let err = read_generation_defaults(dir.path())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("plan_bias must be"), "{err}");
-        std::fs::write(
-            dir.path().join("generation.json"),
-            r#"{"frequency_penalty": 3}"#,
-        )
-        .unwrap();
-        let err = read_generation_defaults(dir.path())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("frequency_penalty must be"), "{err}");
-        std::fs::write(
-            dir.path().join("generation.json"),
-            r#"{"presence_penalty": 0.5}"#,
-        )
-        .unwrap();
-        let g = read_generation_defaults(dir.path()).unwrap();
-        assert_eq!((g.presence_penalty, g.frequency_penalty), (0.5, 0.0));
-        std::fs::write(dir.path().join("generation.json"), "{oops").unwrap();
-        let err = read_generation_defaults(dir.path())
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("generation.json"), "{err}");
-    }
+    use slm_model::generation::SamplingParams;
 
     proptest! {
         #[test]
@@ -685,7 +547,7 @@ mod tests {
                 ..Default::default()
             };
             let valid = max_tokens > 0
-                && temperature >= 0.0
+                && (0.0..=2.0).contains(&temperature)
                 && top_p > 0.0 && top_p <= 1.0
                 && presence_penalty.abs() <= 2.0
                 && stops.len() <= MAX_STOP_SEQUENCES

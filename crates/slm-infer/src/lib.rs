@@ -68,8 +68,8 @@ mod weights;
 pub use burn_decoder::BurnDecoder;
 pub use config::ModelConfig;
 pub use engine::{
-    Engine, EngineOptions, EngineStats, GenerationDefaults, MAX_STOP_BYTES, MAX_STOP_SEQUENCES,
-    ModelInfo,
+    Engine, EngineOptions, EngineStats, MAX_STOP_BYTES, MAX_STOP_SEQUENCES, ModelInfo,
+    check_stop_sequences,
 };
 pub use error::InferError;
 pub use kernels::isa::Isa;
@@ -81,8 +81,9 @@ pub use request::{
     Completion, GenerateRequest, MAX_TOP_LOGPROBS, PromptOverflow, StreamEvent, Timings,
     TokenChoice, TokenLogprob, Usage,
 };
-pub use sampling::{
-    MAX_DRY_ALLOWED_LENGTH, MAX_DRY_BASE, MAX_DRY_MULTIPLIER, MAX_PENALTY, Sampler, SamplingParams,
-    argmax, log_probs,
+pub use sampling::{Sampler, argmax, log_probs};
+pub use slm_model::generation::{
+    GenerationDefaults, InvalidSetting, MAX_DRY_ALLOWED_LENGTH, MAX_DRY_BASE, MAX_DRY_MULTIPLIER,
+    MAX_PENALTY, MAX_TEMPERATURE, SamplingParams,
 };
 pub use stream::{CancelHandle, GenerationStream};

@@ -12,9 +12,9 @@ use safetensors::{Dtype, tensor::TensorView};
 use slm_tokenizer::Tokenizer;
 
 use crate::config::ModelConfig;
-use crate::engine::GenerationDefaults;
 use crate::error::InferError;
 use crate::kernels::matrix::WeightDtype;
+use slm_model::generation::GenerationDefaults;
 
 /// Random tensors, named and shaped per docs/architecture.md, as f32.
 pub fn random_tensors(cfg: &ModelConfig, seed: u64) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {

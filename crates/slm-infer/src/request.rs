@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::output::FinishReason;
-use crate::sampling::SamplingParams;
+use slm_model::generation::SamplingParams;
 
 /// What to do with a prompt that does not fit in the context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -25,6 +25,11 @@ pub struct GenerateRequest {
     /// Text to continue; an empty prompt starts a new story (the model sees
     /// only the end-of-text token).
     pub prompt: String,
+    /// `prompt` already tokenized by [`crate::Engine::tokenize`] (a caller that counted
+    /// the tokens passes them on, so the text is read once); `None`: the engine
+    /// tokenizes `prompt`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<Vec<u32>>,
     /// Upper bound on generated tokens (also bounded by the context).
     pub max_tokens: usize,
     pub sampling: SamplingParams,
@@ -49,6 +54,7 @@ impl Default for GenerateRequest {
     fn default() -> Self {
         GenerateRequest {
             prompt: String::new(),
+            prompt_tokens: None,
             max_tokens: 256,
             sampling: SamplingParams::default(),
             stop: Vec::new(),

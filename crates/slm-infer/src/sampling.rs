@@ -7,134 +7,13 @@ use std::collections::HashMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 use crate::kernels::{self, Isa};
 
-/// How to pick the next token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct SamplingParams {
-    /// Softmax temperature; 0 picks the most likely token (greedy).
-    pub temperature: f32,
-    /// Keep only the k most likely tokens; `Some(0)`, like `None`, keeps every token
-    /// (what 0 means in generation_config.json and the HTTP API).
-    pub top_k: Option<usize>,
-    /// Keep the smallest set of most likely tokens whose probability mass
-    /// reaches `top_p` (1.0 keeps everything).
-    pub top_p: f32,
-    /// RNG seed; `None` draws one from the OS.
-    pub seed: Option<u64>,
-    /// OpenAI's presence penalty: subtracted once from the logit of every
-    /// token this sampler has already returned (in [-2, 2]; 0: off).
-    pub presence_penalty: f32,
-    /// OpenAI's frequency penalty: subtracted from a token's logit once per
-    /// time this sampler has returned it (in [-2, 2]; 0: off).
-    pub frequency_penalty: f32,
-    /// DRY ("don't repeat yourself", as in llama.cpp): when the tokens
-    /// returned so far end with a sequence of `n >= dry_allowed_length`
-    /// tokens that already occurred earlier among them, the token that
-    /// followed that earlier occurrence loses
-    /// `dry_multiplier * dry_base^(n - dry_allowed_length)` from its logit.
-    /// Stops loops while leaving single words (names) free to recur.
-    /// 0 (the default): off; at most [`MAX_DRY_MULTIPLIER`].
-    pub dry_multiplier: f32,
-    /// Growth of the DRY penalty per repeated token, in [1, [`MAX_DRY_BASE`]].
-    pub dry_base: f32,
-    /// Longest repeat DRY leaves unpenalised, in 1..=[`MAX_DRY_ALLOWED_LENGTH`].
-    pub dry_allowed_length: usize,
-}
+use slm_model::generation::SamplingParams;
 
-/// OpenAI's bound on the presence and frequency penalties.
-pub const MAX_PENALTY: f32 = 2.0;
-/// Bounds of the DRY settings (see [`SamplingParams::dry_multiplier`]).
-pub const MAX_DRY_MULTIPLIER: f32 = 5.0;
-pub const MAX_DRY_BASE: f32 = 4.0;
-pub const MAX_DRY_ALLOWED_LENGTH: usize = 64;
 /// Repeats longer than this count as this long (bounds the DRY penalty and its cost).
 const MAX_DRY_MATCH: usize = 64;
-
-impl Default for SamplingParams {
-    fn default() -> Self {
-        SamplingParams {
-            temperature: 1.0,
-            top_k: None,
-            top_p: 1.0,
-            seed: None,
-            presence_penalty: 0.0,
-            frequency_penalty: 0.0,
-            dry_multiplier: 0.0,
-            dry_base: 1.75,
-            dry_allowed_length: 2,
-        }
-    }
-}
-
-impl SamplingParams {
-    /// Greedy decoding.
-    pub fn greedy() -> Self {
-        SamplingParams {
-            temperature: 0.0,
-            ..Default::default()
-        }
-    }
-
-    /// Describes the first invalid field.
-    pub fn validate(&self) -> Result<(), String> {
-        if !self.temperature.is_finite() || self.temperature < 0.0 {
-            return Err(format!(
-                "temperature must be a finite number >= 0, got {}",
-                self.temperature
-            ));
-        }
-        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(format!("top_p must be in (0, 1], got {}", self.top_p));
-        }
-        self.validate_penalties()
-    }
-
-    /// Describes the first invalid presence, frequency or DRY setting.
-    pub(crate) fn validate_penalties(&self) -> Result<(), String> {
-        check_penalty("presence_penalty", self.presence_penalty)?;
-        check_penalty("frequency_penalty", self.frequency_penalty)?;
-        check_dry(self.dry_multiplier, self.dry_base, self.dry_allowed_length)
-    }
-
-    fn penalizes(&self) -> bool {
-        self.presence_penalty != 0.0 || self.frequency_penalty != 0.0 || self.dry_multiplier != 0.0
-    }
-}
-
-/// The DRY settings must lie within their bounds (see [`SamplingParams::dry_multiplier`]).
-fn check_dry(multiplier: f32, base: f32, allowed_length: usize) -> Result<(), String> {
-    if !(0.0..=MAX_DRY_MULTIPLIER).contains(&multiplier) {
-        return Err(format!(
-            "dry_multiplier must be between 0 and {MAX_DRY_MULTIPLIER}, got {multiplier}"
-        ));
-    }
-    if !(1.0..=MAX_DRY_BASE).contains(&base) {
-        return Err(format!(
-            "dry_base must be between 1 and {MAX_DRY_BASE}, got {base}"
-        ));
-    }
-    if !(1..=MAX_DRY_ALLOWED_LENGTH).contains(&allowed_length) {
-        return Err(format!(
-            "dry_allowed_length must be between 1 and {MAX_DRY_ALLOWED_LENGTH}, got {allowed_length}"
-        ));
-    }
-    Ok(())
-}
-
-/// A presence or frequency penalty must be finite and within ±[`MAX_PENALTY`].
-fn check_penalty(name: &str, v: f32) -> Result<(), String> {
-    if v.is_finite() && v.abs() <= MAX_PENALTY {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name} must be between -{MAX_PENALTY} and {MAX_PENALTY}, got {v}"
-        ))
-    }
-}
 
 /// Per-sequence sampler: parameters, RNG and reusable scratch.
 #[derive(Debug, Clone)]
@@ -564,41 +443,13 @@ mod tests {
     }
 
     #[test]
-    fn invalid_params_are_named() {
-        assert!(
-            params(-1.0, None, 1.0)
-                .validate()
-                .unwrap_err()
-                .contains("temperature")
-        );
-        assert!(
-            params(f32::NAN, None, 1.0)
-                .validate()
-                .unwrap_err()
-                .contains("temperature")
-        );
-        assert!(
-            params(1.0, None, 0.0)
-                .validate()
-                .unwrap_err()
-                .contains("top_p")
-        );
-        assert!(
-            params(1.0, None, 1.5)
-                .validate()
-                .unwrap_err()
-                .contains("top_p")
-        );
-        // top_k 0 is "off", as in generation_config.json and the API: valid, and the same
-        // draws as no top-k at all.
-        params(0.7, Some(0), 0.9).validate().unwrap();
+    fn top_k_zero_draws_as_no_top_k() {
         let logits: Vec<f32> = (0..300).map(|i| ((i * 37) % 101) as f32 / 20.0).collect();
         let mut off = Sampler::new(params(0.7, None, 0.9), 5);
         let mut zero = Sampler::new(params(0.7, Some(0), 0.9), 5);
         for _ in 0..50 {
             assert_eq!(off.sample(&logits), zero.sample(&logits));
         }
-        params(0.0, Some(5), 0.5).validate().unwrap();
     }
 
     #[test]
@@ -703,47 +554,6 @@ mod tests {
         };
         assert!(!run(0.0).contains(&3));
         assert!(run(0.8).contains(&3));
-    }
-
-    #[test]
-    fn penalties_out_of_range_are_named() {
-        for (presence, frequency, name) in [
-            (2.5, 0.0, "presence_penalty"),
-            (f32::NAN, 0.0, "presence_penalty"),
-            (0.0, -2.01, "frequency_penalty"),
-            (0.0, f32::INFINITY, "frequency_penalty"),
-        ] {
-            let p = SamplingParams {
-                presence_penalty: presence,
-                frequency_penalty: frequency,
-                ..Default::default()
-            };
-            assert!(p.validate().unwrap_err().contains(name), "{name}");
-        }
-        let ok = SamplingParams {
-            presence_penalty: -2.0,
-            frequency_penalty: 2.0,
-            dry_multiplier: 5.0,
-            dry_base: 4.0,
-            dry_allowed_length: 64,
-            ..Default::default()
-        };
-        ok.validate().unwrap();
-        for (multiplier, base, allowed, name) in [
-            (-0.1, 1.75, 2, "dry_multiplier"),
-            (f32::NAN, 1.75, 2, "dry_multiplier"),
-            (0.8, 0.9, 2, "dry_base"),
-            (0.8, 1.75, 0, "dry_allowed_length"),
-            (0.8, 1.75, 65, "dry_allowed_length"),
-        ] {
-            let p = SamplingParams {
-                dry_multiplier: multiplier,
-                dry_base: base,
-                dry_allowed_length: allowed,
-                ..Default::default()
-            };
-            assert!(p.validate().unwrap_err().contains(name), "{name}");
-        }
     }
 
     #[test]

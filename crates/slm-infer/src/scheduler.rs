@@ -18,8 +18,9 @@ use crate::kernels::Isa;
 use crate::model::{DecodeModel, SeqWork};
 use crate::output::{FinishReason, OutputFilter};
 use crate::request::{Completion, StreamEvent, Timings, TokenChoice, TokenLogprob, Usage};
-use crate::sampling::{LogProbs, Sampler, SamplingParams, log_probs};
+use crate::sampling::{LogProbs, Sampler, log_probs};
 use crate::stream::CancelHandle;
+use slm_model::generation::SamplingParams;
 
 /// Counters shared between the engine thread and [`crate::Engine`].
 #[derive(Debug, Default)]

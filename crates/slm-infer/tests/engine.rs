@@ -83,6 +83,26 @@ fn same_seed_same_text_and_different_seed_differs() {
 }
 
 #[test]
+fn a_prompt_tokenized_once_reads_like_its_text() {
+    let e = tiny(2);
+    let text = e.generate(req("Once upon a time", 30, 3)).unwrap();
+    let tokens = GenerateRequest {
+        prompt_tokens: Some(e.tokenize("Once upon a time").unwrap()),
+        ..req("(only shown)", 30, 3)
+    };
+    let given = e.generate(tokens).unwrap();
+    assert_eq!((given.text, given.usage), (text.text, text.usage));
+    assert_eq!(e.tokenize("").unwrap(), vec![e.tokenizer().eot_id()]);
+    let vocab = e.tokenizer().vocab_size() as u32;
+    let bad = GenerateRequest {
+        prompt_tokens: Some(vec![1, vocab]),
+        ..req("", 5, 1)
+    };
+    let err = e.generate(bad).unwrap_err().to_string();
+    assert!(err.contains("outside the vocabulary"), "{err}");
+}
+
+#[test]
 fn batched_output_equals_unbatched_output() {
     let prompts = [
         "Once upon a time",

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 pub enum ModelError {
     #[error("invalid model config: {0}")]
     InvalidConfig(String),
+    #[error("{path}: {message}")]
+    InvalidFile { path: PathBuf, message: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

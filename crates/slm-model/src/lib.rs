@@ -10,6 +10,7 @@
 mod config;
 mod error;
 mod format;
+pub mod generation;
 pub mod numeric;
 
 #[cfg(feature = "burn")]
@@ -32,6 +33,7 @@ pub use error::ModelError;
 pub use format::{
     CONFIG_FILE, WEIGHTS_FILE, WeightDtype, read_config, rope_tables, tensor_shapes, view_to_f32,
 };
+pub use generation::{GenerationDefaults, InvalidSetting, SamplingParams};
 
 #[cfg(feature = "burn")]
 pub use cache::KvCache;

@@ -208,7 +208,7 @@ impl Default for EvalConfig {
             batch_size: 8,
             samples: 2,
             sample_tokens: 64,
-            temperature: 0.8,
+            temperature: f64::from(slm_model::SamplingParams::default().temperature),
         }
     }
 }

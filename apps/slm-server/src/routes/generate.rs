@@ -71,8 +71,8 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
     let (prompt, prompt_tokens, dropped_messages, prompt_param) = match endpoint {
         Endpoint::Completions => {
             let prompt = prompt_text(body.prompt)?;
-            let n = state.count_tokens(&prompt)?;
-            (prompt, n, 0, "prompt")
+            let tokens = state.tokenize(&prompt)?;
+            (prompt, tokens, 0, "prompt")
         }
         Endpoint::Chat => {
             let messages = body.messages.ok_or_else(|| {
@@ -84,7 +84,7 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
             let budget = context.saturating_sub(reserve).max(1);
             let format =
                 PromptFormat::requested(state.prompt_format, body.prompt_format.as_deref())?;
-            let p = build_prompt(&messages, format, budget, |t| state.count_tokens(t))?;
+            let p = build_prompt(&messages, format, budget, |t| state.tokenize(t))?;
             if format == PromptFormat::Chat {
                 // The chat model's own default (generation.json): plan-guided decoding.
                 plan_bias = state.engine.info().generation.plan_bias;
@@ -93,7 +93,7 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
         }
     };
     let max_tokens = fit_max_tokens(
-        prompt_tokens,
+        prompt_tokens.len(),
         settings.max_tokens,
         state.policy.default_max_tokens,
         context,
