@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use slm_model::burn::prelude::Device;
 use slm_model::generation::{GENERATION_FILE, HF_GENERATION_FILE};
-use slm_model::{GenerationDefaults, SamplingParams, Transformer, WeightDtype, view_to_f32};
+use slm_model::{FileDtype, GenerationDefaults, SamplingParams, Transformer, view_to_f32};
 use slm_trainer::{
     CHECKPOINTS_DIR, Checkpoint, RESOLVED_CONFIG_FILE, TrainConfig, latest_checkpoint,
     list_checkpoints,
@@ -124,7 +124,7 @@ fn weighted_mean(
 ) -> anyhow::Result<Transformer> {
     let files: Vec<Vec<u8>> = models
         .iter()
-        .map(|m| slm_model::to_safetensors(m, WeightDtype::F32))
+        .map(|m| slm_model::to_safetensors(m, FileDtype::F32))
         .collect();
     let parsed = files
         .iter()
@@ -170,7 +170,7 @@ pub fn write_hf_metadata(
     dir: &Path,
     tok: &slm_tokenizer::Tokenizer,
     max_len: usize,
-    dtype: WeightDtype,
+    dtype: FileDtype,
 ) -> anyhow::Result<()> {
     let eot = tok.eot_id();
     let write = |name: &str, value: &serde_json::Value| -> anyhow::Result<()> {
@@ -183,9 +183,9 @@ pub fn write_hf_metadata(
     config["bos_token_id"] = eot.into();
     config["eos_token_id"] = eot.into();
     config["torch_dtype"] = match dtype {
-        WeightDtype::F32 => "float32",
-        WeightDtype::F16 => "float16",
-        WeightDtype::Bf16 => "bfloat16",
+        FileDtype::F32 => "float32",
+        FileDtype::F16 => "float16",
+        FileDtype::Bf16 => "bfloat16",
     }
     .into();
     write(slm_model::CONFIG_FILE, &config)?;
@@ -235,9 +235,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         return gguf_export(&args);
     }
     let dtype = match args.dtype {
-        ExportDtype::F32 => WeightDtype::F32,
-        ExportDtype::F16 => WeightDtype::F16,
-        ExportDtype::Bf16 => WeightDtype::Bf16,
+        ExportDtype::F32 => FileDtype::F32,
+        ExportDtype::F16 => FileDtype::F16,
+        ExportDtype::Bf16 => FileDtype::Bf16,
         ExportDtype::Q8_0 => {
             bail!("q8_0 is a GGUF type; a model directory stores f32, f16 or bf16")
         }

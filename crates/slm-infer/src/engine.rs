@@ -57,9 +57,7 @@ impl Default for EngineOptions {
             queue_capacity: 256,
             prefill_chunk: 64,
             threads: 0,
-            // Fastest on every ISA measured and within 0.0001 bits/byte of
-            // f16 on the bundled model (bench/README.md).
-            weight_dtype: WeightDtype::Q8,
+            weight_dtype: WeightDtype::default(),
             isa: None,
         }
     }
@@ -90,8 +88,12 @@ pub struct ModelInfo {
     pub n_params: usize,
     /// Size of `model.safetensors` on disk.
     pub weights_bytes: u64,
-    /// Precision of the weights in memory.
-    pub dtype: String,
+    /// Precision the weight matrices are held in.
+    pub dtype: WeightDtype,
+    /// Matrices held in another precision than `dtype`, by tensor name (q8 keeps a
+    /// matrix whose rows are not whole 32-value blocks in f16).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dtype_exceptions: Vec<(String, WeightDtype)>,
     pub max_seq_len: usize,
     /// The config's vocabulary (rows in the weights file).
     pub vocab_size: usize,
@@ -173,8 +175,9 @@ impl Engine {
                 vocab_rows: Some(parts.tokenizer.vocab_size()),
             },
         )?;
+        let exceptions = native.dtype_exceptions().to_vec();
         let decoder = Arc::new(native).decoder(opts.max_batch);
-        parts.start(Box::new(decoder), opts.weight_dtype.name(), opts)
+        parts.start(Box::new(decoder), (opts.weight_dtype, exceptions), opts)
     }
 
     /// [`Engine::load`] with the Burn model (`slm_model::Transformer`) on
@@ -198,7 +201,7 @@ impl Engine {
             // Rows past the tokenizer can be neither fed nor sampled.
             Some(parts.tokenizer.vocab_size()),
         )?;
-        parts.start(Box::new(decoder), "f32", opts)
+        parts.start(Box::new(decoder), (WeightDtype::F32, Vec::new()), opts)
     }
 
     /// Starts an engine over any [`DecodeModel`] (e.g. a Burn-backed one).
@@ -443,18 +446,19 @@ impl ModelDirParts {
     }
 
     /// Starts the engine over `model`, loaded from this directory with
-    /// weights held as `dtype`.
+    /// weights held as `dtype` (but for the named exceptions).
     fn start(
         self,
         model: Box<dyn DecodeModel>,
-        dtype: &str,
+        (dtype, dtype_exceptions): (WeightDtype, Vec<(String, WeightDtype)>),
         opts: EngineOptions,
     ) -> Result<Engine, InferError> {
         let info = ModelInfo {
             name: self.dir_name,
             n_params: self.cfg.num_params(),
             weights_bytes: self.weights_bytes,
-            dtype: dtype.to_string(),
+            dtype,
+            dtype_exceptions,
             max_seq_len: self.cfg.max_seq_len,
             vocab_size: self.cfg.vocab_size,
             // Set by `with_model` from the model's logit width.

@@ -36,7 +36,7 @@ pub struct NativeOptions {
 impl Default for NativeOptions {
     fn default() -> Self {
         NativeOptions {
-            weight_dtype: WeightDtype::F32,
+            weight_dtype: WeightDtype::default(),
             threads: 0,
             isa: None,
             vocab_rows: None,
@@ -69,7 +69,11 @@ impl NativeModel {
     /// Loads `dir/config.json` and `dir/model.safetensors` with f32 weights,
     /// the reference precision for comparing against other implementations.
     pub fn load(dir: impl AsRef<Path>) -> Result<NativeModel, InferError> {
-        NativeModel::load_with(dir, &NativeOptions::default())
+        let f32_weights = NativeOptions {
+            weight_dtype: WeightDtype::F32,
+            ..Default::default()
+        };
+        NativeModel::load_with(dir, &f32_weights)
     }
 
     pub fn load_with(
@@ -143,6 +147,11 @@ impl NativeModel {
 
     pub fn threads(&self) -> usize {
         self.pool.current_num_threads()
+    }
+
+    /// Matrices held in another precision than asked for, by tensor name.
+    pub fn dtype_exceptions(&self) -> &[(String, WeightDtype)] {
+        &self.weights.dtype_exceptions
     }
 
     /// Bytes of weights held in memory.

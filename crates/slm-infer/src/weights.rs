@@ -1,6 +1,7 @@
 //! Reads `model.safetensors` into the native model's weight layout, checking
 //! every tensor's presence, dtype and shape against `config.json`.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use half::{bf16, f16};
@@ -32,6 +33,8 @@ pub struct ModelWeights {
     pub final_norm: Vec<f32>,
     /// `None` when tied to the embedding.
     pub lm_head: Option<Matrix>,
+    /// Matrices held in another precision than asked for, by tensor name.
+    pub dtype_exceptions: Vec<(String, WeightDtype)>,
 }
 
 impl ModelWeights {
@@ -85,6 +88,7 @@ impl ModelWeights {
             st: &st,
             path: path.to_path_buf(),
             dtype,
+            exceptions: RefCell::default(),
         };
         let (dim, hd, kv) = (cfg.dim, cfg.head_dim(), cfg.kv_dim());
         let q_dim = cfg.n_heads * hd;
@@ -117,6 +121,7 @@ impl ModelWeights {
             layers,
             final_norm: r.vector("model.norm.weight", dim)?,
             lm_head,
+            dtype_exceptions: r.exceptions.into_inner(),
         })
     }
 }
@@ -132,6 +137,8 @@ struct Reader<'a> {
     st: &'a SafeTensors<'a>,
     path: PathBuf,
     dtype: WeightDtype,
+    /// Matrices that could not be held in `dtype`, and what they are held in.
+    exceptions: RefCell<Vec<(String, WeightDtype)>>,
 }
 
 enum Raw {
@@ -198,11 +205,24 @@ impl Reader<'_> {
         keep: usize,
     ) -> Result<Matrix, InferError> {
         let keep = keep.min(rows);
-        Ok(match self.raw(name, &[rows, cols], Some(keep * cols))? {
+        let m = match self.raw(name, &[rows, cols], Some(keep * cols))? {
             Raw::F32(v) => Matrix::from_f32(keep, cols, &v, self.dtype),
             Raw::F16(v) => Matrix::from_f16(keep, cols, v, self.dtype),
             Raw::Bf16(v) => Matrix::from_bf16(keep, cols, v, self.dtype),
-        })
+        };
+        if m.dtype() != self.dtype {
+            tracing::warn!(
+                tensor = name,
+                cols,
+                "{} asked for, but this matrix is held in {}",
+                self.dtype.name(),
+                m.dtype().name()
+            );
+            self.exceptions
+                .borrow_mut()
+                .push((name.to_string(), m.dtype()));
+        }
+        Ok(m)
     }
 
     /// Norm weights stay f32: they are tiny and multiply every activation.

@@ -284,7 +284,7 @@ fn same_greedy_text(dir: &Path) {
     assert_eq!(bi.active_vocab, ni.active_vocab);
     assert_eq!(bi.config, ni.config);
     assert_eq!(bi.n_params, ni.n_params);
-    assert_eq!(bi.dtype, "f32");
+    assert_eq!(bi.dtype, WeightDtype::F32);
     assert_eq!(burn.options().max_batch, 2);
     let prompts = ["Once upon a time", "The little dog", ""];
     let run = |e: &Engine| {

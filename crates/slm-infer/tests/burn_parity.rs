@@ -28,7 +28,7 @@ fn check(config: ModelConfig, seed: u64) {
     device.seed(seed);
     let model = config.init(&device).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    save_model_dir(&model, dir.path(), slm_model::WeightDtype::F32).unwrap();
+    save_model_dir(&model, dir.path(), slm_model::FileDtype::F32).unwrap();
     // Tokenizer-free: the native model only needs config.json + model.safetensors.
     let ids: Vec<u32> = (0..40u32)
         .map(|i| (i * 37 + 11) % config.vocab_size as u32)

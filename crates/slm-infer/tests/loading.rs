@@ -19,7 +19,10 @@ fn tiny_model_loads_with_info() {
     assert_eq!(info.vocab_size, e.tokenizer().vocab_size());
     assert_eq!(info.active_vocab, e.tokenizer().vocab_size());
     assert_eq!(info.max_seq_len, 128);
-    assert_eq!(info.dtype, "q8");
+    assert_eq!(
+        (info.dtype, info.dtype_exceptions.len()),
+        (WeightDtype::Q8, 0)
+    );
     assert_eq!(info.n_params, info.config.num_params());
     let file = std::fs::metadata(tiny_dir().join("model.safetensors"))
         .unwrap()
@@ -196,6 +199,16 @@ fn padded_vocabulary_computes_only_the_tokenizers_rows() {
     assert_eq!(e.info().vocab_size, 1000);
     assert_eq!(e.info().config.vocab_size, 1000);
     assert_eq!(e.info().active_vocab, 512);
+    // q8 needs rows of whole 32-value blocks: the 48-wide down projection stays f16, and
+    // the info says so.
+    assert_eq!(e.info().dtype, WeightDtype::Q8);
+    assert_eq!(
+        e.info().dtype_exceptions,
+        [(
+            "model.layers.0.mlp.down_proj.weight".to_string(),
+            WeightDtype::F16
+        )]
+    );
     let c = e
         .generate(GenerateRequest {
             prompt: "Once upon a time".into(),
@@ -228,7 +241,8 @@ fn with_width(width: usize, config_vocab: usize) -> Result<Engine, InferError> {
         name: "scripted".into(),
         n_params: 0,
         weights_bytes: 0,
-        dtype: "none".into(),
+        dtype: slm_infer::WeightDtype::F32,
+        dtype_exceptions: Vec::new(),
         max_seq_len: 32,
         vocab_size: config_vocab,
         active_vocab: 0,

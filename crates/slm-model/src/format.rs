@@ -8,16 +8,17 @@ use safetensors::{Dtype, tensor::TensorView};
 
 use crate::{ModelConfig, ModelError};
 
-/// Storage precision of `model.safetensors`.
+/// Storage precision of `model.safetensors` (what the file holds; the engine's in-memory
+/// precision is `slm_infer::WeightDtype`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum WeightDtype {
+pub enum FileDtype {
     F32,
     F16,
     Bf16,
 }
 
-impl std::str::FromStr for WeightDtype {
+impl std::str::FromStr for FileDtype {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {

@@ -31,7 +31,7 @@ mod weights;
 pub use config::ModelConfig;
 pub use error::ModelError;
 pub use format::{
-    CONFIG_FILE, WEIGHTS_FILE, WeightDtype, read_config, rope_tables, tensor_shapes, view_to_f32,
+    CONFIG_FILE, FileDtype, WEIGHTS_FILE, read_config, rope_tables, tensor_shapes, view_to_f32,
 };
 pub use generation::{GenerationDefaults, InvalidSetting, SamplingParams};
 

@@ -12,7 +12,7 @@ use burn::prelude::*;
 use half::{bf16, f16};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use crate::format::{CONFIG_FILE, WEIGHTS_FILE, WeightDtype, read_config, view_to_f32};
+use crate::format::{CONFIG_FILE, FileDtype, WEIGHTS_FILE, read_config, view_to_f32};
 use crate::{ModelConfig, ModelError, Transformer};
 
 /// How a tensor is laid out in the file relative to Burn.
@@ -85,7 +85,7 @@ fn to_f32_vec(t: Tensor<2>) -> Vec<f32> {
 }
 
 /// Serializes the weights to safetensors bytes in `dtype`.
-pub fn to_safetensors(model: &Transformer, dtype: WeightDtype) -> Vec<u8> {
+pub fn to_safetensors(model: &Transformer, dtype: FileDtype) -> Vec<u8> {
     let tensors: Vec<(String, Vec<u8>, Vec<usize>)> = named_params(model)
         .into_iter()
         .map(|(name, t, layout)| {
@@ -99,12 +99,12 @@ pub fn to_safetensors(model: &Transformer, dtype: WeightDtype) -> Vec<u8> {
             }
             let values = to_f32_vec(t);
             let bytes = match dtype {
-                WeightDtype::F32 => bytemuck::cast_slice(&values).to_vec(),
-                WeightDtype::F16 => values
+                FileDtype::F32 => bytemuck::cast_slice(&values).to_vec(),
+                FileDtype::F16 => values
                     .iter()
                     .flat_map(|v| f16::from_f32(*v).to_le_bytes())
                     .collect(),
-                WeightDtype::Bf16 => values
+                FileDtype::Bf16 => values
                     .iter()
                     .flat_map(|v| bf16::from_f32(*v).to_le_bytes())
                     .collect(),
@@ -113,9 +113,9 @@ pub fn to_safetensors(model: &Transformer, dtype: WeightDtype) -> Vec<u8> {
         })
         .collect();
     let st_dtype = match dtype {
-        WeightDtype::F32 => Dtype::F32,
-        WeightDtype::F16 => Dtype::F16,
-        WeightDtype::Bf16 => Dtype::BF16,
+        FileDtype::F32 => Dtype::F32,
+        FileDtype::F16 => Dtype::F16,
+        FileDtype::Bf16 => Dtype::BF16,
     };
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
@@ -237,11 +237,7 @@ pub fn from_safetensors(
 
 /// Writes `config.json` and `model.safetensors` into `dir` (created if needed). Each file is
 /// written to a temporary name and renamed, so readers never see a half-written file.
-pub fn save_model_dir(
-    model: &Transformer,
-    dir: &Path,
-    dtype: WeightDtype,
-) -> Result<(), ModelError> {
+pub fn save_model_dir(model: &Transformer, dir: &Path, dtype: FileDtype) -> Result<(), ModelError> {
     std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
     write_atomic(&dir.join(CONFIG_FILE), model.config().to_json().as_bytes())?;
     write_atomic(&dir.join(WEIGHTS_FILE), &to_safetensors(model, dtype))

@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 use slm_model::{
-    ModelConfig, ModelError, Transformer, WeightDtype, burn, load_model_dir, save_model_dir,
+    FileDtype, ModelConfig, ModelError, Transformer, burn, load_model_dir, save_model_dir,
 };
 
 /// Small enough to run in milliseconds, with grouped KV heads so GQA is exercised.
@@ -168,7 +168,7 @@ fn save_then_load_gives_identical_outputs() {
         .init(&device)
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        save_model_dir(&model, dir.path(), WeightDtype::F32).unwrap();
+        save_model_dir(&model, dir.path(), FileDtype::F32).unwrap();
         let loaded = load_model_dir(dir.path(), &device).unwrap();
         assert_eq!(loaded.config(), model.config());
         assert_eq!(
@@ -179,7 +179,7 @@ fn save_then_load_gives_identical_outputs() {
 
         // Half precision storage: loading is exact w.r.t. the rounded weights, so saving the
         // loaded model again reproduces the same bytes; outputs stay close to f32.
-        for dtype in [WeightDtype::F16, WeightDtype::Bf16] {
+        for dtype in [FileDtype::F16, FileDtype::Bf16] {
             save_model_dir(&model, dir.path(), dtype).unwrap();
             let half = load_model_dir(dir.path(), &device).unwrap();
             let bytes = std::fs::read(dir.path().join("model.safetensors")).unwrap();
@@ -196,7 +196,7 @@ fn same_weights_same_logits_on_flex_and_ndarray() {
     flex.seed(5);
     let model = tiny_config().init(&flex).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    save_model_dir(&model, dir.path(), WeightDtype::F32).unwrap();
+    save_model_dir(&model, dir.path(), FileDtype::F32).unwrap();
     // ndarray is deprecated upstream but is the second pure-CPU backend we can compile here.
     #[allow(deprecated)]
     let nd = Device::ndarray();
@@ -218,7 +218,7 @@ fn bad_model_directories_are_refused_clearly() {
         "{err}"
     );
 
-    save_model_dir(&model, p, WeightDtype::F32).unwrap();
+    save_model_dir(&model, p, FileDtype::F32).unwrap();
     let weights = p.join("model.safetensors");
     let good = std::fs::read(&weights).unwrap();
 
