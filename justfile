@@ -40,16 +40,16 @@ cross-isa WHAT="all":
     scripts/cross-isa.sh {{WHAT}}
 
 # Fuzz the server's API with schemathesis against its own /openapi.json (installs schemathesis in
-# a venv outside the repo); writes bench/api-fuzz.json. `just api-fuzz --quick` is the ~10 s CI pass.
+# a venv outside the repo); writes bench/results/api-fuzz.json. `just api-fuzz --quick` is the ~10 s CI pass.
 api-fuzz *ARGS:
     scripts/api-fuzz.sh {{ARGS}}
 
 # Check a model directory against Hugging Face transformers and its GGUF exports against
-# llama.cpp (sets up a venv and llama.cpp outside the repo); writes bench/interop.json.
+# llama.cpp (sets up a venv and llama.cpp outside the repo); writes bench/results/interop.json.
 interop-check MODEL="models/tinystories-15m":
     scripts/interop-check.sh {{MODEL}}
 
-# The training-recipe study behind the bundled model (docs/training.md); bench/recipe-study.jsonl.
+# The training-recipe study behind the bundled model (docs/training.md); bench/results/recipe-study.jsonl.
 recipe-study STEPS="100":
     scripts/recipe-study.sh {{STEPS}}
 

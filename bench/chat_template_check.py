@@ -4,7 +4,7 @@ transformers must read the declared `chat_template` and produce exactly the prom
 server builds, and a greedy chat reply through transformers' generate() must equal slm's.
 
   python bench/chat_template_check.py --model models/tinystories-15m-chat \
-      --generate-bin target/release/examples/generate --out bench/chat-template-check.json
+      --generate-bin target/release/examples/generate --out bench/results/chat-template-check.json
 
 Needs torch and transformers (scripts/interop-check.sh sets up such a venv).
 """

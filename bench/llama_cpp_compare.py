@@ -10,7 +10,7 @@ Peak RSS of every process comes from wait4(). Nothing else may run meanwhile.
 
     python bench/llama_cpp_compare.py --llama-bin /path/to/llama.cpp/build/bin \
         --gguf-f16 /tmp/ts15m-f16.gguf --gguf-q8 /tmp/ts15m-q8_0.gguf --slm-isa avx2 \
-        --label avx2 > bench/llama-cpp-compare-avx2.json
+        --label avx2 > bench/results/llama-cpp-compare-avx2.json
 
 The GGUFs come from bench/gguf_from_model.py (tokenizer rows only, like slm's engine).
 """

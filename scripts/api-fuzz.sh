@@ -3,16 +3,16 @@
 # every operation (including /openapi.json itself), positive and negative generated requests,
 # undeclared methods and the stateful phase; checks for 5xx, response schemas (including each
 # SSE event of stream=true answers), content types, documented headers, status codes and that
-# schema-violating requests are refused. Result: bench/api-fuzz.json; the raw schemathesis
+# schema-violating requests are refused. Result: bench/results/api-fuzz.json; the raw schemathesis
 # reports (JSON, NDJSON, JUnit) go to target/api-fuzz/.
 #
-#   scripts/api-fuzz.sh            full pass (>= 1,000 cases), writes bench/api-fuzz.json
+#   scripts/api-fuzz.sh            full pass (>= 1,000 cases), writes bench/results/api-fuzz.json
 #   scripts/api-fuzz.sh --quick    short pass for CI (~100 cases), summary to target/api-fuzz/
 #
 # Environment:
 #   API_FUZZ_EXAMPLES  max examples per operation and phase (default 200; --quick: 10)
 #   API_FUZZ_SEED      random seed (default 20)
-#   API_FUZZ_OUT       summary JSON (default bench/api-fuzz.json; --quick: target/api-fuzz/summary.json)
+#   API_FUZZ_OUT       summary JSON (default bench/results/api-fuzz.json; --quick: target/api-fuzz/summary.json)
 #   API_FUZZ_VENV      venv holding schemathesis (default ~/.cache/slm/schemathesis-venv); created
 #                      and filled with schemathesis==$SCHEMATHESIS_VERSION from PyPI when missing
 #   SCHEMATHESIS_VERSION  default 4.32.5 (the CLI options used here are schemathesis 4.x's)
@@ -43,7 +43,7 @@ if [ "$QUICK" = 1 ]; then
   OUT=${API_FUZZ_OUT:-$REPORT_DIR/summary.json}
 else
   EXAMPLES=${API_FUZZ_EXAMPLES:-200}
-  OUT=${API_FUZZ_OUT:-bench/api-fuzz.json}
+  OUT=${API_FUZZ_OUT:-bench/results/api-fuzz.json}
 fi
 SEED=${API_FUZZ_SEED:-20}
 ST_VERSION=${SCHEMATHESIS_VERSION:-4.32.5}

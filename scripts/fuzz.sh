@@ -4,7 +4,7 @@
 # (`fuzz-seeds`) plus the committed corpus, runs for FUZZ_SECONDS, and its corpus is then
 # minimized back into fuzz/corpus/<target>/ (replayed on stable by `cargo test -p slm-fuzz`).
 # A crash, panic, timeout or OOM input is copied to fuzz/regressions/<target>/ (also
-# replayed) and the script fails. Result: bench/fuzz.json.
+# replayed) and the script fails. Result: bench/results/fuzz.json.
 #
 #   scripts/fuzz.sh                 all targets, 600 s each, FUZZ_JOBS at a time
 #   scripts/fuzz.sh request shards  only these targets
@@ -12,7 +12,7 @@
 # Environment:
 #   FUZZ_SECONDS  seconds per target (default 600)
 #   FUZZ_JOBS     targets fuzzed at once (default 1: leaves a core free; one core each)
-#   FUZZ_OUT      summary JSON (default bench/fuzz.json; merged per target)
+#   FUZZ_OUT      summary JSON (default bench/results/fuzz.json; merged per target)
 # Installs the nightly toolchain (rustup) and cargo-fuzz (crates.io) when missing.
 #
 # The targets are built unoptimised (-D, with debug assertions and overflow checks): cargo fuzz
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 
 SECONDS_PER=${FUZZ_SECONDS:-600}
 JOBS=${FUZZ_JOBS:-1}
-OUT=${FUZZ_OUT:-bench/fuzz.json}
+OUT=${FUZZ_OUT:-bench/results/fuzz.json}
 WORK=fuzz/target/work
 BIN=fuzz/target/x86_64-unknown-linux-gnu/debug
 ALL=$(sed -n 's/^    ("\([a-z_]*\)", [a-z_]*),$/\1/p' crates/slm-fuzz/src/lib.rs)

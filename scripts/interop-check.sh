@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Loads a model directory with Hugging Face transformers and its GGUF exports with
 # unpatched llama.cpp, and checks they compute what slm computes (bench/interop_check.py).
-# Result: bench/interop.json.
+# Result: bench/results/interop.json.
 #
 #   bash scripts/interop-check.sh [MODEL_DIR]        (default models/tinystories-15m)
 #
@@ -51,4 +51,4 @@ done
   --logits-bin "$BIN/examples/logits" --generate-bin "$BIN/examples/generate" \
   --llama-simple "$LLAMA_CPP_BIN/llama-simple" \
   --gguf "f16=$WORK/model-f16.gguf" "q8_0=$WORK/model-q8_0.gguf" \
-  --out bench/interop.json
+  --out bench/results/interop.json

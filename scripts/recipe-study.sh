@@ -2,7 +2,7 @@
 # The recipe study behind models/tinystories-15m (docs/training.md, "Recipe study"): each
 # variant trains the same number of steps (same tokens) from the same start, then the
 # fixed validation subset decides. Results: one JSON line per variant in
-# bench/recipe-study.jsonl (variant, overrides, tokens, wall seconds, valid loss/bpb).
+# bench/results/recipe-study.jsonl (variant, overrides, tokens, wall seconds, valid loss/bpb).
 #
 #   bash scripts/recipe-study.sh [STEPS] [VARIANT...]     (default: 100 steps, every variant)
 #
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 STEPS=${1:-100}
 shift || true
 BIN=${SLM_TRAIN:-target/debug/slm-train}
-OUT=bench/recipe-study.jsonl
+OUT=bench/results/recipe-study.jsonl
 COMMON=(--config configs/tinystories-15m.toml --no-progress --max-steps "$STEPS"
   --eval-every "$STEPS" --checkpoint-every 0 --set eval.max_windows=8 --set eval.samples=0)
 # Every variant is judged the same way, whatever its training seq_len: the first 128

@@ -3,7 +3,7 @@
 # bundled model, 5 % of streams cut off by the client mid-stream, 1 % malformed requests. Passes
 # with 0 unexpected errors, every engine slot freed afterwards (/metrics gauges
 # slm_num_requests_waiting and slm_num_requests_running back to 0) and the server's RSS within
-# ±10 % of its post-warm-up median. Result: bench/soak.json (the `soak` object holds the verdict);
+# ±10 % of its post-warm-up median. Result: bench/results/soak.json (the `soak` object holds the verdict);
 # exits 1 when the soak does not pass.
 #
 #   scripts/soak.sh                                   the full soak (~11 minutes)
@@ -17,7 +17,7 @@
 #   SOAK_RSS_INTERVAL [5] s  SOAK_DRAIN_TIMEOUT [30] s
 #   SOAK_MODEL               model directory [the server's default, models/tinystories-15m]
 #   SOAK_PROFILE [release]   or debug (dev build: quicker to build, slower to serve)
-#   SOAK_OUT [bench/soak.json]
+#   SOAK_OUT [bench/results/soak.json]
 #   SOAK_SERVER_ARGS         extra slm-server arguments (word-split)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,7 @@ MALFORMED=${SOAK_MALFORMED:-0.01}
 RSS_INTERVAL=${SOAK_RSS_INTERVAL:-5}
 DRAIN_TIMEOUT=${SOAK_DRAIN_TIMEOUT:-30}
 PROFILE=${SOAK_PROFILE:-release}
-OUT=${SOAK_OUT:-bench/soak.json}
+OUT=${SOAK_OUT:-bench/results/soak.json}
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 
 case "$PROFILE" in

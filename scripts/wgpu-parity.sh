@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the GPU code path (`--features wgpu`, `--device wgpu`) against the CPU one: both
 # continue the bundled model for the same steps on the same data, and the script prints one
-# JSON line comparing their loss curves and final evaluation (bench/wgpu-parity.json).
+# JSON line comparing their loss curves and final evaluation (bench/results/wgpu-parity.json).
 #
 # Without a GPU, wgpu runs on Mesa's software Vulkan device (lavapipe), installed here from
 # Debian when missing: that checks the code path, not GPU speed. Not part of CI (the wgpu

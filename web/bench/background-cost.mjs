@@ -4,7 +4,7 @@
 // Headless Chromium renders WebGL in software (SwiftShader), so this is the CPU-only
 // laptop or VM case, where the compositor's work lands on the same cores as the model.
 //
-//   SLM_BASE_URL=http://127.0.0.1:8080 node bench/background-cost.mjs [seconds] > ../bench/web-background.json
+//   SLM_BASE_URL=http://127.0.0.1:8080 node bench/background-cost.mjs [seconds] > ../bench/results/web-background.json
 //
 // States: the hero with the pointer moving (the animation runs), the hero animating in the
 // seconds before the idle timeout with no input, the hero left alone past the idle timeout

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use slm_infer::{ModelConfig, WeightDtype, random_model};
+use slm_infer::{FileDtype, ModelConfig, random_model};
 
 #[derive(Parser)]
 struct Args {
@@ -31,7 +31,7 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", tok_path.display()))?;
     // The default ModelConfig is the bundled model's ~15M shape.
     let cfg = ModelConfig::default();
-    random_model::write_random_model(&args.out, &cfg, WeightDtype::F16, args.seed, &tokenizer)
+    random_model::write_random_model(&args.out, &cfg, FileDtype::F16, args.seed, &tokenizer)
         .with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "wrote {} ({} parameters)",

@@ -77,7 +77,10 @@ impl AppState {
         // Every prompt takes at least one token (an empty one is end-of-text), so at most
         // context - 1 tokens can ever be generated: the limit (and the served schema's
         // maximum) says so instead of accepting a max_tokens no prompt fits.
-        let max_tokens_limit = config.max_tokens_limit.min(context.saturating_sub(1)).max(1);
+        let max_tokens_limit = config
+            .max_tokens_limit
+            .min(context.saturating_sub(1))
+            .max(1);
         let policy = RequestPolicy {
             max_tokens_limit,
             // The model's default, if not configured, within the server's limit.

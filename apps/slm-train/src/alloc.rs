@@ -7,7 +7,7 @@
 //! with the first and last settings below: blocks up to 32 MiB (glibc's maximum
 //! threshold) stay on the heap, and the heap is not trimmed. Blocks above 32 MiB (the
 //! logits, the attention scores of long windows) would still be fresh `mmap`s, so `mmap`
-//! is switched off altogether (`M_MMAP_MAX` 0): another 10–12% (bench/train.json). The
+//! is switched off altogether (`M_MMAP_MAX` 0): another 10–12% (bench/results/train.json). The
 //! cost is that freed memory stays with the process, which a training run reuses anyway.
 
 /// Applies the settings; a no-op off glibc.

@@ -5,7 +5,7 @@ use slm_model::burn::prelude::Device;
 
 /// Backends selectable from the command line. `flex` is the default: in release builds it
 /// ran a 15M training step 1.25–1.3× faster than `ndarray` on our 2-core CPU (see
-/// bench/train.json); `ndarray` is kept for comparison (upstream deprecates it).
+/// bench/results/train.json); `ndarray` is kept for comparison (upstream deprecates it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DeviceKind {
     /// Burn's pure-Rust CPU backend (SIMD + rayon).
@@ -22,7 +22,7 @@ impl DeviceKind {
     pub fn device(self) -> anyhow::Result<Device> {
         Ok(match self {
             Self::Flex => Device::flex(),
-            #[allow(deprecated)] // kept to compare backends, see bench/train.json
+            #[allow(deprecated)] // kept to compare backends, see bench/results/train.json
             Self::Ndarray => Device::ndarray(),
             #[cfg(feature = "wgpu")]
             Self::Wgpu => Device::wgpu(slm_model::burn::tensor::DeviceKind::DefaultDevice),

@@ -101,7 +101,7 @@ fn gguf_export(args: &ExportArgs) -> anyhow::Result<()> {
 pub const CHAT_PLAN_BIAS: f32 = 5.0;
 
 /// Default sampling settings written to generation.json: the defaults with top-k 40 and
-/// the DRY repetition penalty (bench/sample-quality.json: loops 51 → 15 of 400 samples); a
+/// the DRY repetition penalty (bench/results/sample-quality.json: loops 51 → 15 of 400 samples); a
 /// chat model (`chat`) also gets plan-guided decoding.
 pub fn generation_defaults(chat: bool) -> GenerationDefaults {
     GenerationDefaults {

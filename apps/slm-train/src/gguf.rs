@@ -17,7 +17,7 @@ use std::path::Path;
 use anyhow::{Context, bail, ensure};
 use half::f16;
 use safetensors::SafeTensors;
-use slm_model::{ModelConfig, view_to_f32};
+use slm_model::{ModelConfig, TensorName, view_to_f32};
 
 const MAGIC: &[u8; 4] = b"GGUF";
 const VERSION: u32 = 3;
@@ -368,24 +368,23 @@ fn build(
         let cols = shape[1];
         (values[..n_vocab * cols].to_vec(), vec![n_vocab, cols])
     };
-    let (v, sh) = rows_cut(get("model.embed_tokens.weight")?);
+    let (v, sh) = rows_cut(get(&TensorName::Embed.name())?);
     matrix("token_embd.weight".into(), v, sh);
     if !cfg.tied {
-        let (v, sh) = rows_cut(get("lm_head.weight")?);
+        let (v, sh) = rows_cut(get(&TensorName::LmHead.name())?);
         matrix("output.weight".into(), v, sh);
     }
     for i in 0..cfg.n_layers {
-        let p = format!("model.layers.{i}.");
         for (ours, theirs, heads) in [
-            ("self_attn.q_proj", "attn_q", Some(cfg.n_heads)),
-            ("self_attn.k_proj", "attn_k", Some(cfg.n_kv_heads)),
-            ("self_attn.v_proj", "attn_v", None),
-            ("self_attn.o_proj", "attn_output", None),
-            ("mlp.gate_proj", "ffn_gate", None),
-            ("mlp.up_proj", "ffn_up", None),
-            ("mlp.down_proj", "ffn_down", None),
+            (TensorName::Q(i), "attn_q", Some(cfg.n_heads)),
+            (TensorName::K(i), "attn_k", Some(cfg.n_kv_heads)),
+            (TensorName::V(i), "attn_v", None),
+            (TensorName::O(i), "attn_output", None),
+            (TensorName::Gate(i), "ffn_gate", None),
+            (TensorName::Up(i), "ffn_up", None),
+            (TensorName::Down(i), "ffn_down", None),
         ] {
-            let (mut v, sh) = get(&format!("{p}{ours}.weight"))?;
+            let (mut v, sh) = get(&ours.name())?;
             if let Some(h) = heads {
                 v = permute_rows(&v, sh[1], h);
             }
@@ -400,16 +399,18 @@ fn build(
             data: f32_bytes(&values),
         });
     };
-    vector("output_norm.weight".into(), get("model.norm.weight")?);
+    vector(
+        "output_norm.weight".into(),
+        get(&TensorName::FinalNorm.name())?,
+    );
     for i in 0..cfg.n_layers {
-        let p = format!("model.layers.{i}.");
         vector(
             format!("blk.{i}.attn_norm.weight"),
-            get(&format!("{p}input_layernorm.weight"))?,
+            get(&TensorName::AttnNorm(i).name())?,
         );
         vector(
             format!("blk.{i}.ffn_norm.weight"),
-            get(&format!("{p}post_attention_layernorm.weight"))?,
+            get(&TensorName::FfnNorm(i).name())?,
         );
     }
     Ok(encode(&metadata, &tensors))

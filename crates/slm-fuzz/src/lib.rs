@@ -279,7 +279,7 @@ pub fn micro_safetensors() -> Vec<u8> {
     let cfg = micro_config();
     slm_infer::random_model::safetensors_bytes(
         &slm_infer::random_model::random_tensors(&cfg, 1),
-        slm_infer::WeightDtype::F16,
+        slm_infer::FileDtype::F16,
     )
     .expect("random weights serialize")
 }

@@ -151,7 +151,7 @@ fn main() -> Result<()> {
         )?;
         // The default ModelConfig is the bundled model's ~15M shape.
         let cfg = ModelConfig::default();
-        random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F16, 7, &tok)?;
+        random_model::write_random_model(tmp.path(), &cfg, slm_infer::FileDtype::F16, 7, &tok)?;
         tmp.path().to_path_buf()
     } else {
         args.model.clone()

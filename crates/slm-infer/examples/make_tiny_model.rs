@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use slm_infer::{ModelConfig, WeightDtype, random_model};
+use slm_infer::{FileDtype, ModelConfig, random_model};
 use slm_tokenizer::{Tokenizer, TrainOptions};
 
 #[derive(Parser)]
@@ -95,7 +95,7 @@ fn main() -> Result<()> {
         tied: true,
         dropout: 0.0,
     };
-    random_model::write_random_model(&args.out, &cfg, WeightDtype::F16, args.seed, &tokenizer)
+    random_model::write_random_model(&args.out, &cfg, FileDtype::F16, args.seed, &tokenizer)
         .with_context(|| format!("writing {}", args.out.display()))?;
     eprintln!(
         "wrote {} (vocab {}, {} params)",

@@ -82,6 +82,7 @@ pub use request::{
     TokenChoice, TokenLogprob, Usage,
 };
 pub use sampling::{Sampler, argmax, log_probs};
+pub use slm_model::FileDtype;
 pub use slm_model::generation::{
     GenerationDefaults, InvalidSetting, MAX_DRY_ALLOWED_LENGTH, MAX_DRY_BASE, MAX_DRY_MULTIPLIER,
     MAX_PENALTY, MAX_TEMPERATURE, SamplingParams,

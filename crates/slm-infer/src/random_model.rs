@@ -13,68 +13,55 @@ use slm_tokenizer::Tokenizer;
 
 use crate::config::ModelConfig;
 use crate::error::InferError;
-use crate::kernels::matrix::WeightDtype;
 use slm_model::generation::GenerationDefaults;
+use slm_model::{FileDtype, TensorName};
 
 /// Random tensors, named and shaped per docs/architecture.md, as f32.
 pub fn random_tensors(cfg: &ModelConfig, seed: u64) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = BTreeMap::new();
-    let (dim, kv, hidden) = (cfg.dim, cfg.kv_dim(), cfg.hidden_dim);
-    let mut linear = |rng: &mut ChaCha8Rng, name: String, rows: usize, cols: usize| {
+    let dim = cfg.dim;
+    // Linear weights first, then the norms: the draw order fixes each seed's weights.
+    let mut linear = |rng: &mut ChaCha8Rng, t: TensorName| {
+        let shape = t.shape(cfg);
         // Uniform with variance 1/cols keeps activations O(1) through the stack.
-        let a = (3.0 / cols as f32).sqrt();
-        let v = (0..rows * cols).map(|_| rng.random_range(-a..a)).collect();
-        out.insert(name, (vec![rows, cols], v));
+        let a = (3.0 / shape[1] as f32).sqrt();
+        let v = (0..shape[0] * shape[1])
+            .map(|_| rng.random_range(-a..a))
+            .collect();
+        out.insert(t.name(), (shape, v));
     };
-    linear(
-        &mut rng,
-        "model.embed_tokens.weight".into(),
-        cfg.vocab_size,
-        dim,
-    );
+    linear(&mut rng, TensorName::Embed);
     for i in 0..cfg.n_layers {
-        let p = format!("model.layers.{i}");
-        linear(&mut rng, format!("{p}.self_attn.q_proj.weight"), dim, dim);
-        linear(&mut rng, format!("{p}.self_attn.k_proj.weight"), kv, dim);
-        linear(&mut rng, format!("{p}.self_attn.v_proj.weight"), kv, dim);
-        linear(&mut rng, format!("{p}.self_attn.o_proj.weight"), dim, dim);
-        linear(&mut rng, format!("{p}.mlp.gate_proj.weight"), hidden, dim);
-        linear(&mut rng, format!("{p}.mlp.up_proj.weight"), hidden, dim);
-        linear(&mut rng, format!("{p}.mlp.down_proj.weight"), dim, hidden);
+        use TensorName::*;
+        for t in [Q(i), K(i), V(i), O(i), Gate(i), Up(i), Down(i)] {
+            linear(&mut rng, t);
+        }
     }
     if !cfg.tied {
-        linear(&mut rng, "lm_head.weight".into(), cfg.vocab_size, dim);
+        linear(&mut rng, TensorName::LmHead);
     }
-    let mut norm = |rng: &mut ChaCha8Rng, name: String| {
+    let mut norm = |rng: &mut ChaCha8Rng, t: TensorName| {
         let v = (0..dim).map(|_| rng.random_range(0.8..1.2)).collect();
-        out.insert(name, (vec![dim], v));
+        out.insert(t.name(), (vec![dim], v));
     };
     for i in 0..cfg.n_layers {
-        norm(&mut rng, format!("model.layers.{i}.input_layernorm.weight"));
-        norm(
-            &mut rng,
-            format!("model.layers.{i}.post_attention_layernorm.weight"),
-        );
+        norm(&mut rng, TensorName::AttnNorm(i));
+        norm(&mut rng, TensorName::FfnNorm(i));
     }
-    norm(&mut rng, "model.norm.weight".into());
+    norm(&mut rng, TensorName::FinalNorm);
     out
 }
 
 /// Serialises f32 tensors to safetensors bytes in `dtype`.
 pub fn safetensors_bytes(
     tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
-    dtype: WeightDtype,
+    dtype: FileDtype,
 ) -> Result<Vec<u8>, InferError> {
     let st_dtype = match dtype {
-        WeightDtype::F32 => Dtype::F32,
-        WeightDtype::F16 => Dtype::F16,
-        WeightDtype::Bf16 => Dtype::BF16,
-        WeightDtype::Q8 => {
-            return Err(InferError::Model(
-                "q8 is an in-memory precision; model files hold f32, f16 or bf16".into(),
-            ));
-        }
+        FileDtype::F32 => Dtype::F32,
+        FileDtype::F16 => Dtype::F16,
+        FileDtype::Bf16 => Dtype::BF16,
     };
     let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
@@ -109,7 +96,7 @@ pub fn safetensors_bytes(
 pub fn write_random_model(
     dir: &Path,
     cfg: &ModelConfig,
-    dtype: WeightDtype,
+    dtype: FileDtype,
     seed: u64,
     tokenizer: &Tokenizer,
 ) -> Result<(), InferError> {

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use half::{bf16, f16};
 use safetensors::{Dtype, SafeTensors};
 
+use slm_model::TensorName;
+
 use crate::config::ModelConfig;
 use crate::error::InferError;
 use crate::kernels::matrix::{Matrix, WeightDtype};
@@ -90,36 +92,40 @@ impl ModelWeights {
             dtype,
             exceptions: RefCell::default(),
         };
-        let (dim, hd, kv) = (cfg.dim, cfg.head_dim(), cfg.kv_dim());
-        let q_dim = cfg.n_heads * hd;
+        let dim = cfg.dim;
         let mut layers = Vec::with_capacity(cfg.n_layers);
+        let matrix = |t: TensorName| {
+            let shape = t.shape(cfg);
+            r.matrix(&t.name(), shape[0], shape[1])
+        };
+        let vector = |t: TensorName| r.vector(&t.name(), t.shape(cfg)[0]);
         for i in 0..cfg.n_layers {
-            let p = format!("model.layers.{i}");
-            let q = r.matrix(&format!("{p}.self_attn.q_proj.weight"), q_dim, dim)?;
-            let k = r.matrix(&format!("{p}.self_attn.k_proj.weight"), kv, dim)?;
-            let v = r.matrix(&format!("{p}.self_attn.v_proj.weight"), kv, dim)?;
-            let gate = r.matrix(&format!("{p}.mlp.gate_proj.weight"), cfg.hidden_dim, dim)?;
-            let up = r.matrix(&format!("{p}.mlp.up_proj.weight"), cfg.hidden_dim, dim)?;
+            let (q, k, v) = (
+                matrix(TensorName::Q(i))?,
+                matrix(TensorName::K(i))?,
+                matrix(TensorName::V(i))?,
+            );
+            let (gate, up) = (matrix(TensorName::Gate(i))?, matrix(TensorName::Up(i))?);
             layers.push(LayerWeights {
-                attn_norm: r.vector(&format!("{p}.input_layernorm.weight"), dim)?,
+                attn_norm: vector(TensorName::AttnNorm(i))?,
                 wqkv: Matrix::vstack(&[q, k, v]),
-                wo: r.matrix(&format!("{p}.self_attn.o_proj.weight"), dim, q_dim)?,
-                ffn_norm: r.vector(&format!("{p}.post_attention_layernorm.weight"), dim)?,
+                wo: matrix(TensorName::O(i))?,
+                ffn_norm: vector(TensorName::FfnNorm(i))?,
                 w_gate_up: Matrix::vstack(&[gate, up]),
-                w_down: r.matrix(&format!("{p}.mlp.down_proj.weight"), dim, cfg.hidden_dim)?,
+                w_down: matrix(TensorName::Down(i))?,
             });
         }
         let v = cfg.vocab_size;
-        let embed = r.matrix_head("model.embed_tokens.weight", v, dim, vocab_rows)?;
+        let embed = r.matrix_head(&TensorName::Embed.name(), v, dim, vocab_rows)?;
         let lm_head = if cfg.tied {
             None
         } else {
-            Some(r.matrix_head("lm_head.weight", v, dim, vocab_rows)?)
+            Some(r.matrix_head(&TensorName::LmHead.name(), v, dim, vocab_rows)?)
         };
         Ok(ModelWeights {
             embed,
             layers,
-            final_norm: r.vector("model.norm.weight", dim)?,
+            final_norm: vector(TensorName::FinalNorm)?,
             lm_head,
             dtype_exceptions: r.exceptions.into_inner(),
         })

@@ -173,8 +173,14 @@ fn vocab_rows_narrow_the_logits_of_a_padded_vocabulary() {
             tied,
             ..Default::default()
         };
-        random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F32, 9, &tiny_tokenizer())
-            .unwrap();
+        random_model::write_random_model(
+            tmp.path(),
+            &cfg,
+            slm_infer::FileDtype::F32,
+            9,
+            &tiny_tokenizer(),
+        )
+        .unwrap();
         let (a, b) = (tokens(20, 5, 512), tokens(18, 6, 512));
         let mut nat = native(tmp.path(), Some(512)).decoder(3);
         let mut bd = burn(tmp.path(), 3, Some(512));
@@ -337,8 +343,14 @@ fn burn_engine_matches_native_on_a_padded_vocabulary() {
         tied: false,
         ..Default::default()
     };
-    random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F32, 11, &tiny_tokenizer())
-        .unwrap();
+    random_model::write_random_model(
+        tmp.path(),
+        &cfg,
+        slm_infer::FileDtype::F32,
+        11,
+        &tiny_tokenizer(),
+    )
+    .unwrap();
     same_greedy_text(tmp.path());
     let e = Engine::load_burn(tmp.path(), Device::flex(), opts()).unwrap();
     assert_eq!(e.info().active_vocab, 512);

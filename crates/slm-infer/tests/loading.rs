@@ -124,7 +124,7 @@ fn unsupported_dtype_is_named() {
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("config.json")).unwrap())
             .unwrap();
     let mut tensors = random_model::random_tensors(&cfg, 1);
-    let bytes = random_model::safetensors_bytes(&tensors, WeightDtype::F32).unwrap();
+    let bytes = random_model::safetensors_bytes(&tensors, slm_infer::FileDtype::F32).unwrap();
     std::fs::write(tmp.path().join("model.safetensors"), &bytes).unwrap();
     Engine::load(tmp.path(), EngineOptions::default())
         .expect("f32 file loads")
@@ -193,8 +193,14 @@ fn padded_vocabulary_computes_only_the_tokenizers_rows() {
         max_seq_len: 64,
         ..Default::default()
     };
-    random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F16, 5, &tiny_tokenizer())
-        .unwrap();
+    random_model::write_random_model(
+        tmp.path(),
+        &cfg,
+        slm_infer::FileDtype::F16,
+        5,
+        &tiny_tokenizer(),
+    )
+    .unwrap();
     let e = Engine::load(tmp.path(), EngineOptions::default()).unwrap();
     assert_eq!(e.info().vocab_size, 1000);
     assert_eq!(e.info().config.vocab_size, 1000);

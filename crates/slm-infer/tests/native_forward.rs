@@ -416,8 +416,14 @@ fn vocab_rows_cut_applies_to_an_untied_head() {
         tied: false,
         ..Default::default()
     };
-    random_model::write_random_model(tmp.path(), &cfg, WeightDtype::F16, 3, &tiny_tokenizer())
-        .unwrap();
+    random_model::write_random_model(
+        tmp.path(),
+        &cfg,
+        slm_infer::FileDtype::F16,
+        3,
+        &tiny_tokenizer(),
+    )
+    .unwrap();
     let (full, cut) = full_and_cut(tmp.path(), WeightDtype::F16, Isa::detect(), 513);
     check_cut(&full, &cut, 513);
 }

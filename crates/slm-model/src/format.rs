@@ -85,31 +85,94 @@ pub fn rope_tables(head_dim: usize, max_seq_len: usize, theta: f64) -> (Vec<f32>
     (cos, sin)
 }
 
-/// Every tensor of `model.safetensors` for `config`, with its file shape (`[out, in]` for
-/// linear weights), in a fixed order.
+/// One tensor of `model.safetensors` (Llama / Hugging Face layout; `usize` is the layer):
+/// the one place the names are spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorName {
+    Embed,
+    AttnNorm(usize),
+    Q(usize),
+    K(usize),
+    V(usize),
+    O(usize),
+    FfnNorm(usize),
+    Gate(usize),
+    Up(usize),
+    Down(usize),
+    FinalNorm,
+    /// Absent when the config ties the head to the embedding.
+    LmHead,
+}
+
+impl TensorName {
+    /// The name in the file.
+    pub fn name(self) -> String {
+        let layer = |i: usize, rest: &str| format!("model.layers.{i}.{rest}.weight");
+        match self {
+            TensorName::Embed => "model.embed_tokens.weight".into(),
+            TensorName::AttnNorm(i) => layer(i, "input_layernorm"),
+            TensorName::Q(i) => layer(i, "self_attn.q_proj"),
+            TensorName::K(i) => layer(i, "self_attn.k_proj"),
+            TensorName::V(i) => layer(i, "self_attn.v_proj"),
+            TensorName::O(i) => layer(i, "self_attn.o_proj"),
+            TensorName::FfnNorm(i) => layer(i, "post_attention_layernorm"),
+            TensorName::Gate(i) => layer(i, "mlp.gate_proj"),
+            TensorName::Up(i) => layer(i, "mlp.up_proj"),
+            TensorName::Down(i) => layer(i, "mlp.down_proj"),
+            TensorName::FinalNorm => "model.norm.weight".into(),
+            TensorName::LmHead => "lm_head.weight".into(),
+        }
+    }
+
+    /// The shape in the file for `config` (`[out, in]` for linear weights).
+    pub fn shape(self, config: &ModelConfig) -> Vec<usize> {
+        let (d, h, v) = (config.dim, config.hidden_dim, config.vocab_size);
+        let (q, kv) = (config.n_heads * config.head_dim(), config.kv_dim());
+        match self {
+            TensorName::Embed | TensorName::LmHead => vec![v, d],
+            TensorName::AttnNorm(_) | TensorName::FfnNorm(_) | TensorName::FinalNorm => vec![d],
+            TensorName::Q(_) => vec![q, d],
+            TensorName::K(_) | TensorName::V(_) => vec![kv, d],
+            TensorName::O(_) => vec![d, q],
+            TensorName::Gate(_) | TensorName::Up(_) => vec![h, d],
+            TensorName::Down(_) => vec![d, h],
+        }
+    }
+
+    /// Layer `i`'s tensors, in file order.
+    pub fn layer(i: usize) -> [TensorName; 9] {
+        use TensorName::*;
+        [
+            AttnNorm(i),
+            Q(i),
+            K(i),
+            V(i),
+            O(i),
+            FfnNorm(i),
+            Gate(i),
+            Up(i),
+            Down(i),
+        ]
+    }
+
+    /// Every tensor of a model with `config`, in a fixed order.
+    pub fn all(config: &ModelConfig) -> Vec<TensorName> {
+        let mut out = vec![TensorName::Embed];
+        out.extend((0..config.n_layers).flat_map(TensorName::layer));
+        out.push(TensorName::FinalNorm);
+        if !config.tied {
+            out.push(TensorName::LmHead);
+        }
+        out
+    }
+}
+
+/// Every tensor of `model.safetensors` for `config`, with its file shape, in a fixed order.
 pub fn tensor_shapes(config: &ModelConfig) -> Vec<(String, Vec<usize>)> {
-    let (d, h, v) = (config.dim, config.hidden_dim, config.vocab_size);
-    let kv = config.n_kv_heads * config.head_dim();
-    let mut out = vec![("model.embed_tokens.weight".to_string(), vec![v, d])];
-    for i in 0..config.n_layers {
-        let p = format!("model.layers.{i}");
-        out.extend([
-            (format!("{p}.input_layernorm.weight"), vec![d]),
-            (format!("{p}.self_attn.q_proj.weight"), vec![d, d]),
-            (format!("{p}.self_attn.k_proj.weight"), vec![kv, d]),
-            (format!("{p}.self_attn.v_proj.weight"), vec![kv, d]),
-            (format!("{p}.self_attn.o_proj.weight"), vec![d, d]),
-            (format!("{p}.post_attention_layernorm.weight"), vec![d]),
-            (format!("{p}.mlp.gate_proj.weight"), vec![h, d]),
-            (format!("{p}.mlp.up_proj.weight"), vec![h, d]),
-            (format!("{p}.mlp.down_proj.weight"), vec![d, h]),
-        ]);
-    }
-    out.push(("model.norm.weight".to_string(), vec![d]));
-    if !config.tied {
-        out.push(("lm_head.weight".to_string(), vec![v, d]));
-    }
-    out
+    TensorName::all(config)
+        .into_iter()
+        .map(|t| (t.name(), t.shape(config)))
+        .collect()
 }
 
 #[cfg(test)]

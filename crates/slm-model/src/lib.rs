@@ -31,7 +31,8 @@ mod weights;
 pub use config::ModelConfig;
 pub use error::ModelError;
 pub use format::{
-    CONFIG_FILE, FileDtype, WEIGHTS_FILE, read_config, rope_tables, tensor_shapes, view_to_f32,
+    CONFIG_FILE, FileDtype, TensorName, WEIGHTS_FILE, read_config, rope_tables, tensor_shapes,
+    view_to_f32,
 };
 pub use generation::{GenerationDefaults, InvalidSetting, SamplingParams};
 

@@ -12,7 +12,7 @@ use burn::prelude::*;
 use half::{bf16, f16};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
-use crate::format::{CONFIG_FILE, FileDtype, WEIGHTS_FILE, read_config, view_to_f32};
+use crate::format::{CONFIG_FILE, FileDtype, TensorName, WEIGHTS_FILE, read_config, view_to_f32};
 use crate::{ModelConfig, ModelError, Transformer};
 
 /// How a tensor is laid out in the file relative to Burn.
@@ -26,55 +26,29 @@ enum Layout {
 
 /// Every tensor of the model with its file name, in a fixed order.
 fn named_params(model: &Transformer) -> Vec<(String, Tensor<2>, Layout)> {
-    let mut out = Vec::new();
-    let norm = |n: &RmsNorm| n.gamma.val().unsqueeze::<2>();
-    let lin = |l: &Linear| l.weight.val();
-    out.push((
-        "model.embed_tokens.weight".to_string(),
-        model.embed.weight.val(),
-        Layout::Plain,
-    ));
-    for (i, b) in model.layers.iter().enumerate() {
-        let p = format!("model.layers.{i}");
-        out.push((
-            format!("{p}.input_layernorm.weight"),
-            norm(&b.input_norm),
-            Layout::Plain,
-        ));
-        for (n, l) in [
-            ("q_proj", &b.attn.q_proj),
-            ("k_proj", &b.attn.k_proj),
-            ("v_proj", &b.attn.v_proj),
-            ("o_proj", &b.attn.o_proj),
-        ] {
-            out.push((
-                format!("{p}.self_attn.{n}.weight"),
-                lin(l),
-                Layout::Transposed,
-            ));
-        }
-        out.push((
-            format!("{p}.post_attention_layernorm.weight"),
-            norm(&b.post_attn_norm),
-            Layout::Plain,
-        ));
-        for (n, l) in [
-            ("gate_proj", &b.mlp.gate_proj),
-            ("up_proj", &b.mlp.up_proj),
-            ("down_proj", &b.mlp.down_proj),
-        ] {
-            out.push((format!("{p}.mlp.{n}.weight"), lin(l), Layout::Transposed));
-        }
-    }
-    out.push((
-        "model.norm.weight".to_string(),
-        norm(&model.norm),
-        Layout::Plain,
-    ));
-    if let Some(head) = &model.lm_head {
-        out.push(("lm_head.weight".to_string(), lin(head), Layout::Transposed));
-    }
-    out
+    let norm = |n: &RmsNorm| (n.gamma.val().unsqueeze::<2>(), Layout::Plain);
+    let lin = |l: &Linear| (l.weight.val(), Layout::Transposed);
+    let param = |t: TensorName| match t {
+        TensorName::Embed => (model.embed.weight.val(), Layout::Plain),
+        TensorName::FinalNorm => norm(&model.norm),
+        TensorName::LmHead => lin(model.lm_head.as_ref().expect("untied head")),
+        TensorName::AttnNorm(i) => norm(&model.layers[i].input_norm),
+        TensorName::FfnNorm(i) => norm(&model.layers[i].post_attn_norm),
+        TensorName::Q(i) => lin(&model.layers[i].attn.q_proj),
+        TensorName::K(i) => lin(&model.layers[i].attn.k_proj),
+        TensorName::V(i) => lin(&model.layers[i].attn.v_proj),
+        TensorName::O(i) => lin(&model.layers[i].attn.o_proj),
+        TensorName::Gate(i) => lin(&model.layers[i].mlp.gate_proj),
+        TensorName::Up(i) => lin(&model.layers[i].mlp.up_proj),
+        TensorName::Down(i) => lin(&model.layers[i].mlp.down_proj),
+    };
+    TensorName::all(model.config())
+        .into_iter()
+        .map(|t| {
+            let (tensor, layout) = param(t);
+            (t.name(), tensor, layout)
+        })
+        .collect()
 }
 
 fn to_f32_vec(t: Tensor<2>) -> Vec<f32> {
@@ -191,46 +165,23 @@ pub fn from_safetensors(
     };
     let set_norm = |n: &mut RmsNorm, t: Tensor<2>| n.gamma = Param::from_tensor(t.squeeze_dim(0));
     let set_lin = |l: &mut Linear, t: Tensor<2>| l.weight = Param::from_tensor(t);
-    model.embed.weight = Param::from_tensor(take("model.embed_tokens.weight"));
-    for (i, b) in model.layers.iter_mut().enumerate() {
-        let p = format!("model.layers.{i}");
-        set_norm(
-            &mut b.input_norm,
-            take(&format!("{p}.input_layernorm.weight")),
-        );
-        set_lin(
-            &mut b.attn.q_proj,
-            take(&format!("{p}.self_attn.q_proj.weight")),
-        );
-        set_lin(
-            &mut b.attn.k_proj,
-            take(&format!("{p}.self_attn.k_proj.weight")),
-        );
-        set_lin(
-            &mut b.attn.v_proj,
-            take(&format!("{p}.self_attn.v_proj.weight")),
-        );
-        set_lin(
-            &mut b.attn.o_proj,
-            take(&format!("{p}.self_attn.o_proj.weight")),
-        );
-        set_norm(
-            &mut b.post_attn_norm,
-            take(&format!("{p}.post_attention_layernorm.weight")),
-        );
-        set_lin(
-            &mut b.mlp.gate_proj,
-            take(&format!("{p}.mlp.gate_proj.weight")),
-        );
-        set_lin(&mut b.mlp.up_proj, take(&format!("{p}.mlp.up_proj.weight")));
-        set_lin(
-            &mut b.mlp.down_proj,
-            take(&format!("{p}.mlp.down_proj.weight")),
-        );
-    }
-    set_norm(&mut model.norm, take("model.norm.weight"));
-    if let Some(head) = model.lm_head.as_mut() {
-        set_lin(head, take("lm_head.weight"));
+    let config = model.config().clone();
+    for t in TensorName::all(&config) {
+        let value = take(&t.name());
+        match t {
+            TensorName::Embed => model.embed.weight = Param::from_tensor(value),
+            TensorName::FinalNorm => set_norm(&mut model.norm, value),
+            TensorName::LmHead => set_lin(model.lm_head.as_mut().expect("untied head"), value),
+            TensorName::AttnNorm(i) => set_norm(&mut model.layers[i].input_norm, value),
+            TensorName::FfnNorm(i) => set_norm(&mut model.layers[i].post_attn_norm, value),
+            TensorName::Q(i) => set_lin(&mut model.layers[i].attn.q_proj, value),
+            TensorName::K(i) => set_lin(&mut model.layers[i].attn.k_proj, value),
+            TensorName::V(i) => set_lin(&mut model.layers[i].attn.v_proj, value),
+            TensorName::O(i) => set_lin(&mut model.layers[i].attn.o_proj, value),
+            TensorName::Gate(i) => set_lin(&mut model.layers[i].mlp.gate_proj, value),
+            TensorName::Up(i) => set_lin(&mut model.layers[i].mlp.up_proj, value),
+            TensorName::Down(i) => set_lin(&mut model.layers[i].mlp.down_proj, value),
+        }
     }
     Ok(model)
 }

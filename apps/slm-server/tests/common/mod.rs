@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use slm_infer::{ModelConfig, WeightDtype, random_model};
+use slm_infer::{FileDtype, ModelConfig, random_model};
 use slm_server::config::ServerConfig;
 use slm_server::server::BackgroundServer;
 use slm_server::state::AppState;
@@ -40,7 +40,7 @@ fn random_model_dir(
     tokenizer: &slm_tokenizer::Tokenizer,
 ) -> PathBuf {
     let out = dir.join(name);
-    random_model::write_random_model(&out, cfg, WeightDtype::F16, 7, tokenizer)
+    random_model::write_random_model(&out, cfg, FileDtype::F16, 7, tokenizer)
         .expect("write random model");
     out
 }
