@@ -15,8 +15,9 @@ use crate::kernels::ops::{self, RopeTable};
 use crate::model::{DecodeModel, SeqWork, check_batch, kept_vocab_rows};
 use crate::weights::ModelWeights;
 
-/// How to load the native model.
-#[derive(Debug, Clone)]
+/// How to load the native model (default: `WeightDtype::default()`, every core, the
+/// detected ISA, every vocabulary row).
+#[derive(Debug, Clone, Default)]
 pub struct NativeOptions {
     pub weight_dtype: WeightDtype,
     /// Worker threads for the matrix products (0 = all cores).
@@ -31,17 +32,6 @@ pub struct NativeOptions {
     /// sampled, yet dominate the cost of the output projection. Logits of the
     /// kept rows are bit-identical to those of the full model.
     pub vocab_rows: Option<usize>,
-}
-
-impl Default for NativeOptions {
-    fn default() -> Self {
-        NativeOptions {
-            weight_dtype: WeightDtype::default(),
-            threads: 0,
-            isa: None,
-            vocab_rows: None,
-        }
-    }
 }
 
 /// Weights plus everything shared by all sequences.
