@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Parser fuzzing with cargo fuzz (libFuzzer, nightly, AddressSanitizer): every reader of
-# untrusted bytes (targets in crates/slm-fuzz/src/lib.rs). Each target starts from the seeds
+# untrusted bytes (targets in fuzz/src/lib.rs). Each target starts from the seeds
 # (`fuzz-seeds`) plus the committed corpus, runs for FUZZ_SECONDS, and its corpus is then
 # minimized back into fuzz/corpus/<target>/ (replayed on stable by `cargo test -p slm-fuzz`).
 # A crash, panic, timeout or OOM input is copied to fuzz/regressions/<target>/ (also
@@ -24,9 +24,11 @@ cd "$(dirname "$0")/.."
 SECONDS_PER=${FUZZ_SECONDS:-600}
 JOBS=${FUZZ_JOBS:-1}
 OUT=${FUZZ_OUT:-bench/results/fuzz.json}
-WORK=fuzz/target/work
-BIN=fuzz/target/x86_64-unknown-linux-gnu/debug
-ALL=$(sed -n 's/^    ("\([a-z_]*\)", [a-z_]*),$/\1/p' crates/slm-fuzz/src/lib.rs)
+# The cargo-fuzz project; the targets, corpus and regressions are the slm-fuzz crate in fuzz/.
+FUZZ_DIR=fuzz/libfuzzer
+WORK=$FUZZ_DIR/target/work
+BIN=$FUZZ_DIR/target/x86_64-unknown-linux-gnu/debug
+ALL=$(sed -n 's/^    ("\([a-z_]*\)", [a-z_]*),$/\1/p' fuzz/src/lib.rs)
 TARGETS=${*:-$ALL}
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -34,14 +36,14 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 rm -rf "$WORK/seeds"
 cargo run -q -p slm-fuzz --bin fuzz-seeds -- "$WORK/seeds"
-cargo +nightly fuzz build -D --fuzz-dir fuzz 2>&1 | tail -n 3
+cargo +nightly fuzz build -D --fuzz-dir "$FUZZ_DIR" 2>&1 | tail -n 3
 
 fuzz_one() {
   local t=$1 live="$WORK/live/$1" log="$WORK/$1.log"
   # Artifacts of earlier runs are already in fuzz/regressions/.
-  rm -rf "$live" "fuzz/artifacts/$t" && mkdir -p "$live" "fuzz/corpus/$t" "fuzz/artifacts/$t"
+  rm -rf "$live" "$FUZZ_DIR/artifacts/$t" && mkdir -p "$live" "fuzz/corpus/$t" "$FUZZ_DIR/artifacts/$t"
   set +e
-  cargo +nightly fuzz run -D --fuzz-dir fuzz "$t" "$live" "$WORK/seeds/$t" "fuzz/corpus/$t" -- \
+  cargo +nightly fuzz run -D --fuzz-dir "$FUZZ_DIR" "$t" "$live" "$WORK/seeds/$t" "fuzz/corpus/$t" -- \
     -max_total_time="$SECONDS_PER" -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
     >"$log" 2>&1
   local rc=$?
@@ -55,7 +57,7 @@ fuzz_one() {
   fi
   local crashes=0
   # slow-unit-* files are reports, not failures.
-  for f in fuzz/artifacts/"$t"/crash-* fuzz/artifacts/"$t"/oom-* fuzz/artifacts/"$t"/timeout-* fuzz/artifacts/"$t"/leak-*; do
+  for f in "$FUZZ_DIR"/artifacts/"$t"/crash-* "$FUZZ_DIR"/artifacts/"$t"/oom-* "$FUZZ_DIR"/artifacts/"$t"/timeout-* "$FUZZ_DIR"/artifacts/"$t"/leak-*; do
     [ -e "$f" ] || continue
     mkdir -p "fuzz/regressions/$t"
     cp "$f" "fuzz/regressions/$t/"
@@ -116,6 +118,6 @@ print(json.dumps(summary, indent=2))
 EOF
 if grep -q '"crashes": [1-9]' "$WORK"/*.json; then
   echo "fuzzing found crashes: inputs are in fuzz/regressions/ (reproduce with" \
-       "cargo +nightly fuzz run -D --fuzz-dir fuzz TARGET FILE)" >&2
+       "cargo +nightly fuzz run -D --fuzz-dir "$FUZZ_DIR" TARGET FILE)" >&2
   exit 1
 fi

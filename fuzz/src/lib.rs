@@ -8,9 +8,10 @@
 //! next to fixed, valid companions from the committed `models/tiny-random`, so the code under
 //! test is exactly what the programs run.
 //!
-//! `fuzz/` (cargo fuzz, nightly) drives these functions with libFuzzer; this crate's tests
-//! replay the committed corpus and every crash ever found (`fuzz/corpus/<target>/`,
-//! `fuzz/regressions/<target>/`) on stable, so a fixed bug stays fixed.
+//! Everything about fuzzing lives under `fuzz/`: this crate, its committed corpus and every
+//! crash ever found (`fuzz/corpus/<target>/`, `fuzz/regressions/<target>/`, replayed on
+//! stable by the tests so a fixed bug stays fixed), and `fuzz/libfuzzer/`, the cargo-fuzz
+//! project (nightly) that drives these functions with libFuzzer (`scripts/fuzz.sh`).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -44,9 +45,9 @@ pub fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|&(_, f)| f)
 }
 
-/// The repository root (this crate lives in `crates/slm-fuzz`).
+/// The repository root (this crate lives in `fuzz/`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 /// The committed tiny model every file target pairs its input with.
