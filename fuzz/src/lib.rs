@@ -278,8 +278,8 @@ pub fn micro_config() -> ModelConfig {
 /// A valid `model.safetensors` for [`micro_config`] (f16, deterministic).
 pub fn micro_safetensors() -> Vec<u8> {
     let cfg = micro_config();
-    slm_infer::random_model::safetensors_bytes(
-        &slm_infer::random_model::random_tensors(&cfg, 1),
+    slm_testdata::random_model::safetensors_bytes(
+        &slm_testdata::random_model::random_tensors(&cfg, 1),
         slm_infer::FileDtype::F16,
     )
     .expect("random weights serialize")

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use slm_infer::{FileDtype, ModelConfig, random_model};
+use slm_infer::{FileDtype, ModelConfig};
+use slm_testdata::random_model;
 
 #[derive(Parser)]
 struct Args {

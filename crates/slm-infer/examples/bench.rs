@@ -18,8 +18,9 @@ use clap::Parser;
 use serde_json::json;
 use slm_infer::{
     DecodeModel, Engine, EngineOptions, GenerateRequest, Isa, ModelConfig, NativeModel,
-    NativeOptions, Sampler, SamplingParams, SeqWork, StreamEvent, WeightDtype, random_model,
+    NativeOptions, Sampler, SamplingParams, SeqWork, StreamEvent, WeightDtype,
 };
+use slm_testdata::random_model;
 use slm_tokenizer::{Tokenizer, TrainOptions};
 
 #[derive(Parser)]

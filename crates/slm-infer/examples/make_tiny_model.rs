@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use slm_infer::{FileDtype, ModelConfig, random_model};
+use slm_infer::{FileDtype, ModelConfig};
+use slm_testdata::random_model;
 use slm_tokenizer::{Tokenizer, TrainOptions};
 
 #[derive(Parser)]

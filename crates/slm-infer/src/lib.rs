@@ -57,7 +57,6 @@ pub mod kernels;
 mod model;
 pub mod native;
 mod output;
-pub mod random_model;
 mod request;
 mod sampling;
 mod scheduler;

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use common::*;
 use slm_infer::{
     BurnDecoder, DecodeModel, Engine, EngineOptions, GenerateRequest, InferError, NativeModel,
-    NativeOptions, SamplingParams, SeqWork, WeightDtype, random_model,
+    NativeOptions, SamplingParams, SeqWork, WeightDtype,
 };
 use slm_model::burn::prelude::Device;
+use slm_testdata::random_model;
 
 /// Same tolerance as tests/burn_parity.rs: max |a - b| within 1e-4 of the
 /// largest |logit| (f32 both sides, different summation orders).

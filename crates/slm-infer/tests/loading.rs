@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use slm_infer::{
     Engine, EngineOptions, GenerateRequest, GenerationDefaults, InferError, ModelConfig, ModelInfo,
-    SamplingParams, WeightDtype, random_model,
+    SamplingParams, WeightDtype,
 };
+use slm_testdata::random_model;
 
 #[test]
 fn tiny_model_loads_with_info() {

@@ -7,7 +7,8 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use slm_infer::{DecodeModel, Isa, NativeModel, NativeOptions, SeqWork, WeightDtype, random_model};
+use slm_infer::{DecodeModel, Isa, NativeModel, NativeOptions, SeqWork, WeightDtype};
+use slm_testdata::random_model;
 
 fn model(dtype: WeightDtype, isa: Isa) -> Arc<NativeModel> {
     Arc::new(

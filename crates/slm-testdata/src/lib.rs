@@ -1,7 +1,11 @@
-//! Where the tests find real TinyStories text: `../shared/datasets` beside the checkout
-//! (CI has it there too). That text was gathered from other public repositories, so it is
-//! read from there and never committed (datasets/README.md). A dev-dependency only; no
-//! program ships with it.
+//! Test fixtures, a dev-dependency only (no program ships with it):
+//!
+//! - where the tests find real TinyStories text: `../shared/datasets` beside the checkout
+//!   (CI has it there too). That text was gathered from other public repositories, so it is
+//!   read from there and never committed (datasets/README.md);
+//! - [`random_model`]: model directories with random weights.
+
+pub mod random_model;
 
 use std::path::{Path, PathBuf};
 

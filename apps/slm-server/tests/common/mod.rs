@@ -10,10 +10,11 @@ use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use slm_infer::{FileDtype, ModelConfig, random_model};
+use slm_infer::{FileDtype, ModelConfig};
 use slm_server::config::ServerConfig;
 use slm_server::server::BackgroundServer;
 use slm_server::state::AppState;
+use slm_testdata::random_model;
 
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -1,6 +1,6 @@
-//! Writes a complete model directory with random weights: the fixture for
-//! tests, the server's tiny test model and the benchmark's stand-in for the
-//! not-yet-trained default model. Nothing here is used when serving.
+//! Writes a complete model directory with random weights: the fixture for tests, the
+//! committed `models/tiny-random` (`slm-infer`'s `make_tiny_model` example) and the
+//! benchmarks' stand-in for a model of the default shape. Nothing here is used when serving.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,10 +11,9 @@ use rand_chacha::ChaCha8Rng;
 use safetensors::{Dtype, tensor::TensorView};
 use slm_tokenizer::Tokenizer;
 
-use crate::config::ModelConfig;
-use crate::error::InferError;
+use anyhow::Context;
 use slm_model::generation::GenerationDefaults;
-use slm_model::{FileDtype, TensorName};
+use slm_model::{FileDtype, ModelConfig, TensorName};
 
 /// Random tensors, named and shaped per docs/architecture.md, as f32.
 pub fn random_tensors(cfg: &ModelConfig, seed: u64) -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
@@ -57,7 +56,7 @@ pub fn random_tensors(cfg: &ModelConfig, seed: u64) -> BTreeMap<String, (Vec<usi
 pub fn safetensors_bytes(
     tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     dtype: FileDtype,
-) -> Result<Vec<u8>, InferError> {
+) -> anyhow::Result<Vec<u8>> {
     let st_dtype = match dtype {
         FileDtype::F32 => Dtype::F32,
         FileDtype::F16 => Dtype::F16,
@@ -66,16 +65,16 @@ pub fn safetensors_bytes(
     let encoded: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(name, (shape, v))| {
-            let bytes: Vec<u8> = match st_dtype {
-                Dtype::F16 => v
+            let bytes: Vec<u8> = match dtype {
+                FileDtype::F16 => v
                     .iter()
                     .flat_map(|x| f16::from_f32(*x).to_bits().to_le_bytes())
                     .collect(),
-                Dtype::BF16 => v
+                FileDtype::Bf16 => v
                     .iter()
                     .flat_map(|x| bf16::from_f32(*x).to_bits().to_le_bytes())
                     .collect(),
-                _ => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                FileDtype::F32 => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             };
             (name.clone(), shape.clone(), bytes)
         })
@@ -85,10 +84,10 @@ pub fn safetensors_bytes(
         .map(|(name, shape, bytes)| {
             TensorView::new(st_dtype, shape.clone(), bytes)
                 .map(|v| (name.clone(), v))
-                .map_err(|e| InferError::Model(format!("tensor {name}: {e}")))
+                .with_context(|| format!("tensor {name}"))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    safetensors::serialize(views, None).map_err(|e| InferError::Model(e.to_string()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(safetensors::serialize(views, None)?)
 }
 
 /// Writes config.json, model.safetensors (random weights in `dtype`),
@@ -99,32 +98,25 @@ pub fn write_random_model(
     dtype: FileDtype,
     seed: u64,
     tokenizer: &Tokenizer,
-) -> Result<(), InferError> {
-    cfg.validate().map_err(|e| InferError::Config {
-        path: dir.join("config.json"),
-        message: e.to_string(),
-    })?;
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| InferError::Io { path, source }
+) -> anyhow::Result<()> {
+    cfg.validate()?;
+    let write = |name: &str, bytes: Vec<u8>| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let cfg_path = dir.join("config.json");
-    let json = serde_json::to_string_pretty(cfg).map_err(|e| InferError::Model(e.to_string()))?;
-    std::fs::write(&cfg_path, json + "\n").map_err(io(&cfg_path))?;
-    let bytes = safetensors_bytes(&random_tensors(cfg, seed), dtype)?;
-    let st_path = dir.join("model.safetensors");
-    std::fs::write(&st_path, bytes).map_err(io(&st_path))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write(
+        "config.json",
+        (serde_json::to_string_pretty(cfg)? + "\n").into(),
+    )?;
+    write(
+        "model.safetensors",
+        safetensors_bytes(&random_tensors(cfg, seed), dtype)?,
+    )?;
     let tok_path = dir.join("tokenizer.json");
     tokenizer
         .save(&tok_path)
-        .map_err(|e| InferError::Tokenizer {
-            path: tok_path.clone(),
-            message: e.to_string(),
-        })?;
-    let gen_path = dir.join("generation.json");
-    let gen_json = serde_json::to_string_pretty(&GenerationDefaults::default())
-        .map_err(|e| InferError::Model(e.to_string()))?;
-    std::fs::write(&gen_path, gen_json + "\n").map_err(io(&gen_path))?;
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", tok_path.display()))?;
+    let generation = serde_json::to_string_pretty(&GenerationDefaults::default())? + "\n";
+    write("generation.json", generation.into())
 }
