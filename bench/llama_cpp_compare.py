@@ -12,7 +12,8 @@ Peak RSS of every process comes from wait4(). Nothing else may run meanwhile.
         --gguf-f16 /tmp/ts15m-f16.gguf --gguf-q8 /tmp/ts15m-q8_0.gguf --slm-isa avx2 \
         --label avx2 > bench/results/llama-cpp-compare-avx2.json
 
-The GGUFs come from bench/gguf_from_model.py (tokenizer rows only, like slm's engine).
+The GGUFs come from `slm-train export --format gguf --model models/tinystories-15m
+--dtype f16|q8_0 --out FILE` (tokenizer rows only, like slm's engine).
 """
 import argparse
 import json
