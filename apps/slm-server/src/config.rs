@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use slm_infer::{Isa, WeightDtype};
+use slm_infer::{EngineOptions, Isa, WeightDtype};
 
 /// Model directory loaded when none is configured.
 pub const DEFAULT_MODEL_DIR: &str = "models/tinystories-15m";
@@ -29,18 +29,11 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     /// Origins allowed to call the API from a browser; empty = CORS off, `*` = any.
     pub cors_origins: Vec<String>,
-    /// Most sequences decoded together (engine default when unset).
-    pub max_batch: Option<usize>,
-    /// Most requests waiting for a slot before new ones get 429 (engine default when unset).
-    pub queue_capacity: Option<usize>,
-    /// Prompt tokens prefilled per engine step (engine default when unset).
-    pub prefill_chunk: Option<usize>,
-    /// Compute threads for the model (engine default when unset).
-    pub threads: Option<usize>,
-    /// Precision of the weights in memory (engine default when unset).
-    pub dtype: Option<WeightDtype>,
-    /// Kernel instruction set (the fastest this CPU supports when unset).
-    pub isa: Option<Isa>,
+    /// The engine's settings, at the top level of the file and the environment like the
+    /// rest: `max_batch`, `queue_capacity` (requests waiting for a slot before 429),
+    /// `prefill_chunk`, `threads` (0: all cores), `dtype` (weights in memory) and `isa`.
+    #[serde(flatten)]
+    pub engine: EngineOptions,
     /// HTTP worker threads (actix default, one per core, when unset).
     pub workers: Option<usize>,
     /// Largest accepted request body.
@@ -69,12 +62,7 @@ impl Default for ServerConfig {
             web_dir: None,
             api_key: None,
             cors_origins: Vec::new(),
-            max_batch: None,
-            queue_capacity: None,
-            prefill_chunk: None,
-            threads: None,
-            dtype: None,
-            isa: None,
+            engine: EngineOptions::default(),
             workers: None,
             max_body_bytes: 256 * 1024,
             request_timeout_secs: 120.0,
@@ -121,7 +109,7 @@ pub struct ServeArgs {
     /// Prompt tokens prefilled per engine step.
     #[arg(long)]
     pub prefill_chunk: Option<usize>,
-    /// Compute threads for the model.
+    /// Compute threads for the model (0: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Weight precision in memory: q8, f16, f32 or bf16 [default: q8].
@@ -237,16 +225,9 @@ impl ServerConfig {
                 self.max_tokens_limit
             );
         }
-        for (name, v) in [
-            ("max_batch", self.max_batch),
-            ("queue_capacity", self.queue_capacity),
-            ("prefill_chunk", self.prefill_chunk),
-            ("threads", self.threads),
-            ("workers", self.workers),
-        ] {
-            if v == Some(0) {
-                bail!("{name} must be at least 1");
-            }
+        self.engine.validate()?;
+        if self.workers == Some(0) {
+            bail!("workers must be at least 1");
         }
         if self.api_key.as_deref() == Some("") {
             bail!("api_key is set but empty; unset it to disable authentication");
@@ -329,15 +310,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (c.dtype, c.isa),
-            (Some(WeightDtype::Q8), Some(Isa::Portable))
+            (c.engine.weight_dtype, c.engine.isa),
+            (WeightDtype::Q8, Some(Isa::Portable))
         );
         let args = ServeArgs {
             dtype: Some(WeightDtype::F32),
             ..Default::default()
         };
         let c = ServerConfig::load(&args, env(&[("SLM_DTYPE", "q8")])).unwrap();
-        assert_eq!(c.dtype, Some(WeightDtype::F32));
+        assert_eq!(c.engine.weight_dtype, WeightDtype::F32);
         let e =
             ServerConfig::load(&ServeArgs::default(), env(&[("SLM_DTYPE", "int3")])).unwrap_err();
         assert!(format!("{e:#}").contains("int3"), "{e:#}");
@@ -349,7 +330,7 @@ mod tests {
         let file = dir.path().join("server.toml");
         std::fs::write(
             &file,
-            "port = 9000\nhost = \"0.0.0.0\"\nmax_batch = 4\ncors_origins = [\"http://a.test\"]\n",
+            "port = 9000\nhost = \"0.0.0.0\"\nmax_batch = 4\ndtype = \"f16\"\ncors_origins = [\"http://a.test\"]\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -358,10 +339,11 @@ mod tests {
         };
         let c = ServerConfig::load(&args, env(&[])).unwrap();
         assert_eq!(
-            (c.port, c.host.as_str(), c.max_batch),
-            (9000, "0.0.0.0", Some(4))
+            (c.port, c.host.as_str(), c.engine.max_batch),
+            (9000, "0.0.0.0", 4)
         );
         assert_eq!(c.cors_origins, vec!["http://a.test".to_string()]);
+        assert_eq!(c.engine.weight_dtype, WeightDtype::F16);
 
         let e = env(&[
             ("SLM_PORT", "9001"),
@@ -372,7 +354,7 @@ mod tests {
         assert_eq!(c.port, 9001);
         assert_eq!(c.api_key.as_deref(), Some("s3cret"));
         assert_eq!(c.cors_origins, vec!["http://b.test", "http://c.test"]);
-        assert_eq!(c.max_batch, Some(4));
+        assert_eq!(c.engine.max_batch, 4);
 
         let args = ServeArgs {
             port: Some(9002),
@@ -381,7 +363,7 @@ mod tests {
             ..args
         };
         let c = ServerConfig::load(&args, e).unwrap();
-        assert_eq!((c.port, c.max_batch), (9002, Some(2)));
+        assert_eq!((c.port, c.engine.max_batch), (9002, 2));
         assert_eq!(c.cors_origins, vec!["*"]);
         assert_eq!(c.api_key.as_deref(), Some("s3cret"));
     }
@@ -391,6 +373,13 @@ mod tests {
         let c =
             ServerConfig::load(&ServeArgs::default(), env(&[("SLM_API_KEY", "12345")])).unwrap();
         assert_eq!(c.api_key.as_deref(), Some("12345"));
+        // Numbers of the embedded engine settings still parse from the environment.
+        let c = ServerConfig::load(
+            &ServeArgs::default(),
+            env(&[("SLM_MAX_BATCH", "3"), ("SLM_THREADS", "1")]),
+        )
+        .unwrap();
+        assert_eq!((c.engine.max_batch, c.engine.threads), (3, 1));
     }
 
     #[test]

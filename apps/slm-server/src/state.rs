@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use slm_infer::{Engine, EngineOptions, GenerateRequest, SamplingParams};
+use slm_infer::{Engine, GenerateRequest, SamplingParams};
 
 use crate::auth::ApiKey;
 use crate::chat_template::PromptFormat;
@@ -56,16 +56,7 @@ impl AppState {
     /// Loads the model named by the configuration and builds the state.
     pub fn load(config: ServerConfig) -> anyhow::Result<Self> {
         let model_dir = config.resolve_model_dir()?;
-        let defaults = EngineOptions::default();
-        let opts = EngineOptions {
-            max_batch: config.max_batch.unwrap_or(defaults.max_batch),
-            queue_capacity: config.queue_capacity.unwrap_or(defaults.queue_capacity),
-            prefill_chunk: config.prefill_chunk.unwrap_or(defaults.prefill_chunk),
-            threads: config.threads.unwrap_or(defaults.threads),
-            weight_dtype: config.dtype.unwrap_or(defaults.weight_dtype),
-            isa: config.isa,
-        };
-        let engine = Engine::load(&model_dir, opts)
+        let engine = Engine::load(&model_dir, config.engine.clone())
             .with_context(|| format!("loading model from {}", model_dir.display()))?;
         Ok(Self::with_engine(engine, config))
     }

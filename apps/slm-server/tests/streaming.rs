@@ -125,8 +125,8 @@ fn client_disconnect_cancels_the_generation() {
 fn full_queue_answers_429_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = slow_config(dir.path());
-    cfg.max_batch = Some(1);
-    cfg.queue_capacity = Some(1);
+    cfg.engine.max_batch = 1;
+    cfg.engine.queue_capacity = 1;
     cfg.retry_after_secs = 2;
     let srv = start(cfg);
     let body = json!({"prompt": "Once", "max_tokens": 4000, "temperature": 0, "stream": true});

@@ -43,7 +43,8 @@ pub struct EngineOptions {
     pub prefill_chunk: usize,
     /// Compute threads (0 = all cores).
     pub threads: usize,
-    /// Precision of the weights in memory.
+    /// Precision of the weights in memory (`dtype` in a server config).
+    #[serde(alias = "dtype")]
     pub weight_dtype: WeightDtype,
     /// Instruction set of the native kernels (`None`: `SLM_ISA` if set,
     /// else the fastest this CPU supports).
@@ -64,7 +65,8 @@ impl Default for EngineOptions {
 }
 
 impl EngineOptions {
-    fn validate(&self) -> Result<(), InferError> {
+    /// Refuses settings the engine cannot run with, naming the field.
+    pub fn validate(&self) -> Result<(), InferError> {
         let bad = |m: &str| Err(InferError::InvalidRequest(format!("engine options: {m}")));
         if self.max_batch == 0 {
             return bad("max_batch must be at least 1");
