@@ -99,11 +99,11 @@ fn split_nul(data: &[u8]) -> (&[u8], &[u8]) {
 fn server_states() -> &'static [AppState; 2] {
     static STATES: OnceLock<[AppState; 2]> = OnceLock::new();
     STATES.get_or_init(|| {
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             model: tiny_model_dir(),
-            threads: Some(1),
             ..Default::default()
         };
+        config.engine.threads = 1;
         let story = AppState::load(config.clone()).expect("loading the tiny model");
         let mut chat = AppState::with_engine(story.engine.clone(), config);
         chat.prompt_format = slm_server::chat_template::PromptFormat::Chat;
