@@ -2,7 +2,7 @@
 """Function-preserving growth of a model directory: more layers, a vocabulary cut to the
 tokenizer.
 
-Used once to start the bundled model's session-6 training from the session-1..4 weights
+Used once to start the bundled 12-layer model's training from the earlier 6-layer weights
 (models/tinystories-15m/MODEL_CARD.md). The input model has 32,000 embedding rows of which
 the tokenizer uses the first N; the output keeps those N rows plus padding up to a multiple of
 64 (padding rows drawn small and random; training pushes their logits down because the loss

@@ -8,7 +8,7 @@
 #
 # Needs: data/tinystories (slm-train prepare on ../shared/datasets/tinystories, see README), the grown
 # start runs/grown-12l (scripts/grow_model.py) and, for the "shape-6l-32k" variant, the
-# session-4 model at runs/old-6l-32k (models/tinystories-15m at commit bac95b4).
+# earlier 6-layer model at runs/old-6l-32k (models/tinystories-15m at commit bac95b4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=${1:-100}

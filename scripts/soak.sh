@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak test of slm-server (issue 20, item 3): 50 streaming chat users for 10 minutes against the
+# Soak test of slm-server: 50 streaming chat users for 10 minutes against the
 # bundled model, 5 % of streams cut off by the client mid-stream, 1 % malformed requests. Passes
 # with 0 unexpected errors, every engine slot freed afterwards (/metrics gauges
 # slm_num_requests_waiting and slm_num_requests_running back to 0) and the server's RSS within

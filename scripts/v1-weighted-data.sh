@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares the V1-weighted training pool of the session-16 continuation of
+# Prepares the V1-weighted training pool of the continued training of
 # models/tinystories-15m (docs/training.md, "Continuation on the grown pool"): all four
 # training files of ../shared/datasets/tinystories plus a second copy of their TinyStories V1
 # stories, since the validation split is V1 and GPT-4-only (V2) stories are over half of the

@@ -8,7 +8,7 @@ import { attachTokenTip, compactToken, renderTokens } from './peek.js';
 import { formatRate } from './format.js';
 
 /**
- * What one reply cost, from the server's own measurements (review n1): more honest than a
+ * What one reply cost, from the server's own measurements: more honest than a
  * page-wide figure. Null when they are missing.
  */
 export function replyStats(usage, timings) {
@@ -21,7 +21,7 @@ export function replyStats(usage, timings) {
   };
 }
 
-/** Under a reply written after the server left the story's oldest messages out (review n3). */
+/** Under a reply written after the server left the story's oldest messages out. */
 export function droppedText(n) {
   if (!(n > 0)) return '';
   return `Written without the first ${n === 1 ? 'message' : `${n} messages`}: the story is now longer than the model can read at once.`;
@@ -660,7 +660,7 @@ export class ChatController {
           content += delta;
           textNode.appendData(delta);
           this.deps.onToken?.();
-          // A visible count on slow hosts, where a story takes most of a minute (review n7);
+          // A visible count on slow hosts, where a story takes most of a minute;
           // the bubble is aria-busy meanwhile, so screen readers are not told every change.
           if (performance.now() - lastCount > 500) {
             lastCount = performance.now();

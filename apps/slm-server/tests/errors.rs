@@ -1,4 +1,4 @@
-//! Every error case of issue 7 §3: a clear 4xx in OpenAI's shape, never a
+//! Every error case the API promises: a clear 4xx in OpenAI's shape, never a
 //! 500 or a panic.
 
 mod common;

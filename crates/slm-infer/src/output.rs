@@ -1,5 +1,5 @@
 //! Turns decoded text chunks into the deltas a client sees: stop sequences
-//! matched across token boundaries and the post-processing of issue 6 §7.
+//! matched across token boundaries, and post-processing of the finished text.
 //!
 //! Post-processing rules (the concatenated deltas always equal the final
 //! `Completion::text`, so streaming and non-streaming clients agree):

@@ -104,7 +104,7 @@ pub struct DataConfig {
     /// Vocabulary rows the softmax covers. Absent (the default): all `model.vocab_size`
     /// rows, so rows the tokenizer never produces are trained down to ~zero probability and
     /// transformers, llama.cpp and our engine see the same distribution. Setting it to the
-    /// tokenizer's size skips the padding rows' logits; the session-1..4 models were
+    /// tokenizer's size skips the padding rows' logits; the first 6-layer models were
     /// trained that way and leaked probability onto those rows (docs/training.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_vocab: Option<usize>,
