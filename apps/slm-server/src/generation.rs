@@ -21,8 +21,8 @@ use slm_infer::{
 use crate::error::ApiError;
 use crate::metrics::GenerationRecord;
 use crate::openai::response::{
-    ChatChunk, ChatChunkChoice, ChatDelta, ChatLogprobs, CompletionChoice, CompletionChunk,
-    CompletionLogprobs, TimingsBody, UsageBody,
+    ChatChunkChoice, ChatDelta, ChatLogprobs, CompletionChoice, CompletionLogprobs, Envelope,
+    TimingsBody, UsageBody,
 };
 use crate::state::AppState;
 use crate::validate::{Endpoint, GenerationSettings};
@@ -64,6 +64,30 @@ impl ResponseMeta {
             created: now.as_secs(),
             model: model.to_string(),
             endpoint,
+        }
+    }
+
+    /// This answer's envelope around `choices`: a whole answer, or a stream chunk.
+    pub fn envelope<C>(
+        &self,
+        chunk: bool,
+        choices: Vec<C>,
+        usage: Option<UsageBody>,
+        timings: Option<TimingsBody>,
+    ) -> Envelope<'_, C> {
+        let object = match (self.endpoint, chunk) {
+            (Endpoint::Completions, _) => "text_completion",
+            (Endpoint::Chat, false) => "chat.completion",
+            (Endpoint::Chat, true) => "chat.completion.chunk",
+        };
+        Envelope {
+            id: &self.id,
+            object,
+            created: self.created,
+            model: &self.model,
+            choices,
+            usage,
+            timings,
         }
     }
 }
@@ -123,11 +147,13 @@ fn finish_reason_str(r: FinishReason) -> &'static str {
     r.as_str()
 }
 
-fn usage_of(c: &Completion) -> UsageBody {
+/// The `usage` of an answer or of the final stream chunk.
+pub fn usage_of(c: &Completion) -> UsageBody {
     UsageBody::new(c.usage.prompt_tokens, c.usage.completion_tokens)
 }
 
-fn timings_of(c: &Completion) -> TimingsBody {
+/// The `timings` of an answer or of the final stream chunk.
+pub fn timings_of(c: &Completion) -> TimingsBody {
     TimingsBody {
         queue_ms: c.timings.queue_ms,
         ttft_ms: c.timings.ttft_ms,
@@ -269,28 +295,19 @@ impl SseState {
         let m = &self.meta;
         let timings = c.map(timings_of);
         let res = match m.endpoint {
-            Endpoint::Completions => serde_json::to_string(&CompletionChunk {
-                id: &m.id,
-                object: "text_completion",
-                created: m.created,
-                model: &m.model,
-                choices: vec![CompletionChoice {
+            Endpoint::Completions => {
+                let choice = CompletionChoice {
                     index: 0,
                     text: text.unwrap_or(""),
                     logprobs: self
                         .logprobs
                         .then(|| CompletionLogprobs::new(&tokens, &mut self.text_offset)),
                     finish_reason: finish,
-                }],
-                usage: None,
-                timings,
-            }),
-            Endpoint::Chat => serde_json::to_string(&ChatChunk {
-                id: &m.id,
-                object: "chat.completion.chunk",
-                created: m.created,
-                model: &m.model,
-                choices: vec![ChatChunkChoice {
+                };
+                serde_json::to_string(&m.envelope(true, vec![choice], None, timings))
+            }
+            Endpoint::Chat => {
+                let choice = ChatChunkChoice {
                     index: 0,
                     delta: ChatDelta {
                         role: None,
@@ -298,61 +315,32 @@ impl SseState {
                     },
                     logprobs: self.logprobs.then(|| ChatLogprobs::new(&tokens)),
                     finish_reason: finish,
-                }],
-                usage: None,
-                timings,
-            }),
+                };
+                serde_json::to_string(&m.envelope(true, vec![choice], None, timings))
+            }
         };
         res.unwrap_or_default()
     }
 
     fn role_chunk(&self) -> String {
-        let m = &self.meta;
-        serde_json::to_string(&ChatChunk {
-            id: &m.id,
-            object: "chat.completion.chunk",
-            created: m.created,
-            model: &m.model,
-            choices: vec![ChatChunkChoice {
-                index: 0,
-                delta: ChatDelta {
-                    role: Some("assistant"),
-                    content: Some(""),
-                },
-                logprobs: None,
-                finish_reason: None,
-            }],
-            usage: None,
-            timings: None,
-        })
-        .unwrap_or_default()
+        let choice = ChatChunkChoice {
+            index: 0,
+            delta: ChatDelta {
+                role: Some("assistant"),
+                content: Some(""),
+            },
+            logprobs: None,
+            finish_reason: None,
+        };
+        serde_json::to_string(&self.meta.envelope(true, vec![choice], None, None))
+            .unwrap_or_default()
     }
 
     /// OpenAI's `stream_options.include_usage` chunk: no choices, just usage.
     fn usage_chunk(&self, c: &Completion) -> String {
-        let m = &self.meta;
         let usage = Some(usage_of(c));
-        let res = match m.endpoint {
-            Endpoint::Completions => serde_json::to_string(&CompletionChunk {
-                id: &m.id,
-                object: "text_completion",
-                created: m.created,
-                model: &m.model,
-                choices: vec![],
-                usage,
-                timings: None,
-            }),
-            Endpoint::Chat => serde_json::to_string(&ChatChunk {
-                id: &m.id,
-                object: "chat.completion.chunk",
-                created: m.created,
-                model: &m.model,
-                choices: vec![],
-                usage,
-                timings: None,
-            }),
-        };
-        res.unwrap_or_default()
+        let none: Vec<ChatChunkChoice> = Vec::new();
+        serde_json::to_string(&self.meta.envelope(true, none, usage, None)).unwrap_or_default()
     }
 
     fn fail(&mut self, err: ApiError) {

@@ -30,18 +30,24 @@ pub struct TimingsBody {
     pub decode_tokens_per_s: f64,
 }
 
-// ---- /v1/completions ----
-
+/// OpenAI's envelope of every answer and stream chunk: who answered, when, and the
+/// choices. `usage` and `timings` are left out of the JSON when absent (stream chunks
+/// before the last); whole answers always carry both.
 #[derive(Debug, Serialize)]
-pub struct CompletionResponse<'a> {
+pub struct Envelope<'a, Choice> {
     pub id: &'a str,
+    /// `text_completion`, `chat.completion` or `chat.completion.chunk`.
     pub object: &'static str,
     pub created: u64,
     pub model: &'a str,
-    pub choices: [CompletionChoice<'a>; 1],
-    pub usage: UsageBody,
-    pub timings: TimingsBody,
+    pub choices: Vec<Choice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<TimingsBody>,
 }
+
+// ---- /v1/completions (answers and chunks alike) ----
 
 #[derive(Debug, Serialize)]
 pub struct CompletionChoice<'a> {
@@ -51,31 +57,7 @@ pub struct CompletionChoice<'a> {
     pub finish_reason: Option<&'static str>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct CompletionChunk<'a> {
-    pub id: &'a str,
-    pub object: &'static str,
-    pub created: u64,
-    pub model: &'a str,
-    pub choices: Vec<CompletionChoice<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<UsageBody>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timings: Option<TimingsBody>,
-}
-
 // ---- /v1/chat/completions ----
-
-#[derive(Debug, Serialize)]
-pub struct ChatResponse<'a> {
-    pub id: &'a str,
-    pub object: &'static str,
-    pub created: u64,
-    pub model: &'a str,
-    pub choices: [ChatChoice<'a>; 1],
-    pub usage: UsageBody,
-    pub timings: TimingsBody,
-}
 
 #[derive(Debug, Serialize)]
 pub struct ChatChoice<'a> {
@@ -89,19 +71,6 @@ pub struct ChatChoice<'a> {
 pub struct ChatMessageOut<'a> {
     pub role: &'static str,
     pub content: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ChatChunk<'a> {
-    pub id: &'a str,
-    pub object: &'static str,
-    pub created: u64,
-    pub model: &'a str,
-    pub choices: Vec<ChatChunkChoice<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<UsageBody>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timings: Option<TimingsBody>,
 }
 
 #[derive(Debug, Serialize)]

@@ -12,8 +12,7 @@ use crate::error::ApiError;
 use crate::generation::{self, Job, ResponseMeta};
 use crate::openai::request::{GenerationBody, PromptInput};
 use crate::openai::response::{
-    ChatChoice, ChatLogprobs, ChatMessageOut, ChatResponse, CompletionChoice, CompletionLogprobs,
-    CompletionResponse, TimingsBody, UsageBody,
+    ChatChoice, ChatLogprobs, ChatMessageOut, CompletionChoice, CompletionLogprobs,
 };
 use crate::prompt_fit::fit_max_tokens;
 use crate::state::AppState;
@@ -127,37 +126,23 @@ async fn handle(
         return Ok(resp);
     }
     let c = generation::collect(&state, stream, started).await?;
-    let usage = UsageBody::new(c.usage.prompt_tokens, c.usage.completion_tokens);
-    let timings = TimingsBody {
-        queue_ms: c.timings.queue_ms,
-        ttft_ms: c.timings.ttft_ms,
-        total_ms: c.timings.total_ms,
-        decode_tokens_per_s: c.timings.decode_tokens_per_s,
-    };
+    let usage = Some(generation::usage_of(&c));
+    let timings = Some(generation::timings_of(&c));
     let finish = c.finish_reason.as_str();
     let logprobs = job.settings.logprobs.is_some();
     let mut resp = match endpoint {
-        Endpoint::Completions => HttpResponse::Ok().json(CompletionResponse {
-            id: &meta.id,
-            object: "text_completion",
-            created: meta.created,
-            model: &meta.model,
-            choices: [CompletionChoice {
+        Endpoint::Completions => {
+            let choice = CompletionChoice {
                 index: 0,
                 text: &c.text,
                 logprobs: logprobs
                     .then(|| CompletionLogprobs::new(&c.logprobs, &mut job.prompt.chars().count())),
                 finish_reason: Some(finish),
-            }],
-            usage,
-            timings,
-        }),
-        Endpoint::Chat => HttpResponse::Ok().json(ChatResponse {
-            id: &meta.id,
-            object: "chat.completion",
-            created: meta.created,
-            model: &meta.model,
-            choices: [ChatChoice {
+            };
+            HttpResponse::Ok().json(meta.envelope(false, vec![choice], usage, timings))
+        }
+        Endpoint::Chat => {
+            let choice = ChatChoice {
                 index: 0,
                 message: ChatMessageOut {
                     role: "assistant",
@@ -165,10 +150,9 @@ async fn handle(
                 },
                 logprobs: logprobs.then(|| ChatLogprobs::new(&c.logprobs)),
                 finish_reason: finish,
-            }],
-            usage,
-            timings,
-        }),
+            };
+            HttpResponse::Ok().json(meta.envelope(false, vec![choice], usage, timings))
+        }
     };
     mark_dropped(&mut resp, endpoint, job.dropped_messages);
     Ok(resp)
