@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use slm_observe::{ProcessMemory, percentile};
+
 use crate::sse;
 
 /// Story beginnings the users cycle through.
@@ -72,18 +74,6 @@ pub struct Percentiles {
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
-}
-
-/// Nearest-rank percentile of unsorted samples; `None` when empty (the same
-/// definition as the server's metrics).
-pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
-    let mut v: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    Some(v[rank.clamp(1, v.len()) - 1])
 }
 
 fn pct(v: &[f64]) -> Percentiles {
@@ -271,28 +261,6 @@ pub fn run_one_cut(
     }
 }
 
-/// A `kB` field of a `/proc/<pid>/status` text (e.g. `VmHWM:`), in bytes.
-fn parse_status_kb(status: &str, field: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
-}
-
-/// Peak resident memory (`VmHWM`, kB) in bytes from a `/proc/<pid>/status` text.
-pub fn parse_vm_hwm(status: &str) -> Option<u64> {
-    parse_status_kb(status, "VmHWM:")
-}
-
-/// Current resident memory (`VmRSS`, kB) in bytes from a `/proc/<pid>/status` text.
-pub fn parse_vm_rss(status: &str) -> Option<u64> {
-    parse_status_kb(status, "VmRSS:")
-}
-
 /// `GET /metrics`, as text.
 pub fn scrape(base_url: &str) -> Option<String> {
     let r = agent(Duration::from_secs(5))
@@ -320,8 +288,7 @@ pub fn metric_value(text: &str, series: &str) -> Option<f64> {
 /// Peak RSS of `pid` from `/proc`, else the server's own metric.
 pub fn server_peak_rss(pid: Option<u32>, base_url: &str) -> Option<u64> {
     if let Some(pid) = pid {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        return parse_vm_hwm(&status);
+        return ProcessMemory::of(Some(pid)).map(|m| m.peak_rss_bytes);
     }
     let text = scrape(base_url)?;
     metric_value(&text, "slm_process_peak_resident_memory_bytes").map(|v| v as u64)
@@ -429,25 +396,5 @@ mod tests {
         let s = summarize(&[], 1, 16, Duration::from_secs(1), None);
         assert_eq!(s.ttft_ms.p50, None);
         assert_eq!(s.requests_per_s, 0.0);
-    }
-
-    #[test]
-    fn percentile_nearest_rank() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), Some(50.0));
-        assert_eq!(percentile(&v, 95.0), Some(95.0));
-        assert_eq!(percentile(&v, 100.0), Some(100.0));
-        assert_eq!(percentile(&v, 0.0), Some(1.0));
-        assert_eq!(percentile(&[], 50.0), None);
-        assert_eq!(percentile(&[7.0], 99.0), Some(7.0));
-    }
-
-    #[test]
-    fn peak_rss_is_read_from_proc_status() {
-        let text = "Name:\tslm\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n";
-        assert_eq!(parse_vm_hwm(text), Some(204800 * 1024));
-        assert_eq!(parse_vm_rss(text), Some(102400 * 1024));
-        assert_eq!(parse_vm_hwm("Name: x\n"), None);
-        assert_eq!(parse_vm_rss("VmRSS:\tlots kB\n"), None);
     }
 }

@@ -4,7 +4,6 @@
 //! that every engine slot is freed at the end (see `soak`); exits 1 when the
 //! soak does not pass.
 
-mod cpu;
 mod loadgen;
 mod soak;
 mod sse;
@@ -160,7 +159,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(note) = args.note {
         out["note"] = note.into();
     }
-    out["cpu"] = serde_json::to_value(cpu::detect())?;
+    out["cpu"] = serde_json::to_value(slm_observe::cpu::detect())?;
     let passed = soak_report.as_ref().is_none_or(|(_, pass)| *pass);
     if let Some((report, _)) = soak_report {
         out["soak"] = report;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use slm_observe::ProcessMemory;
 
 use crate::loadgen::{self, LoadOptions, PROMPTS, RequestSample, metric_value, scrape};
 
@@ -459,10 +460,7 @@ impl RssSource {
 
     pub fn sample(&self) -> Option<u64> {
         match self {
-            RssSource::Proc(pid) => {
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-                loadgen::parse_vm_rss(&status)
-            }
+            RssSource::Proc(pid) => ProcessMemory::of(Some(*pid)).map(|m| m.rss_bytes),
             RssSource::Metrics(base) => {
                 let text = scrape(base)?;
                 metric_value(&text, "process_resident_memory_bytes").map(|v| v as u64)

@@ -76,7 +76,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    init_logging("info,actix_server=warn");
+    slm_observe::init_logging("info,actix_server=warn");
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Healthcheck { url, timeout }) => healthcheck(url, timeout),
@@ -88,23 +88,5 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Logs on stderr: colour only on a terminal (and not with `NO_COLOR`), so log files hold
-/// plain text; `SLM_LOG_FORMAT=json` writes one JSON object per line instead. `RUST_LOG`
-/// filters (default `info,actix_server=warn`).
-fn init_logging(default_filter: &str) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("SLM_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().init();
-    } else {
-        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        builder.with_ansi(colour).init();
     }
 }

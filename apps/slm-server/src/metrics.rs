@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use slm_observe::{ProcessMemory, percentile};
+
 /// Latency buckets in seconds, from 1 ms to 60 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0,
@@ -316,7 +318,7 @@ impl Metrics {
             "slm_request_queue_time_seconds",
             "Time a request waited in the engine queue.",
         );
-        if let Some(mem) = process_memory() {
+        if let Some(mem) = ProcessMemory::of(None) {
             let _ = writeln!(
                 out,
                 "# HELP process_resident_memory_bytes Resident set size.\n\
@@ -342,51 +344,6 @@ pub struct GenerationRecord {
     pub ttft_s: Option<f64>,
     pub total_s: f64,
     pub decode_tokens_per_s: f64,
-}
-
-/// Nearest-rank percentile of unsorted samples; `None` when empty.
-pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut v: Vec<f64> = samples.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    Some(v[rank.clamp(1, v.len()) - 1])
-}
-
-/// Current and peak resident memory of a process, from `/proc/<pid>/status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcessMemory {
-    pub rss_bytes: u64,
-    pub peak_rss_bytes: u64,
-}
-
-/// This process's memory; `None` where `/proc` is unavailable (non-Linux).
-pub fn process_memory() -> Option<ProcessMemory> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    parse_proc_status(&status)
-}
-
-/// Parses `VmRSS` and `VmHWM` (in kB) from a `/proc/<pid>/status` text.
-pub fn parse_proc_status(status: &str) -> Option<ProcessMemory> {
-    let field = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        let kb: u64 = line[name.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kb * 1024)
-    };
-    Some(ProcessMemory {
-        rss_bytes: field("VmRSS:")?,
-        peak_rss_bytes: field("VmHWM:")?,
-    })
 }
 
 #[cfg(test)]
@@ -464,36 +421,5 @@ mod tests {
         }
         // Only the last RECENT_WINDOW samples (50..150) count.
         assert_eq!(m.recent_decode_tokens_per_s(), Some(99.5));
-    }
-
-    #[test]
-    fn percentile_nearest_rank() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), Some(50.0));
-        assert_eq!(percentile(&v, 95.0), Some(95.0));
-        assert_eq!(percentile(&v, 100.0), Some(100.0));
-        assert_eq!(percentile(&v, 0.0), Some(1.0));
-        assert_eq!(percentile(&[], 50.0), None);
-        assert_eq!(percentile(&[7.0], 99.0), Some(7.0));
-    }
-
-    #[test]
-    fn proc_status_is_parsed() {
-        let text = "Name:\tslm\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n";
-        assert_eq!(
-            parse_proc_status(text),
-            Some(ProcessMemory {
-                rss_bytes: 102400 * 1024,
-                peak_rss_bytes: 204800 * 1024
-            })
-        );
-        assert_eq!(parse_proc_status("Name: x\n"), None);
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn own_process_memory_is_readable() {
-        let m = process_memory().unwrap();
-        assert!(m.rss_bytes > 0 && m.peak_rss_bytes >= m.rss_bytes);
     }
 }

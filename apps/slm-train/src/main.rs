@@ -58,7 +58,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    init_logging("info");
+    slm_observe::init_logging("info");
     alloc::tune_for_training();
     match Cli::parse().command {
         Command::Prepare(args) => prepare::run(args),
@@ -71,23 +71,5 @@ fn main() -> anyhow::Result<()> {
         Command::BenchTrain(args) => bench_train::run(args),
         Command::SampleQuality(args) => sample_quality::run(args),
         Command::ChatEval(args) => chat_eval::run(args),
-    }
-}
-
-/// Logs on stderr: colour only on a terminal (and not with `NO_COLOR`), so log files hold
-/// plain text; `SLM_LOG_FORMAT=json` writes one JSON object per line instead. `RUST_LOG`
-/// filters (default `info`).
-fn init_logging(default_filter: &str) {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::env::var("SLM_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        builder.json().init();
-    } else {
-        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        builder.with_ansi(colour).init();
     }
 }

@@ -50,24 +50,6 @@ const TEXT: &str = "Once upon a time, there was a little girl named Lily. She li
 outside in the sun with her dog Max. One day, they found a big red ball in the park. \"Can I \
 play too?\" asked a small boy. Lily smiled and said, \"Yes! Let's play together.\" The end.";
 
-/// The CPU's model name (Linux), for the record.
-fn cpu_model() -> Option<String> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("model name"))?;
-    Some(line.split(':').nth(1)?.trim().to_string())
-}
-
-fn rss_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with(field))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// A prompt of exactly `n` tokens (text repeated and cut at token level).
 fn prompt_of(tok: &Tokenizer, n: usize) -> Result<String> {
     let mut text = TEXT.to_string();
@@ -283,6 +265,8 @@ fn main() -> Result<()> {
     let stats = engine.stats();
     engine.shutdown();
 
+    let memory = slm_observe::ProcessMemory::of(None);
+    const MIB: f64 = 1024.0 * 1024.0;
     let out = json!({
         "model": if args.random_default { "random-default (dim 288, 6 layers, 6/6 heads, hidden 768, vocab 32000, seq 512)".to_string() } else { dir.display().to_string() },
         "n_params": cfg.num_params(),
@@ -290,7 +274,7 @@ fn main() -> Result<()> {
         "logit_rows_computed": vocab_rows,
         "weight_dtype": args.dtype.name(),
         "isa": isa,
-        "cpu": cpu_model(),
+        "cpu": slm_observe::cpu::detect(),
         "cpu_isas_available": Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>(),
         "threads": threads,
         "single_stream_decode_tokens_per_s": single,
@@ -299,8 +283,8 @@ fn main() -> Result<()> {
         "raw_model_step_tokens_per_s": raw,
         "sampler_us_per_token_vocab_32000_top_p": sampler_us_32k,
         "sampler_us_per_token_active_vocab_top_p": sampler_us_active,
-        "peak_rss_mib": rss_kib("VmHWM:").map(|k| k as f64 / 1024.0),
-        "rss_mib_at_end": rss_kib("VmRSS:").map(|k| k as f64 / 1024.0),
+        "peak_rss_mib": memory.map(|m| m.peak_rss_bytes as f64 / MIB),
+        "rss_mib_at_end": memory.map(|m| m.rss_bytes as f64 / MIB),
         "tokens_generated": stats.tokens_generated,
         "load_average_1m": {"start": load_at_start, "end": load_average(), "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)},
     });

@@ -1,6 +1,6 @@
-//! The CPU the load generator (and, in `scripts/soak.sh`, the server beside
-//! it) ran on: model name, core count and the SIMD extensions the inference
-//! kernels pick from, read from `/proc/cpuinfo`.
+//! The CPU a program (a benchmark, the load generator and, in `scripts/soak.sh`, the
+//! server beside it) ran on: model name, core count and the SIMD extensions the inference
+//! kernels pick from, read from `/proc/cpuinfo`, for the JSON of every measurement.
 
 use serde::Serialize;
 
