@@ -33,6 +33,6 @@ pub use prepare::{
 };
 pub use progress::bytes_bar;
 pub use reader::{CorpusReader, Record};
-pub use sampler::{Batch, RandomWindows, SamplerCursor, SequentialWindows};
+pub use sampler::{Batch, RandomWindows, SamplerCursor};
 pub use shard_writer::ShardWriter;
 pub use stories::StoryStream;

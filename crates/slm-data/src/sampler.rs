@@ -1,5 +1,6 @@
 //! Batch sampling: random training windows that are a pure function of
-//! (seed, step, row), and a complete sequential pass for evaluation.
+//! (seed, step, row). The sequential pass of evaluation is the trainer's
+//! (`slm_trainer::SequentialTokens`).
 
 use serde::{Deserialize, Serialize};
 
@@ -118,67 +119,4 @@ fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
-}
-
-/// A deterministic, complete pass over a dataset for evaluation. Consecutive
-/// windows share exactly one token (the last of one is the first of the next),
-/// so every token except the very first is a prediction target exactly once;
-/// the last window may be shorter (at least 2 tokens).
-#[derive(Debug, Clone)]
-pub struct SequentialWindows {
-    data: TokenDataset,
-    window_len: usize,
-    next_start: u64,
-}
-
-impl SequentialWindows {
-    pub fn new(data: &TokenDataset, window_len: usize) -> Result<Self, DataError> {
-        if window_len < 2 {
-            return Err(DataError::Options(format!(
-                "window length must be at least 2 (max_seq_len + 1), got {window_len}"
-            )));
-        }
-        Ok(Self {
-            data: data.clone(),
-            window_len,
-            next_start: 0,
-        })
-    }
-
-    /// How many windows a full pass yields.
-    pub fn num_windows(&self) -> u64 {
-        let n = self.data.num_tokens();
-        if n < 2 {
-            0
-        } else {
-            (n - 1).div_ceil(self.window_len as u64 - 1)
-        }
-    }
-
-    /// Number of target tokens a full pass predicts (`num_tokens - 1`).
-    pub fn predicted_tokens(&self) -> u64 {
-        self.data.num_tokens().saturating_sub(1)
-    }
-
-    /// Up to `batch_size` next windows (fewer at the end; empty when done).
-    pub fn next_batch(&mut self, batch_size: usize) -> Vec<Vec<u32>> {
-        self.by_ref().take(batch_size).collect()
-    }
-}
-
-impl Iterator for SequentialWindows {
-    type Item = Vec<u32>;
-
-    fn next(&mut self) -> Option<Vec<u32>> {
-        let n = self.data.num_tokens();
-        if self.next_start + 1 >= n {
-            return None;
-        }
-        let end = (self.next_start + self.window_len as u64).min(n);
-        let mut out = vec![0u32; (end - self.next_start) as usize];
-        // In range: end <= n.
-        let _ = self.data.copy_tokens(self.next_start, &mut out);
-        self.next_start = end - 1;
-        Some(out)
-    }
 }

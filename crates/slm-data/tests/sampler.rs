@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use common::*;
 use proptest::prelude::*;
-use slm_data::{RandomWindows, SamplerCursor, SequentialWindows, TokenDataset, prepare};
+use slm_data::{RandomWindows, SamplerCursor, TokenDataset, prepare};
 
 /// One prepared fixture shared by the tests of this binary.
 fn dataset() -> &'static TokenDataset {
@@ -72,41 +72,9 @@ fn windows_cover_the_whole_dataset_over_time() {
 }
 
 #[test]
-fn sequential_pass_predicts_every_token_exactly_once() {
-    let data = dataset();
-    let all = data.to_vec();
-    let windows: Vec<Vec<u32>> = SequentialWindows::new(data, 129).unwrap().collect();
-    let seq = SequentialWindows::new(data, 129).unwrap();
-    assert_eq!(windows.len() as u64, seq.num_windows());
-    let predicted: u64 = windows.iter().map(|w| w.len() as u64 - 1).sum();
-    assert_eq!(predicted, seq.predicted_tokens());
-    assert_eq!(predicted, data.num_tokens() - 1);
-    // Stitching the windows (dropping the shared first token) rebuilds the data.
-    let mut stitched = windows[0].clone();
-    for w in &windows[1..] {
-        assert_eq!(stitched.last(), w.first());
-        stitched.extend_from_slice(&w[1..]);
-    }
-    assert_eq!(stitched, all);
-    assert!(windows[..windows.len() - 1].iter().all(|w| w.len() == 129));
-    // Batches: same windows in the same order.
-    let mut seq = SequentialWindows::new(data, 129).unwrap();
-    let mut batched = Vec::new();
-    loop {
-        let b = seq.next_batch(5);
-        if b.is_empty() {
-            break;
-        }
-        batched.extend(b);
-    }
-    assert_eq!(batched, windows);
-}
-
-#[test]
 fn invalid_window_lengths_are_errors() {
     let data = dataset();
     assert!(RandomWindows::new(data, 1, 0).is_err());
-    assert!(SequentialWindows::new(data, 0).is_err());
     let too_big = data.num_tokens() as usize + 1;
     let msg = RandomWindows::new(data, too_big, 0)
         .unwrap_err()
