@@ -147,11 +147,57 @@ fn load_init(
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut cfg = TrainConfig::load(&args.config, &args.overrides()?)
         .with_context(|| format!("loading {}", args.config.display()))?;
-    let tokenizer_path = find_tokenizer(cfg.data.tokenizer.as_deref(), &cfg.data.train)?;
+    let (tokenizer, template) = run_tokenizer(&mut cfg, &args.out)?;
+    let train = training_windows(&cfg, &tokenizer, template.as_ref())?;
+    let (valid, _) = load_valid(&cfg.data.valid)?;
+    let device = args.device.device()?.autodiff();
+    if !cfg.precision.supported_on(&device) {
+        bail!(
+            "--precision {:?} is not supported on the {} backend (use f32)",
+            cfg.precision,
+            args.device.name()
+        );
+    }
+    let mut trainer = start_trainer(&args, &cfg, device, train)?;
+
+    ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            // Second Ctrl-C: the user does not want to wait for the checkpoint.
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: checkpoint at the end of this step (Ctrl-C again to abort)");
+    })
+    .context("installing the Ctrl-C handler")?;
+
+    tracing::info!(
+        params = cfg.model.num_params(),
+        tokens_per_step = cfg.batch.tokens_per_step(),
+        device = args.device.name(),
+        precision = ?cfg.precision,
+        eval_windows = ?cfg.eval.max_windows,
+        "training {} → {}",
+        args.config.display(),
+        args.out.display()
+    );
+    let mut progress = Progress::new(args.no_progress, cfg.optim.max_steps, trainer.state().step);
+    let hooks = sample_hooks(&tokenizer, template.as_ref())?;
+    trainer.run(&args.out, Some(&valid), hooks, &STOP, |event| {
+        progress.report(event)
+    })?;
+    progress.bar.finish();
+    Ok(())
+}
+
+/// The run's tokenizer: the configured one, or for instruction tuning that one with the
+/// chat markers added, saved into the run (`out`) for `export`. Recorded in the resolved
+/// config either way.
+fn run_tokenizer(
+    cfg: &mut TrainConfig,
+    out: &std::path::Path,
+) -> anyhow::Result<(slm_tokenizer::Tokenizer, Option<ChatTemplate>)> {
+    let mut tokenizer_path = find_tokenizer(cfg.data.tokenizer.as_deref(), &cfg.data.train)?;
     let mut tokenizer = slm_tokenizer::Tokenizer::from_file(&tokenizer_path)
         .with_context(|| format!("loading tokenizer {}", tokenizer_path.display()))?;
-    let mut tokenizer_path = tokenizer_path;
-    // Instruction tuning adds the chat markers; the run keeps that tokenizer for `export`.
     let template = if cfg.instruct.is_some() {
         let (chat, template) = ChatTemplate::add_to(&tokenizer)?;
         if chat.vocab_size() > cfg.model.vocab_size {
@@ -161,17 +207,25 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 cfg.model.vocab_size
             );
         }
-        std::fs::create_dir_all(&args.out)?;
-        tokenizer_path = args.out.join(slm_data::TOKENIZER_FILE);
+        std::fs::create_dir_all(out)?;
+        tokenizer_path = out.join(slm_data::TOKENIZER_FILE);
         chat.save(&tokenizer_path)?;
         tokenizer = chat;
         Some(template)
     } else {
         None
     };
-    // Recorded in config.resolved.toml so `export` can find it.
     cfg.data.tokenizer = Some(std::fs::canonicalize(&tokenizer_path)?);
+    Ok((tokenizer, template))
+}
 
+/// The training windows: the shards, checked against the model's vocabulary, mixed with
+/// the instruction examples when the run tunes a chat model.
+fn training_windows(
+    cfg: &TrainConfig,
+    tokenizer: &slm_tokenizer::Tokenizer,
+    template: Option<&ChatTemplate>,
+) -> anyhow::Result<Box<dyn WindowSource>> {
     let window_len = cfg.batch.seq_len + 1;
     let train = ShardWindows::open(&cfg.data.train, window_len, cfg.seed)?;
     if train.vocab_size() > cfg.model.vocab_size {
@@ -183,7 +237,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     // The softmax covers every row by default, so the padding rows past the tokenizer are
     // trained towards zero probability and any tool reading the model sees the distribution
-    // we report. `data.loss_vocab` narrows it (the first 6-layer models, trained on a 32,000-row vocabulary, used that).
+    // we report. `data.loss_vocab` narrows it (the first 6-layer models, trained on a
+    // 32,000-row vocabulary, used that).
     if let Some(n) = cfg.data.loss_vocab
         && n < train.vocab_size()
     {
@@ -201,9 +256,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             train.vocab_size()
         );
     }
-    let train: Box<dyn WindowSource> = match (&cfg.instruct, &template) {
+    Ok(match (&cfg.instruct, template) {
         (Some(ic), Some(t)) => {
-            let examples = instruct::example_windows(ic, &tokenizer, t, window_len, cfg.seed)?;
+            let examples = instruct::example_windows(ic, tokenizer, t, window_len, cfg.seed)?;
             Box::new(MixedWindows::new(
                 Box::new(train),
                 Box::new(examples),
@@ -212,19 +267,19 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             )?)
         }
         _ => Box::new(train),
-    };
-    let (valid, _) = load_valid(&cfg.data.valid)?;
-    let device = args.device.device()?.autodiff();
-    if !cfg.precision.supported_on(&device) {
-        bail!(
-            "--precision {:?} is not supported on the {} backend (use f32)",
-            cfg.precision,
-            args.device.name()
-        );
-    }
+    })
+}
 
-    let existing = latest_checkpoint(&args.out)?;
-    let mut trainer = match (args.resume, existing) {
+/// The trainer: resumed from the newest usable checkpoint (`--resume`), initialised from
+/// a model directory (`--init-from`), or fresh. A run directory that already holds
+/// checkpoints is only continued when asked.
+fn start_trainer(
+    args: &TrainArgs,
+    cfg: &TrainConfig,
+    device: slm_model::burn::prelude::Device,
+    train: Box<dyn WindowSource>,
+) -> anyhow::Result<Trainer> {
+    Ok(match (args.resume, latest_checkpoint(&args.out)?) {
         (true, Some(_)) => {
             let (good, bad) = latest_good_checkpoint(&args.out)?;
             for e in &bad {
@@ -253,54 +308,26 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         (false, None) => match &args.init_from {
             None => Trainer::new(cfg.clone(), device, train)?,
             Some(dir) => {
-                let model = load_init(dir, &cfg, &device)?;
+                let model = load_init(dir, cfg, &device)?;
                 tracing::info!("initialised from {}", dir.display());
                 Trainer::with_model(cfg.clone(), device, train, model)?
             }
         },
-    };
-
-    ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            // Second Ctrl-C: the user does not want to wait for the checkpoint.
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping: checkpoint at the end of this step (Ctrl-C again to abort)");
     })
-    .context("installing the Ctrl-C handler")?;
+}
 
-    tracing::info!(
-        params = cfg.model.num_params(),
-        tokens_per_step = cfg.batch.tokens_per_step(),
-        device = args.device.name(),
-        precision = ?cfg.precision,
-        eval_windows = ?cfg.eval.max_windows,
-        "training {} → {}",
-        args.config.display(),
-        args.out.display()
-    );
-    let max_steps = cfg.optim.max_steps;
-    let bar = if args.no_progress {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(max_steps)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps {msg} [{elapsed_precise} eta {eta_precise}]",
-        )
-        .expect("valid template"),
-    );
-    bar.set_position(trainer.state().step);
-    bar.enable_steady_tick(Duration::from_millis(500));
-
-    let decode_tok = tokenizer.clone();
-    // Instruction runs log replies to a fixed request; story runs log fresh stories.
-    let prompt = match &template {
-        Some(t) => t.encode(&tokenizer, &[(Role::User, SAMPLE_REQUEST)], true)?,
+/// What the samples logged at each evaluation start from: a fixed request for an
+/// instruction run, a fresh story otherwise.
+fn sample_hooks(
+    tokenizer: &slm_tokenizer::Tokenizer,
+    template: Option<&ChatTemplate>,
+) -> anyhow::Result<RunHooks> {
+    let prompt = match template {
+        Some(t) => t.encode(tokenizer, &[(Role::User, SAMPLE_REQUEST)], true)?,
         None => vec![tokenizer.eot_id()],
     };
-    let hooks = RunHooks {
+    let decode_tok = tokenizer.clone();
+    Ok(RunHooks {
         prompt,
         stop_token: Some(tokenizer.eot_id()),
         decode: Some(Box::new(move |ids: &[u32]| {
@@ -308,57 +335,87 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 .decode(ids)
                 .unwrap_or_else(|e| format!("<undecodable: {e}>"))
         })),
-    };
-    let mut tok_s_avg = 0.0f64;
-    trainer.run(&args.out, Some(&valid), hooks, &STOP, |event| match event {
-        TrainEvent::Step {
-            outcome,
-            tokens_per_sec,
-        } => {
-            tok_s_avg = if tok_s_avg == 0.0 {
-                *tokens_per_sec
-            } else {
-                0.9 * tok_s_avg + 0.1 * tokens_per_sec
-            };
-            bar.set_position(outcome.step);
-            bar.set_message(format!(
-                "loss {:.4} lr {:.2e} {:.0} tok/s",
-                outcome.loss, outcome.lr, tok_s_avg
-            ));
-            if outcome.skipped {
-                tracing::warn!(
-                    step = outcome.step,
-                    scale = outcome.loss_scale,
-                    "f16 overflow: step skipped"
-                );
+    })
+}
+
+/// The progress bar and the log lines of a run.
+struct Progress {
+    bar: ProgressBar,
+    /// Smoothed training speed shown on the bar.
+    tok_s_avg: f64,
+}
+
+impl Progress {
+    fn new(hidden: bool, max_steps: u64, start_step: u64) -> Self {
+        let bar = if hidden {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(max_steps)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps {msg} [{elapsed_precise} eta {eta_precise}]",
+            )
+            .expect("valid template"),
+        );
+        bar.set_position(start_step);
+        bar.enable_steady_tick(Duration::from_millis(500));
+        Progress {
+            bar,
+            tok_s_avg: 0.0,
+        }
+    }
+
+    fn report(&mut self, event: &TrainEvent) {
+        let bar = &self.bar;
+        match event {
+            TrainEvent::Step {
+                outcome,
+                tokens_per_sec,
+            } => {
+                self.tok_s_avg = if self.tok_s_avg == 0.0 {
+                    *tokens_per_sec
+                } else {
+                    0.9 * self.tok_s_avg + 0.1 * tokens_per_sec
+                };
+                bar.set_position(outcome.step);
+                bar.set_message(format!(
+                    "loss {:.4} lr {:.2e} {:.0} tok/s",
+                    outcome.loss, outcome.lr, self.tok_s_avg
+                ));
+                if outcome.skipped {
+                    tracing::warn!(
+                        step = outcome.step,
+                        scale = outcome.loss_scale,
+                        "f16 overflow: step skipped"
+                    );
+                }
+            }
+            TrainEvent::Eval {
+                step,
+                report,
+                samples,
+            } => {
+                bar.suspend(|| {
+                    tracing::info!(
+                        step,
+                        loss = report.loss,
+                        perplexity = report.perplexity,
+                        bits_per_byte = report.bits_per_byte,
+                        tokens = report.tokens,
+                        "validation"
+                    );
+                    for s in samples {
+                        tracing::info!("sample: {}", s.trim());
+                    }
+                });
+            }
+            TrainEvent::Checkpoint { step, dir } => {
+                bar.suspend(|| tracing::info!(step, "checkpoint {}", dir.display()));
+            }
+            TrainEvent::Stopped { step } => {
+                bar.suspend(|| tracing::info!(step, "stopped early; resume with --resume"));
             }
         }
-        TrainEvent::Eval {
-            step,
-            report,
-            samples,
-        } => {
-            bar.suspend(|| {
-                tracing::info!(
-                    step,
-                    loss = report.loss,
-                    perplexity = report.perplexity,
-                    bits_per_byte = report.bits_per_byte,
-                    tokens = report.tokens,
-                    "validation"
-                );
-                for s in samples {
-                    tracing::info!("sample: {}", s.trim());
-                }
-            });
-        }
-        TrainEvent::Checkpoint { step, dir } => {
-            bar.suspend(|| tracing::info!(step, "checkpoint {}", dir.display()));
-        }
-        TrainEvent::Stopped { step } => {
-            bar.suspend(|| tracing::info!(step, "stopped early; resume with --resume"));
-        }
-    })?;
-    bar.finish();
-    Ok(())
+    }
 }
