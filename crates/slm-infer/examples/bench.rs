@@ -10,14 +10,14 @@
 //! sizes and the sampler's cost on a 32,000-entry vocabulary and on the
 //! tokenizer's (the rows the engine computes logits for and samples).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use serde_json::json;
 use slm_infer::{
-    DecodeModel, Engine, EngineOptions, GenerateRequest, Isa, ModelConfig, NativeModel,
+    DecodeModel, Engine, EngineOptions, FileDtype, GenerateRequest, Isa, ModelConfig, NativeModel,
     NativeOptions, Sampler, SamplingParams, SeqWork, StreamEvent, WeightDtype,
 };
 use slm_testdata::random_model;
@@ -62,11 +62,9 @@ fn prompt_of(tok: &Tokenizer, n: usize) -> Result<String> {
     Ok(s)
 }
 
+/// The default sampling settings (temperature 0.8, top-p 0.95), seeded.
 fn sampling(seed: u64) -> SamplingParams {
     SamplingParams {
-        temperature: 0.8,
-        top_k: None,
-        top_p: 0.95,
         seed: Some(seed),
         ..Default::default()
     }
@@ -121,102 +119,22 @@ fn load_average() -> Option<f64> {
 fn main() -> Result<()> {
     let args = Args::parse();
     let load_at_start = load_average();
-    let tmp;
+    let tmp = tempfile::tempdir()?;
     let dir = if args.random_default {
-        tmp = tempfile::tempdir()?;
-        let tok = Tokenizer::train_from_iter(
-            TEXT.split(". "),
-            &TrainOptions {
-                vocab_size: 400,
-                min_frequency: 1,
-                ..Default::default()
-            },
-        )?;
-        // The default ModelConfig is the bundled model's ~15M shape.
-        let cfg = ModelConfig::default();
-        random_model::write_random_model(tmp.path(), &cfg, slm_infer::FileDtype::F16, 7, &tok)?;
+        write_random_default(tmp.path())?;
         tmp.path().to_path_buf()
     } else {
         args.model.clone()
     };
-
     // The engine computes logits only for the tokenizer's rows; so does the raw run.
     let tok_path = dir.join("tokenizer.json");
     let vocab_rows = Tokenizer::from_file(&tok_path)
         .with_context(|| format!("reading {}", tok_path.display()))?
         .vocab_size();
-
-    // Raw model step rate (no sampling, no scheduling) at each batch size.
-    let native = std::sync::Arc::new(
-        NativeModel::load_with(
-            &dir,
-            &NativeOptions {
-                weight_dtype: args.dtype,
-                threads: args.threads,
-                isa: args.isa,
-                vocab_rows: Some(vocab_rows),
-            },
-        )
-        .context("loading the model")?,
-    );
-    let isa = native.isa().name();
-    let threads = native.threads();
-    let cfg = native.config().clone();
-    let mut raw = serde_json::Map::new();
-    {
-        let mut dec = native.clone().decoder(32);
-        let mut logits = vec![0f32; 32 * vocab_rows];
-        for &b in &[1usize, 4, 10, 32] {
-            let prompt: Vec<u32> = (0..16).map(|i| (i * 7 + 3) % vocab_rows as u32).collect();
-            for s in 0..b {
-                dec.step(
-                    &[SeqWork {
-                        slot: s,
-                        tokens: &prompt,
-                        start_pos: 0,
-                        want_logits: false,
-                    }],
-                    &mut logits,
-                )?;
-            }
-            let steps = 64;
-            let toks: Vec<[u32; 1]> = (0..b)
-                .map(|i| [(i as u32 * 13) % vocab_rows as u32])
-                .collect();
-            let t0 = Instant::now();
-            for st in 0..steps {
-                let batch: Vec<SeqWork> = (0..b)
-                    .map(|s| SeqWork {
-                        slot: s,
-                        tokens: &toks[s],
-                        start_pos: 16 + st,
-                        want_logits: true,
-                    })
-                    .collect();
-                dec.step(&batch, &mut logits)?;
-            }
-            let secs = t0.elapsed().as_secs_f64();
-            raw.insert(format!("batch_{b}"), json!((b * steps) as f64 / secs));
-        }
-    }
-    drop(native);
-
-    // Sampler cost per token (temperature 0.8, top-p 0.95) on a full 32k
-    // vocabulary and on the tokenizer's, which is what the engine samples.
-    let sampler_us = |vocab: usize| {
-        let logits: Vec<f32> = (0..vocab)
-            .map(|i| ((i * 7919) % 1000) as f32 / 100.0)
-            .collect();
-        let mut s = Sampler::new(sampling(1), 1);
-        let n = 200;
-        let t0 = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(s.sample(&logits));
-        }
-        t0.elapsed().as_secs_f64() * 1e6 / n as f64
-    };
+    let raw = raw_step_rates(&args, &dir, vocab_rows)?;
+    // Sampler cost per token on a full 32k vocabulary and on the tokenizer's, which is
+    // what the engine samples.
     let (sampler_us_32k, sampler_us_active) = (sampler_us(32000), sampler_us(vocab_rows));
-
     let engine = Engine::load(
         &dir,
         EngineOptions {
@@ -229,9 +147,138 @@ fn main() -> Result<()> {
         },
     )
     .context("loading the engine")?;
+    let served = engine_runs(&engine, args.gen_tokens)?;
+    let stats = engine.stats();
+    engine.shutdown();
+
+    let memory = slm_observe::ProcessMemory::of(None);
+    const MIB: f64 = 1024.0 * 1024.0;
+    let out = json!({
+        "model": if args.random_default { "random-default (dim 288, 6 layers, 6/6 heads, hidden 768, vocab 32000, seq 512)".to_string() } else { dir.display().to_string() },
+        "n_params": raw.config.num_params(),
+        "vocab_size": raw.config.vocab_size,
+        "logit_rows_computed": vocab_rows,
+        "weight_dtype": args.dtype.name(),
+        "isa": raw.isa.name(),
+        "cpu": slm_observe::cpu::detect(),
+        "cpu_isas_available": Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>(),
+        "threads": raw.threads,
+        "single_stream_decode_tokens_per_s": served.single_stream,
+        "ttft_ms_64_token_prompt": served.ttft,
+        "aggregate": served.aggregate,
+        "raw_model_step_tokens_per_s": raw.rates,
+        "sampler_us_per_token_vocab_32000_top_p": sampler_us_32k,
+        "sampler_us_per_token_active_vocab_top_p": sampler_us_active,
+        "peak_rss_mib": memory.map(|m| m.peak_rss_bytes as f64 / MIB),
+        "rss_mib_at_end": memory.map(|m| m.rss_bytes as f64 / MIB),
+        "tokens_generated": stats.tokens_generated,
+        "load_average_1m": {"start": load_at_start, "end": load_average(), "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)},
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// A model of the default ~15M shape with random weights and a small tokenizer, in `dir`.
+fn write_random_default(dir: &Path) -> Result<()> {
+    let tok = Tokenizer::train_from_iter(
+        TEXT.split(". "),
+        &TrainOptions {
+            vocab_size: 400,
+            min_frequency: 1,
+            ..Default::default()
+        },
+    )?;
+    random_model::write_random_model(dir, &ModelConfig::default(), FileDtype::F16, 7, &tok)
+}
+
+/// The raw model's step rate (no sampling, no scheduling) at batch 1, 4, 10 and 32.
+struct RawRates {
+    rates: serde_json::Map<String, serde_json::Value>,
+    isa: Isa,
+    threads: usize,
+    config: ModelConfig,
+}
+
+fn raw_step_rates(args: &Args, dir: &Path, vocab_rows: usize) -> Result<RawRates> {
+    let native = std::sync::Arc::new(
+        NativeModel::load_with(
+            dir,
+            &NativeOptions {
+                weight_dtype: args.dtype,
+                threads: args.threads,
+                isa: args.isa,
+                vocab_rows: Some(vocab_rows),
+            },
+        )
+        .context("loading the model")?,
+    );
+    let mut rates = serde_json::Map::new();
+    let mut dec = native.clone().decoder(32);
+    let mut logits = vec![0f32; 32 * vocab_rows];
+    for &b in &[1usize, 4, 10, 32] {
+        let prompt: Vec<u32> = (0..16).map(|i| (i * 7 + 3) % vocab_rows as u32).collect();
+        for s in 0..b {
+            dec.step(
+                &[SeqWork {
+                    slot: s,
+                    tokens: &prompt,
+                    start_pos: 0,
+                    want_logits: false,
+                }],
+                &mut logits,
+            )?;
+        }
+        let steps = 64;
+        let toks: Vec<[u32; 1]> = (0..b)
+            .map(|i| [(i as u32 * 13) % vocab_rows as u32])
+            .collect();
+        let t0 = Instant::now();
+        for st in 0..steps {
+            let batch: Vec<SeqWork> = (0..b)
+                .map(|s| SeqWork {
+                    slot: s,
+                    tokens: &toks[s],
+                    start_pos: 16 + st,
+                    want_logits: true,
+                })
+                .collect();
+            dec.step(&batch, &mut logits)?;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        rates.insert(format!("batch_{b}"), json!((b * steps) as f64 / secs));
+    }
+    Ok(RawRates {
+        rates,
+        isa: native.isa(),
+        threads: native.threads(),
+        config: native.config().clone(),
+    })
+}
+
+/// Microseconds per sampled token over `vocab` logits with the default settings.
+fn sampler_us(vocab: usize) -> f64 {
+    let logits: Vec<f32> = (0..vocab)
+        .map(|i| ((i * 7919) % 1000) as f32 / 100.0)
+        .collect();
+    let mut s = Sampler::new(sampling(1), 1);
+    let n = 200;
+    let t0 = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(s.sample(&logits));
+    }
+    t0.elapsed().as_secs_f64() * 1e6 / n as f64
+}
+
+/// What a user of the engine sees: first-token time, single-stream and aggregate rates.
+struct Served {
+    ttft: serde_json::Value,
+    single_stream: f64,
+    aggregate: serde_json::Map<String, serde_json::Value>,
+}
+
+fn engine_runs(engine: &Engine, gen_tokens: usize) -> Result<Served> {
     let tok = engine.tokenizer().clone();
     let short = prompt_of(&tok, 16)?;
-
     // Time to first token for a 64-token prompt: median of 9, engine idle.
     let p64 = prompt_of(&tok, 64)?;
     let mut ttfts = Vec::new();
@@ -247,47 +294,22 @@ fn main() -> Result<()> {
         ttfts.push(c.timings.ttft_ms);
     }
     ttfts.sort_by(f64::total_cmp);
-
     // Single stream: decode rate reported by the engine, mean of 3 runs.
-    let mut single = 0.0;
+    let mut single_stream = 0.0;
     for _ in 0..3 {
-        single += run_concurrent(&engine, 1, &short, args.gen_tokens.max(256))?.2 / 3.0;
+        single_stream += run_concurrent(engine, 1, &short, gen_tokens.max(256))?.2 / 3.0;
     }
-
     let mut aggregate = serde_json::Map::new();
     for &n in &[1usize, 4, 10, 32] {
-        let (tokens, secs, per) = run_concurrent(&engine, n, &short, args.gen_tokens)?;
+        let (tokens, secs, per) = run_concurrent(engine, n, &short, gen_tokens)?;
         aggregate.insert(
             format!("concurrency_{n}"),
             json!({"tokens": tokens, "seconds": secs, "tokens_per_s": tokens as f64 / secs, "per_stream_decode_tokens_per_s": per}),
         );
     }
-    let stats = engine.stats();
-    engine.shutdown();
-
-    let memory = slm_observe::ProcessMemory::of(None);
-    const MIB: f64 = 1024.0 * 1024.0;
-    let out = json!({
-        "model": if args.random_default { "random-default (dim 288, 6 layers, 6/6 heads, hidden 768, vocab 32000, seq 512)".to_string() } else { dir.display().to_string() },
-        "n_params": cfg.num_params(),
-        "vocab_size": cfg.vocab_size,
-        "logit_rows_computed": vocab_rows,
-        "weight_dtype": args.dtype.name(),
-        "isa": isa,
-        "cpu": slm_observe::cpu::detect(),
-        "cpu_isas_available": Isa::available().iter().map(|i| i.name()).collect::<Vec<_>>(),
-        "threads": threads,
-        "single_stream_decode_tokens_per_s": single,
-        "ttft_ms_64_token_prompt": {"median": ttfts[ttfts.len() / 2], "min": ttfts[0], "max": ttfts[ttfts.len() - 1], "prompt_tokens": p64_tokens},
-        "aggregate": aggregate,
-        "raw_model_step_tokens_per_s": raw,
-        "sampler_us_per_token_vocab_32000_top_p": sampler_us_32k,
-        "sampler_us_per_token_active_vocab_top_p": sampler_us_active,
-        "peak_rss_mib": memory.map(|m| m.peak_rss_bytes as f64 / MIB),
-        "rss_mib_at_end": memory.map(|m| m.rss_bytes as f64 / MIB),
-        "tokens_generated": stats.tokens_generated,
-        "load_average_1m": {"start": load_at_start, "end": load_average(), "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)},
-    });
-    println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    Ok(Served {
+        ttft: json!({"median": ttfts[ttfts.len() / 2], "min": ttfts[0], "max": ttfts[ttfts.len() - 1], "prompt_tokens": p64_tokens}),
+        single_stream,
+        aggregate,
+    })
 }
