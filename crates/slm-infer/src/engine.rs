@@ -10,10 +10,7 @@ use std::time::Instant;
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use slm_model::ModelError;
-use slm_model::generation::{
-    GenerationDefaults, InvalidSetting, check_plan_bias, read_generation_defaults,
-};
+use slm_model::generation::{GenerationDefaults, InvalidSetting, check_plan_bias};
 use slm_tokenizer::Tokenizer;
 
 use crate::config::ModelConfig;
@@ -21,6 +18,7 @@ use crate::error::InferError;
 use crate::kernels::isa::Isa;
 use crate::kernels::matrix::WeightDtype;
 use crate::model::DecodeModel;
+use crate::model_dir::{ModelDirParts, check_vocab};
 use crate::native::{NativeModel, NativeOptions};
 use crate::request::{Completion, GenerateRequest, MAX_TOP_LOGPROBS, PromptOverflow};
 use crate::scheduler::{Job, Scheduler, Shared};
@@ -396,91 +394,6 @@ impl Engine {
         }
         Ok(tokens)
     }
-}
-
-/// Everything of a model directory but the weights: what [`Engine::load`]
-/// and [`Engine::load_burn`] share.
-struct ModelDirParts {
-    dir_name: String,
-    cfg: ModelConfig,
-    tokenizer: Tokenizer,
-    weights_bytes: u64,
-    generation: GenerationDefaults,
-}
-
-impl ModelDirParts {
-    fn read(dir: &Path, opts: &EngineOptions) -> Result<ModelDirParts, InferError> {
-        opts.validate()?;
-        let cfg = crate::config::read_config(&dir.join("config.json"))?;
-        let tok_path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&tok_path).map_err(|e| InferError::Tokenizer {
-            path: tok_path.clone(),
-            message: e.to_string(),
-        })?;
-        check_vocab(&tokenizer, &cfg)?;
-        let weights_path = dir.join("model.safetensors");
-        let weights_bytes = std::fs::metadata(&weights_path)
-            .map_err(|source| InferError::Io {
-                path: weights_path.clone(),
-                source,
-            })?
-            .len();
-        let generation = read_generation_defaults(dir).map_err(|e| match e {
-            ModelError::Io { path, source } => InferError::Io { path, source },
-            ModelError::InvalidFile { path, message } => InferError::Config { path, message },
-            other => InferError::Config {
-                path: dir.to_path_buf(),
-                message: other.to_string(),
-            },
-        })?;
-        let dir_name = dir
-            .canonicalize()
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| dir.display().to_string());
-        Ok(ModelDirParts {
-            dir_name,
-            cfg,
-            tokenizer,
-            weights_bytes,
-            generation,
-        })
-    }
-
-    /// Starts the engine over `model`, loaded from this directory with
-    /// weights held as `dtype` (but for the named exceptions).
-    fn start(
-        self,
-        model: Box<dyn DecodeModel>,
-        (dtype, dtype_exceptions): (WeightDtype, Vec<(String, WeightDtype)>),
-        opts: EngineOptions,
-    ) -> Result<Engine, InferError> {
-        let info = ModelInfo {
-            name: self.dir_name,
-            n_params: self.cfg.num_params(),
-            weights_bytes: self.weights_bytes,
-            dtype,
-            dtype_exceptions,
-            max_seq_len: self.cfg.max_seq_len,
-            vocab_size: self.cfg.vocab_size,
-            // Set by `with_model` from the model's logit width.
-            active_vocab: 0,
-            config: self.cfg,
-            generation: self.generation,
-        };
-        Engine::with_model(model, self.tokenizer, info, opts)
-    }
-}
-
-fn check_vocab(tokenizer: &Tokenizer, cfg: &ModelConfig) -> Result<(), InferError> {
-    // A model may pad its vocabulary beyond the tokenizer's, never the reverse.
-    if tokenizer.vocab_size() > cfg.vocab_size || tokenizer.eot_id() as usize >= cfg.vocab_size {
-        return Err(InferError::VocabMismatch {
-            tokenizer_vocab: tokenizer.vocab_size(),
-            model_vocab: cfg.vocab_size,
-        });
-    }
-    Ok(())
 }
 
 fn validate_request(req: &GenerateRequest) -> Result<(), InferError> {

@@ -55,6 +55,7 @@ pub mod error;
 pub mod guide;
 pub mod kernels;
 mod model;
+mod model_dir;
 pub mod native;
 mod output;
 mod request;
