@@ -95,7 +95,7 @@ export function renderTokens(textEl, content, tokens) {
   const nodes = [];
   let at = 0;
   for (const piece of pieces(tokens)) {
-    // The reply's leading whitespace is not shown (chat.js), so not its tokens' either.
+    // The reply's leading whitespace is not shown (reply.js), so not its tokens' either.
     let text = at === 0 ? piece.text.trimStart() : piece.text;
     if (!text) continue;
     if (!content.startsWith(text, at)) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { countWords, droppedText, replyStats, statsText, storyText } from '../../js/chat.js';
+import { countWords, droppedText, placeholderFor, relativeTime, replyStats, statsText, storyText, wordsSoFarText } from '../../js/chat-text.js';
 
 const messages = [
   { role: 'user', content: 'Tell me about a cat. ' },
@@ -36,4 +36,24 @@ test('droppedText: a note only when the server left messages out (review n3)', (
 test('countWords counts the words written so far (review n7)', () => {
   assert.equal(countWords(''), 0);
   assert.equal(countWords(' Once upon\na  time, '), 4);
+});
+
+test('wordsSoFarText: the count under a reply while it is written', () => {
+  assert.equal(wordsSoFarText(''), 'writing… 0 words so far');
+  assert.equal(wordsSoFarText('Once'), 'writing… 1 word so far');
+  assert.equal(wordsSoFarText('Once upon a'), 'writing… 3 words so far');
+});
+
+test('placeholderFor: what to write, per mode, before and after the first turn', () => {
+  assert.equal(placeholderFor('chat', false), 'Tell me a story about…');
+  assert.equal(placeholderFor('chat', true), 'Ask for another story, or for a change to this one…');
+  assert.equal(placeholderFor('story', false), 'Once upon a time…');
+  assert.equal(placeholderFor('story', true), 'What happens next?');
+});
+
+test('relativeTime: recent stories by minutes and hours', () => {
+  const now = 1_700_000_000_000;
+  assert.equal(relativeTime(now - 30_000, now), 'just now');
+  assert.equal(relativeTime(now - 5 * 60_000, now), '5 min ago');
+  assert.equal(relativeTime(now - 3 * 3_600_000, now), '3 h ago');
 });
