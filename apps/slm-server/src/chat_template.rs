@@ -291,6 +291,65 @@ mod tests {
     }
 
     #[test]
+    fn blank_means_what_the_schema_says() {
+        // openapi.json's non-blank pattern lists Unicode's White_Space characters, which is
+        // what `str::trim` removes.
+        let doc: serde_json::Value = serde_json::from_str(crate::openapi::OPENAPI_JSON).unwrap();
+        let pattern = doc.pointer(
+            "/components/schemas/ChatRequest/properties/messages/contains/properties/content/oneOf/0/pattern",
+        );
+        let pattern = pattern.and_then(|p| p.as_str()).unwrap();
+        // Exactly the characters `trim` removes are the ones the pattern leaves out.
+        let excluded = class_ranges(pattern);
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            let out = excluded.iter().any(|r| r.contains(&c));
+            assert_eq!(c.is_whitespace(), out, "{c:?}");
+        }
+        for blank in ["\u{85}\u{3000}", "\t\u{b}\u{a0}\u{2028}", " \u{205f}"] {
+            assert!(story_turns(&[msg("user", blank)]).is_err(), "{blank:?}");
+        }
+        for text in ["\u{1c}", "\u{200b}", " a "] {
+            assert!(story_turns(&[msg("user", text)]).is_ok(), "{text:?}");
+        }
+    }
+
+    /// The character ranges of the schema's `[^…]` class (`\uXXXX` escapes, `a-b` ranges).
+    fn class_ranges(pattern: &str) -> Vec<std::ops::RangeInclusive<char>> {
+        let body = pattern
+            .strip_prefix("[^")
+            .and_then(|p| p.strip_suffix(']'))
+            .unwrap();
+        let body = body
+            .replace("\\t", "\\u0009")
+            .replace("\\n", "\\u000a")
+            .replace("\\f", "\\u000c")
+            .replace("\\r", "\\u000d");
+        let mut chars = Vec::new();
+        let mut rest = body.as_str();
+        while let Some(c) = rest.chars().next() {
+            if let Some(hex) = rest.strip_prefix("\\u") {
+                chars.push(char::from_u32(u32::from_str_radix(&hex[..4], 16).unwrap()).unwrap());
+                rest = &hex[4..];
+            } else {
+                chars.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        let mut ranges = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if i + 2 < chars.len() && chars[i + 1] == '-' {
+                ranges.push(chars[i]..=chars[i + 2]);
+                i += 3;
+            } else {
+                ranges.push(chars[i]..=chars[i]);
+                i += 1;
+            }
+        }
+        ranges
+    }
+
+    #[test]
     fn bad_roles_and_empty_conversations_are_refused() {
         let e = build_prompt(&[msg("tool", "x")], PromptFormat::Story, 50, words).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("messages[0].role"));

@@ -9,8 +9,10 @@ pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// `OPENAPI_JSON` as this server applies it: the `maximum` of `max_tokens`
 /// (and chat's `max_completion_tokens`) is the running server's limit
-/// (`--max-tokens-limit`, at most the context length) instead of the default 512.
-pub fn openapi_document(max_tokens_limit: usize) -> String {
+/// (`--max-tokens-limit`, at most the context length less one) instead of the default
+/// 512, and for a model without a chat template (`chat` false) `prompt_format` can only
+/// be `"story"`.
+pub fn openapi_document(max_tokens_limit: usize, chat: bool) -> String {
     let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(OPENAPI_JSON) else {
         return OPENAPI_JSON.to_string();
     };
@@ -22,6 +24,12 @@ pub fn openapi_document(max_tokens_limit: usize) -> String {
             }
         }
     }
+    if !chat
+        && let Some(format) =
+            doc.pointer_mut("/components/schemas/ChatRequest/properties/prompt_format/enum")
+    {
+        *format = json!(["story", null]);
+    }
     serde_json::to_string(&doc).unwrap_or_else(|_| OPENAPI_JSON.to_string())
 }
 
@@ -31,7 +39,7 @@ mod tests {
 
     #[test]
     fn served_openapi_document_states_the_configured_max_tokens_limit() {
-        let v: serde_json::Value = serde_json::from_str(&openapi_document(16)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&openapi_document(16, true)).unwrap();
         for (schema, field) in [
             ("CompletionRequest", "max_tokens"),
             ("ChatRequest", "max_tokens"),
@@ -43,8 +51,13 @@ mod tests {
         }
         // Everything else is the committed document.
         let committed: serde_json::Value = serde_json::from_str(OPENAPI_JSON).unwrap();
-        let default: serde_json::Value = serde_json::from_str(&openapi_document(512)).unwrap();
+        let default: serde_json::Value =
+            serde_json::from_str(&openapi_document(512, true)).unwrap();
         assert_eq!(default, committed);
+        // A base model cannot take the chat format.
+        let base: serde_json::Value = serde_json::from_str(&openapi_document(512, false)).unwrap();
+        let format = &base["components"]["schemas"]["ChatRequest"]["properties"]["prompt_format"];
+        assert_eq!(format["enum"], json!(["story", null]));
     }
 
     #[test]

@@ -85,7 +85,9 @@ impl AppState {
         let web_dir = config.resolve_web_dir();
         let prompt_format = PromptFormat::of(engine.tokenizer());
         let startup_decode_tokens_per_s = measure_decode(&engine);
-        let openapi_json = crate::openapi::openapi_document(max_tokens_limit).into();
+        let openapi_json =
+            crate::openapi::openapi_document(max_tokens_limit, prompt_format == PromptFormat::Chat)
+                .into();
         let created = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

@@ -80,46 +80,34 @@ pub fn validate_settings(
     })
 }
 
-/// The completion length the client asked for (`None`: it gave none), in `1..=limit`;
-/// chat takes OpenAI's newer `max_completion_tokens` too.
+/// The completion length the client asked for (`None`: it gave none), in `1..=limit`.
+/// Chat takes OpenAI's newer `max_completion_tokens` too; given both (each in range), it
+/// wins, as in vLLM: the schema can bound each field but cannot make them agree.
 fn max_tokens(
     body: &GenerationBody,
     endpoint: Endpoint,
     limit: usize,
 ) -> Result<Option<usize>, ApiError> {
-    let given = match (endpoint, body.max_tokens, body.max_completion_tokens) {
-        (Endpoint::Chat, Some(a), Some(b)) if a != b => {
-            return Err(ApiError::invalid_param(
-                "max_completion_tokens",
-                format!("max_tokens ({a}) and max_completion_tokens ({b}) disagree; send one"),
-            ));
-        }
-        (Endpoint::Chat, None, Some(b)) => Some(("max_completion_tokens", b)),
-        (Endpoint::Completions, _, Some(_)) => {
-            return Err(ApiError::unsupported_param(
-                "max_completion_tokens",
-                "max_completion_tokens is a chat parameter; use max_tokens on /v1/completions",
-            ));
-        }
-        (_, Some(a), _) => Some(("max_tokens", a)),
-        (_, None, None) => None,
-    };
-    let Some((name, v)) = given else {
-        return Ok(None);
-    };
-    if v < 1 {
-        return Err(ApiError::invalid_param(
+    if endpoint == Endpoint::Completions && body.max_completion_tokens.is_some() {
+        return Err(ApiError::unsupported_param(
+            "max_completion_tokens",
+            "max_completion_tokens is a chat parameter; use max_tokens on /v1/completions",
+        ));
+    }
+    let in_range = |name: &str, v: Option<i64>| match v {
+        Some(v) if v < 1 => Err(ApiError::invalid_param(
             name,
             format!("{name} must be at least 1, got {v}"),
-        ));
-    }
-    if v as u64 > limit as u64 {
-        return Err(ApiError::invalid_param(
+        )),
+        Some(v) if v as u64 > limit as u64 => Err(ApiError::invalid_param(
             name,
             format!("{name} must be at most {limit}, got {v}"),
-        ));
-    }
-    Ok(Some(v as usize))
+        )),
+        v => Ok(v.map(|v| v as usize)),
+    };
+    let old = in_range("max_tokens", body.max_tokens)?;
+    let new = in_range("max_completion_tokens", body.max_completion_tokens)?;
+    Ok(new.or(old))
 }
 
 /// The request's sampling settings: each field the client gave, over the model's defaults,
@@ -128,14 +116,14 @@ fn merge_sampling(
     body: &GenerationBody,
     defaults: &SamplingParams,
 ) -> Result<SamplingParams, ApiError> {
-    let real = |v: Option<f64>, default: f32| v.map_or(default, |v| v as f32);
+    let real = |v: Option<f64>, default: f32| v.map_or(default, f32_on_the_same_side);
     let count = |name: &'static str, rule: &str, v: i64| {
         usize::try_from(v)
             .map_err(|_| ApiError::invalid_param(name, format!("{name} must be {rule}, got {v}")))
     };
     let seed = match &body.seed {
         None => None,
-        Some(n) => Some(n.as_u64().ok_or_else(|| {
+        Some(n) => Some(whole_u64(n).ok_or_else(|| {
             ApiError::invalid_param(
                 "seed",
                 format!("seed must be a non-negative integer, got {n}"),
@@ -144,12 +132,7 @@ fn merge_sampling(
     };
     let sampling = SamplingParams {
         temperature: real(body.temperature, defaults.temperature),
-        // A positive top_p too small for f32 (e.g. 5e-324) must not round to 0, which is
-        // refused: the smallest positive f32 samples the same.
-        top_p: match body.top_p {
-            Some(p) if p > 0.0 => (p as f32).max(f32::MIN_POSITIVE),
-            p => real(p, defaults.top_p),
-        },
+        top_p: real(body.top_p, defaults.top_p),
         top_k: match body.top_k {
             None => defaults.top_k,
             Some(k) => Some(count("top_k", ">= 0 (0 disables it)", k)?),
@@ -174,6 +157,18 @@ fn merge_sampling(
     Ok(sampling)
 }
 
+/// `v` as f32, rounded toward `v` rather than to nearest when inexact, so that it lies on
+/// the same side of every f32 bound as `v` does: 2.0000000000000004 stays above 2 and is
+/// refused, a top_p of 5e-324 stays above 0 and is accepted.
+fn f32_on_the_same_side(v: f64) -> f32 {
+    let f = v as f32;
+    match (f as f64).partial_cmp(&v) {
+        Some(std::cmp::Ordering::Less) => f.next_up(),
+        Some(std::cmp::Ordering::Greater) => f.next_down(),
+        _ => f,
+    }
+}
+
 /// `stop` as a list, checked by the engine's rule.
 fn stop_sequences(body: &GenerationBody) -> Result<Vec<String>, ApiError> {
     let stop = match &body.stop {
@@ -185,11 +180,19 @@ fn stop_sequences(body: &GenerationBody) -> Result<Vec<String>, ApiError> {
     Ok(stop)
 }
 
+/// A JSON number that is a whole number in the u64 range (`7` or `7.0`).
+fn whole_u64(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        let f = n.as_f64()?;
+        (f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f)).then_some(f as u64)
+    })
+}
+
 /// `logprobs` / `top_logprobs` in each endpoint's OpenAI form: on completions
 /// `logprobs: N` (N alternatives per token); on chat `logprobs: true` plus
 /// `top_logprobs: N` (default 0). N is at most [`MAX_TOP_LOGPROBS`].
 fn logprobs(body: &GenerationBody, endpoint: Endpoint) -> Result<Option<usize>, ApiError> {
-    let count = |name: &str, v: &Value| match v.as_u64() {
+    let count = |name: &str, v: &Value| match v.as_number().and_then(whole_u64) {
         Some(n) if n <= MAX_TOP_LOGPROBS as u64 => Ok(n as usize),
         _ => Err(ApiError::invalid_param(
             name,
@@ -260,12 +263,12 @@ pub fn reject_unsupported(body: &GenerationBody, endpoint: Endpoint) -> Result<(
         ))
     };
     if let Some(n) = &body.n
-        && !(n.is_null() || n.as_u64() == Some(1))
+        && !(n.is_null() || n.as_number().and_then(whole_u64) == Some(1))
     {
         return unsupported("n", "only n=1 (one completion per request) is implemented");
     }
     if let Some(v) = &body.best_of
-        && !(v.is_null() || v.as_u64() == Some(1))
+        && !(v.is_null() || v.as_number().and_then(whole_u64) == Some(1))
     {
         return unsupported("best_of", "only best_of=1 is implemented");
     }
@@ -370,6 +373,37 @@ mod tests {
     }
 
     #[test]
+    fn bounds_hold_for_values_f32_cannot_hold() {
+        assert_eq!(
+            param_of(r#"{"presence_penalty":2.0000000000000004}"#),
+            "presence_penalty"
+        );
+        assert_eq!(param_of(r#"{"temperature":2.0000000001}"#), "temperature");
+        assert_eq!(param_of(r#"{"top_p":1.00000000001}"#), "top_p");
+        let s = check(r#"{"top_p":5e-324,"temperature":2}"#, Endpoint::Completions).unwrap();
+        assert!(s.sampling.top_p > 0.0);
+        assert_eq!(s.sampling.temperature, 2.0);
+    }
+
+    #[test]
+    fn whole_numbers_written_with_a_decimal_point_are_integers() {
+        // JSON (and the OpenAPI schema's `integer`) do not tell 5 from 5.0.
+        let s = check(
+            r#"{"max_tokens":5.0,"top_k":7.0,"seed":129855117102.0,"dry_allowed_length":3.0,"logprobs":2.0,"n":1.0}"#,
+            Endpoint::Completions,
+        )
+        .unwrap();
+        assert_eq!(s.max_tokens, Some(5));
+        assert_eq!(s.sampling.top_k, Some(7));
+        assert_eq!(s.sampling.seed, Some(129_855_117_102));
+        assert_eq!(s.sampling.dry_allowed_length, 3);
+        assert_eq!(s.logprobs, Some(2));
+        // Beyond 64 bits is refused naming the field, as the schema's maximum says.
+        assert_eq!(param_of(r#"{"max_tokens":1e300}"#), "max_tokens");
+        assert_eq!(param_of(r#"{"top_k":9223372036854775808}"#), "top_k");
+    }
+
+    #[test]
     fn defaults_apply_when_fields_are_absent() {
         let s = check(r#"{"prompt":"x"}"#, Endpoint::Completions).unwrap();
         assert_eq!(s.max_tokens, None);
@@ -422,6 +456,7 @@ mod tests {
         assert_eq!(param_of(r#"{"max_tokens":513}"#), "max_tokens");
         assert_eq!(param_of(r#"{"seed":-5}"#), "seed");
         assert_eq!(param_of(r#"{"seed":1.5}"#), "seed");
+        assert_eq!(param_of(r#"{"top_k":2.5}"#), "top_k");
         assert_eq!(param_of(r#"{"stop":["a","b","c","d","e"]}"#), "stop");
         assert_eq!(param_of(r#"{"stop":""}"#), "stop");
         assert_eq!(
@@ -547,15 +582,22 @@ mod tests {
     }
 
     #[test]
-    fn max_completion_tokens_is_chat_only_and_must_agree() {
+    fn max_completion_tokens_is_chat_only_and_wins_over_max_tokens() {
         let s = check(r#"{"max_completion_tokens":9}"#, Endpoint::Chat).unwrap();
         assert_eq!(s.max_tokens, Some(9));
-        let e = check(
+        let s = check(
             r#"{"max_tokens":8,"max_completion_tokens":9}"#,
             Endpoint::Chat,
         )
+        .unwrap();
+        assert_eq!(s.max_tokens, Some(9));
+        // Each must still be in range.
+        let e = check(
+            r#"{"max_tokens":0,"max_completion_tokens":9}"#,
+            Endpoint::Chat,
+        )
         .unwrap_err();
-        assert_eq!(e.param.as_deref(), Some("max_completion_tokens"));
+        assert_eq!(e.param.as_deref(), Some("max_tokens"));
         let e = check(r#"{"max_completion_tokens":9}"#, Endpoint::Completions).unwrap_err();
         assert_eq!(e.param.as_deref(), Some("max_completion_tokens"));
     }
@@ -576,11 +618,11 @@ mod tests {
             let json = format!(r#"{{"temperature":{t}}}"#);
             match check(&json, Endpoint::Completions) {
                 Ok(s) => {
-                    prop_assert!((0.0..=MAX_TEMPERATURE).contains(&(t as f32)));
+                    prop_assert!((0.0..=f64::from(MAX_TEMPERATURE)).contains(&t));
                     prop_assert!((s.sampling.temperature as f64 - t).abs() < 1e-6);
                 }
                 Err(e) => {
-                    prop_assert!(!(0.0..=MAX_TEMPERATURE).contains(&(t as f32)));
+                    prop_assert!(!(0.0..=f64::from(MAX_TEMPERATURE)).contains(&t));
                     prop_assert_eq!(e.param.as_deref(), Some("temperature"));
                 }
             }

@@ -1,11 +1,34 @@
 //! Request bodies of `/v1/completions` and `/v1/chat/completions` as clients
 //! send them. Numbers are read wide (i64/f64/Value) so that out-of-range
 //! values reach validation and get a message about the range, not a type error;
-//! options we do not implement are kept as raw JSON so we can refuse them
-//! by name unless they hold their neutral value.
+//! integer fields take any whole number, `5.0` as well as `5` (JSON and the
+//! OpenAPI schema do not tell them apart). Options we do not implement are kept
+//! as raw JSON so we can refuse them by name unless they hold their neutral value.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+
+/// A JSON number that is a whole number in the i64 range (`5` or `5.0`).
+fn whole(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        let f = n.as_f64()?;
+        let in_range = (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f);
+        (f.fract() == 0.0 && in_range).then_some(f as i64)
+    })
+}
+
+/// `Option<i64>` from any whole JSON number; a fraction or a number beyond the i64 range
+/// is a type error naming the field.
+fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => whole(&n).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expected an integer (a 64-bit whole number), got {n}"
+            ))
+        }),
+    }
+}
 
 /// The union of both endpoints' fields; each endpoint checks which apply.
 #[derive(Debug, Default, Deserialize)]
@@ -15,12 +38,15 @@ pub struct GenerationBody {
     pub prompt: Option<PromptInput>,
     /// `/v1/chat/completions` only.
     pub messages: Option<Vec<ChatMessage>>,
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_tokens: Option<i64>,
     /// Newer OpenAI name for `max_tokens` on chat; either may be used.
+    #[serde(default, deserialize_with = "whole_number")]
     pub max_completion_tokens: Option<i64>,
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     /// Extension (vLLM, llama.cpp): keep only the k most likely tokens; 0 = off.
+    #[serde(default, deserialize_with = "whole_number")]
     pub top_k: Option<i64>,
     pub seed: Option<serde_json::Number>,
     /// Subtracted once from the logit of every token already generated (-2 … 2).
@@ -31,6 +57,7 @@ pub struct GenerationBody {
     /// `slm_infer::SamplingParams::dry_multiplier`.
     pub dry_multiplier: Option<f64>,
     pub dry_base: Option<f64>,
+    #[serde(default, deserialize_with = "whole_number")]
     pub dry_allowed_length: Option<i64>,
     pub stop: Option<StopInput>,
     pub stream: Option<bool>,
