@@ -10,7 +10,16 @@
 //! - `in_character`: the share of off-topic questions ("What is the capital of France?",
 //!   from a list never trained on) whose reply opens by saying it tells stories;
 //! - `mean_reply_words`, and `looping`: the share of stories in which some word 4-gram
-//!   occurs 3 or more times (as `sample-quality` counts loops).
+//!   occurs 3 or more times (as `sample-quality` counts loops);
+//! - artefacts of guidance and tuning: `plan_exact` (the plan line lists exactly what was
+//!   asked for, once each), `plan_repeats` (replies whose plan line names an item twice),
+//!   `capitalised_function_words` (occurrences of "The", "And", "She"… in the middle of a
+//!   sentence) and `glued_words` (a requested word with letters stuck to it, "ssquirrel").
+//!
+//! The same names and words are asked for twice: in the training data's phrasings
+//! (`scores`) and in phrasing families the training data never uses
+//! (`held_out_phrasings`, see `phrasings`), so a model that only follows familiar wording
+//! shows.
 //!
 //! A chat model is asked in its chat format; `--as-story` (or a model without one) gives the
 //! request as story text to continue, which is what a base model makes of a chat message:
@@ -27,6 +36,7 @@ use slm_infer::{Engine, EngineOptions, GenerateRequest, WeightDtype};
 use slm_tokenizer::{ChatTemplate, Role};
 
 use crate::instruct::read_stories;
+use crate::phrasings;
 use crate::sample_quality::{loops, settings_json, words as sample_words};
 
 #[derive(clap::Args, Debug)]
@@ -115,6 +125,15 @@ pub struct Scores {
     pub mean_reply_words: f64,
     /// Story replies whose story loops (`sample_quality::loops`).
     pub looping: f64,
+    /// Story replies whose plan line lists every requested word and name and nothing else,
+    /// each once.
+    pub plan_exact: f64,
+    /// Story replies whose plan line lists an item twice (`"frog" and "frog"`).
+    pub plan_repeats: usize,
+    /// Capitalised function words in the middle of a sentence, over all stories.
+    pub capitalised_function_words: usize,
+    /// Story words that contain a requested word with letters stuck to it.
+    pub glued_words: usize,
     pub off_topic_questions: usize,
     pub in_character: f64,
 }
@@ -131,6 +150,7 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
     let (mut stories, mut words, mut words_hit, mut names, mut names_hit) = (0, 0, 0, 0, 0);
     let (mut all, mut reply_words, mut off, mut in_char) = (0, 0, 0, 0);
     let (mut plan_words, mut plan_names, mut looping) = (0, 0, 0);
+    let (mut plan_exact, mut plan_repeats, mut capitals, mut glued) = (0, 0, 0, 0);
     for (r, reply) in requests.iter().zip(replies) {
         if r.kind == RequestKind::OffTopic {
             off += 1;
@@ -153,6 +173,16 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
         let plan = &reply[..reply.len() - story.len()];
         plan_words += r.words.iter().filter(|w| uses_word(plan, w)).count();
         plan_names += r.names.iter().filter(|n| uses_name(plan, n)).count();
+        let items = plan_items(plan);
+        let mut distinct = items.clone();
+        distinct.sort();
+        distinct.dedup();
+        plan_repeats += usize::from(distinct.len() < items.len());
+        let mut asked: Vec<String> = r.words.iter().chain(&r.names).cloned().collect();
+        asked.sort();
+        plan_exact += usize::from(distinct.len() == items.len() && distinct == asked);
+        capitals += capitalised_function_words(story);
+        glued += glued_words(story, &r.words);
     }
     Scores {
         story_requests: stories,
@@ -165,9 +195,99 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
         plan_names: share(plan_names, names),
         mean_reply_words: share(reply_words, stories),
         looping: share(looping, stories),
+        plan_exact: share(plan_exact, stories),
+        plan_repeats,
+        capitalised_function_words: capitals,
+        glued_words: glued,
         off_topic_questions: off,
         in_character: share(in_char, off),
     }
+}
+
+/// The items a plan line lists: its quoted words, and the names after "about" (capitalised
+/// words before " with"), in order.
+fn plan_items(plan: &str) -> Vec<String> {
+    let quoted = plan.split('"').skip(1).step_by(2).map(str::to_string);
+    let about = plan
+        .split_once(" about ")
+        .map(|(_, rest)| rest.split(" with ").next().unwrap_or(rest))
+        .unwrap_or("");
+    let names = about
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .filter(|w| !FUNCTION_WORDS.contains(w))
+        .map(str::to_string);
+    names.chain(quoted).collect()
+}
+
+/// Words that start sentences but never need a capital in the middle of one.
+const FUNCTION_WORDS: &[&str] = &[
+    "The", "A", "An", "And", "But", "Or", "So", "Then", "He", "She", "It", "They", "We", "His",
+    "Her", "Their", "Its", "With", "To", "Of", "In", "On", "At", "For", "Was", "Were", "Is", "Are",
+    "Had", "Has", "This", "That",
+];
+
+/// Function words written with a capital where the sentence goes on: after a lower-case
+/// word or a comma, not after an end of sentence, a quote or a line break.
+fn capitalised_function_words(story: &str) -> usize {
+    let words: Vec<&str> = story.split(' ').collect();
+    words
+        .windows(2)
+        .filter(|pair| {
+            let (prev, word) = (pair[0], pair[1]);
+            let bare = word.trim_end_matches(|c: char| !c.is_alphanumeric());
+            FUNCTION_WORDS.contains(&bare)
+                && prev
+                    .chars()
+                    .last()
+                    .is_some_and(|c| c.is_lowercase() || c == ',')
+        })
+        .count()
+}
+
+/// Story words that hold a requested word plus letters that make no inflection of it
+/// ("ssquirrel", "kitecake").
+fn glued_words(story: &str, words: &[String]) -> usize {
+    story
+        .split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|t| {
+            words
+                .iter()
+                .any(|w| t.len() > w.len() && t.contains(w.as_str()) && !uses_word(t, w))
+        })
+        .count()
+}
+
+/// Generates a reply to every request (one seed each) and returns them in order.
+fn generate_replies(
+    engine: &Engine,
+    requests: &[Request],
+    chat: bool,
+    args: &Args,
+    plan_bias: f32,
+) -> anyhow::Result<Vec<String>> {
+    let g = engine.info().generation.clone();
+    let mut streams = Vec::new();
+    for (i, r) in requests.iter().enumerate() {
+        let prompt = if chat {
+            ChatTemplate::render(&[(Role::User, &r.prompt)], true)
+        } else {
+            r.prompt.clone()
+        };
+        let req = GenerateRequest {
+            prompt,
+            max_tokens: args.max_tokens,
+            sampling: g.sampling(Some(args.seed.wrapping_add(i as u64))),
+            plan_bias,
+            ..Default::default()
+        };
+        streams.push(engine.submit(req).context("submitting a request")?);
+    }
+    streams
+        .into_iter()
+        .map(|s| Ok(s.wait().context("generating")?.text))
+        .collect()
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -193,26 +313,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(_) => args.plan_bias.unwrap_or(g.plan_bias),
         None => 0.0,
     };
-    let mut streams = Vec::new();
-    for (i, r) in requests.iter().enumerate() {
-        let prompt = match template {
-            Some(_) => ChatTemplate::render(&[(Role::User, &r.prompt)], true),
-            None => r.prompt.clone(),
-        };
-        let req = GenerateRequest {
-            prompt,
-            max_tokens: args.max_tokens,
-            sampling: g.sampling(Some(args.seed.wrapping_add(i as u64))),
-            plan_bias,
-            ..Default::default()
-        };
-        streams.push(engine.submit(req).context("submitting a request")?);
-    }
-    let mut replies = Vec::new();
-    for stream in streams {
-        replies.push(stream.wait().context("generating")?.text);
-    }
+    let replies = generate_replies(&engine, &requests, template.is_some(), &args, plan_bias)?;
     let scores = score(&requests, &replies);
+    // The same asks in the evaluation-only phrasings.
+    let rephrased = phrasings::rephrase(&requests, args.seed);
+    let held_out: Vec<Request> = rephrased.iter().map(|(_, r)| r.clone()).collect();
+    let held_out_replies =
+        generate_replies(&engine, &held_out, template.is_some(), &args, plan_bias)?;
+    let mut by_family = serde_json::Map::new();
+    for (f, (name, _)) in phrasings::FAMILIES.iter().enumerate() {
+        let (reqs, reps): (Vec<Request>, Vec<String>) = rephrased
+            .iter()
+            .zip(&held_out_replies)
+            .filter(|((family, _), _)| *family == f)
+            .map(|((_, r), reply)| (r.clone(), reply.clone()))
+            .unzip();
+        let s = score(&reqs, &reps);
+        by_family.insert(
+            name.to_string(),
+            serde_json::json!({"requests": reqs.len(), "words_used": s.words_used, "names_used": s.names_used}),
+        );
+    }
+    let held_out_examples: Vec<_> = held_out
+        .iter()
+        .zip(&held_out_replies)
+        .step_by(held_out.len().div_ceil(args.examples.max(1)).max(1))
+        .take(args.examples)
+        .map(|(r, reply)| serde_json::json!({"request": r.prompt, "words": r.words, "names": r.names, "reply": reply}))
+        .collect();
     let examples: Vec<_> = requests
         .iter()
         .zip(&replies)
@@ -232,6 +360,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "dtype": args.dtype,
         "scores": scores,
         "examples": examples,
+        "held_out_phrasings": {
+            "scores": score(&held_out, &held_out_replies),
+            "by_family": by_family,
+            "examples": held_out_examples,
+        },
     });
     println!("{report}");
     Ok(())
@@ -283,6 +416,37 @@ mod tests {
         assert_eq!((s.mean_reply_words, s.looping), (4.0, 0.0));
         let stuck = "Tom ran to the park. Tom ran to the park. Tom ran to the park.".to_string();
         assert_eq!(score(&requests[1..2], &[stuck]).looping, 1.0);
+    }
+
+    #[test]
+    fn artefacts_are_counted() {
+        assert_eq!(
+            plan_items("Here is a story about The frog with the words \"frog\" and \"frog\"."),
+            ["frog", "frog"]
+        );
+        assert_eq!(
+            plan_items("Here is a story about Mia and Tom with the word \"kite\"."),
+            ["Mia", "Tom", "kite"]
+        );
+        let story = "The pond was calm and The water was not The water. He said, \"The end.\" \
+                     Then she ran, And she fell.";
+        assert_eq!(capitalised_function_words(story), 3);
+        let words = vec!["squirrel".to_string(), "kite".to_string()];
+        assert_eq!(
+            glued_words("A ssquirrel saw kites and a kitecake.", &words),
+            2
+        );
+        let r = req(RequestKind::Story, &["frog"], &[]);
+        let s = score(
+            std::slice::from_ref(&r),
+            &["Here is a story with the words \"frog\" and \"frog\". A frog.".to_string()],
+        );
+        assert_eq!((s.plan_repeats, s.plan_exact), (1, 0.0));
+        let s = score(
+            &[r],
+            &["Here is a story with the word \"frog\". A frog.".to_string()],
+        );
+        assert_eq!((s.plan_repeats, s.plan_exact), (0, 1.0));
     }
 
     #[test]

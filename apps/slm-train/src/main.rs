@@ -13,6 +13,7 @@ mod eval;
 mod export;
 mod gguf;
 mod instruct;
+mod phrasings;
 mod prepare;
 mod sample_quality;
 mod shards;

@@ -1,0 +1,217 @@
+//! Request phrasings for evaluation only: how people write when they ask for a story, in
+//! families the instruction data never uses (`slm_data::instruct` writes its requests from
+//! `FRAMES`, `DESCRIPTORS` and `WORD_SENTENCES`; a test below checks that no request it
+//! generates shares a family's wording, and that no family starts like one of its frames).
+//! `chat-eval` asks for the same names and words in these families beside the training
+//! phrasings, so a score that holds only for familiar wording shows.
+
+use slm_data::instruct::Request;
+
+/// One family: builds the message from the name (if any), the words (at least one of the
+/// two is given) and a variant number that picks among the family's small choices.
+type Family = fn(Option<&str>, &[String], usize) -> String;
+
+/// The families, each with a different register: terse lists, questions, several
+/// sentences, lower case without punctuation, a typo, a parent asking, words inside the
+/// sentence, quotes of another kind.
+pub const FAMILIES: &[(&str, Family)] = &[
+    ("terse lower case", |name, words, _| {
+        let mut out = String::from("story pls");
+        if let Some(n) = name {
+            out += &format!(" about {n}");
+        }
+        if !words.is_empty() {
+            out += &format!(" with {}", words.join(" "));
+        }
+        out
+    }),
+    ("labelled fields", |name, words, _| {
+        let mut out = String::from("Story time!");
+        if let Some(n) = name {
+            out += &format!(" Main character: {n}.");
+        }
+        if !words.is_empty() {
+            out += &format!(" Words to include: {}.", words.join(", "));
+        }
+        out
+    }),
+    ("parent asking", |name, words, variant| {
+        let who = ["daughter", "son", "little one"][variant % 3];
+        let mut out = format!("My {who} wants a bedtime tale");
+        match name {
+            Some(n) => out += &format!(" starring {n}"),
+            None => out += " tonight",
+        }
+        if !words.is_empty() {
+            out += &format!(", and it has to mention {}", or_list(words, "and"));
+        }
+        out + ". Thanks!"
+    }),
+    ("typo and single quotes", |name, words, _| {
+        let mut out = String::from("hey can u tell a storey");
+        if let Some(n) = name {
+            out += &format!(" about {n}");
+        }
+        if !words.is_empty() {
+            let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+            out += &format!(" and put {} in it", or_list(&quoted, "and"));
+        }
+        out
+    }),
+    ("question, then words", |name, words, _| {
+        let mut out = match name {
+            Some(n) => format!("Do you know any stories about {n}?"),
+            None => String::from("Do you know any good stories?"),
+        };
+        if !words.is_empty() {
+            out += &format!(
+                " I'd like one where {} show{} up.",
+                or_list(words, "and"),
+                if words.len() == 1 { "s" } else { "" }
+            );
+        }
+        out
+    }),
+    ("words inside the sentence", |name, words, variant| {
+        let hero = name.map_or_else(|| "someone".to_string(), str::to_string);
+        let mut out = format!("Imagine {hero} on an adventure");
+        if !words.is_empty() {
+            let link = ["that involves", "featuring"][variant % 2];
+            out += &format!(" {link} {}", or_list(words, "plus"));
+        }
+        out + " - go on, narrate it!"
+    }),
+];
+
+/// `a, b plus c` (with `last` before the final item).
+fn or_list(items: &[String], last: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., end] => format!("{} {last} {end}", init.join(", ")),
+    }
+}
+
+/// `requests` asked again in the held-out families: the same names and words, another
+/// wording (one family per request, in turn; `seed` shifts the variants inside families).
+/// Off-topic questions and requests for nothing in particular are left out.
+pub fn rephrase(requests: &[Request], seed: u64) -> Vec<(usize, Request)> {
+    requests
+        .iter()
+        .filter(|r| !(r.words.is_empty() && r.names.is_empty()))
+        .filter(|r| r.kind == slm_data::instruct::RequestKind::Story)
+        .enumerate()
+        .map(|(i, r)| {
+            let family = i % FAMILIES.len();
+            // One name at most: the families introduce one main character.
+            let name = r.names.first().map(String::as_str);
+            let variant = (seed as usize).wrapping_add(i / FAMILIES.len());
+            let prompt = (FAMILIES[family].1)(name, &r.words, variant);
+            let names = name.map(|n| vec![n.to_string()]).unwrap_or_default();
+            (
+                family,
+                Request {
+                    prompt,
+                    reply: String::new(),
+                    words: r.words.clone(),
+                    names,
+                    kind: r.kind,
+                },
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slm_data::instruct::{InstructOptions, conversations, story_request};
+
+    /// Made-up stories with names, animals and everyday words.
+    fn stories() -> Vec<String> {
+        let names = ["Mia", "Tom", "Lily", "Ben", "Sue", "Max", "Zoe", "Sam"];
+        let things = [
+            "kite", "ball", "cake", "boat", "tree", "hat", "box", "cookie",
+        ];
+        (0..64)
+            .map(|i| {
+                let (n, t) = (names[i % 8], things[(i / 8) % 8]);
+                format!(
+                    "Once upon a time, there was a little girl named {n}. {n} had a red {t}. \
+                     One day, {n} went to the park with her dog. The dog found a big stick. \
+                     \"Look!\" said {n}. They played and laughed all day. {n} was very happy. \
+                     At night, {n} hugged her {t} and went to sleep."
+                )
+            })
+            .collect()
+    }
+
+    /// Lower-case words without punctuation, one space apart.
+    fn plain(text: &str) -> String {
+        text.to_lowercase()
+            .split(|c: char| !(c.is_alphanumeric() || c == '\''))
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn families_never_share_wording_with_the_training_requests() {
+        let stories = stories();
+        let refs: Vec<&str> = stories.iter().map(String::as_str).collect();
+        let mut training = Vec::new();
+        for seed in 0..20 {
+            for conv in conversations(
+                &refs,
+                &InstructOptions {
+                    seed,
+                    ..Default::default()
+                },
+            ) {
+                training.extend(conv.into_iter().map(|r| r.prompt.to_lowercase()));
+            }
+        }
+        assert!(training.len() > 500, "{}", training.len());
+        let requests: Vec<Request> = refs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| story_request(s, i as u64))
+            .collect();
+        let held_out = rephrase(&requests, 1);
+        assert!(held_out.len() >= FAMILIES.len() * 3, "{}", held_out.len());
+        // No three words in a row of a family's own wording (its text with the name and
+        // words taken out) occur in any training request.
+        let training: Vec<String> = training.iter().map(|t| format!(" {} ", plain(t))).collect();
+        for (family, r) in &held_out {
+            let mut fixed = r.prompt.to_lowercase();
+            for item in r.names.iter().chain(&r.words) {
+                fixed = fixed.replace(&item.to_lowercase(), "\u{1}");
+            }
+            let mut grams = 0;
+            for piece in fixed.split('\u{1}') {
+                let words: Vec<String> = plain(piece).split(' ').map(str::to_string).collect();
+                for gram in words.windows(3).filter(|g| g.iter().all(|w| !w.is_empty())) {
+                    let gram = format!(" {} ", gram.join(" "));
+                    grams += 1;
+                    if let Some(t) = training.iter().find(|t| t.contains(&gram)) {
+                        panic!(
+                            "family {:?} shares{gram}with the training request{t}",
+                            FAMILIES[*family].0
+                        );
+                    }
+                }
+            }
+            assert!(grams > 0, "{}", r.prompt);
+        }
+        // Each family asks for what was asked for: the name and every word appear.
+        for (_, r) in &held_out {
+            for item in r.names.iter().chain(&r.words) {
+                assert!(
+                    r.prompt.contains(item.as_str()),
+                    "{} lacks {item}",
+                    r.prompt
+                );
+            }
+        }
+    }
+}
