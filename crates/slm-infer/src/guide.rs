@@ -19,12 +19,24 @@ pub const PLAN_START: &str = "Here is a story";
 struct Target {
     /// Lower-cased; a story word that starts with it counts as a use ("jump": "jumped").
     word: String,
-    /// First token of the word after a space (" jump", " Jump").
-    spaced: Vec<u32>,
+    /// First token of the word after a space as it is written mid-sentence (" jump", a
+    /// name: " Max").
+    spaced: u32,
+    /// First token of a common word capitalised after a space (" Jump"), only where a
+    /// sentence starts: mid-sentence it would write "and Jump".
+    capital: Option<u32>,
     /// The capitalised word as one token ("Max"), for a line's start; a word that is
     /// several tokens is left out (boosting "C" of "Cry" would glue letters to words).
     bare: Option<u32>,
 }
+
+/// Words a plan item may hold that are never worth a nudge ("about The frog": the nudge
+/// goes to "frog"; a plan that lists "the" gets none).
+const FUNCTION_WORDS: &[&str] = &[
+    "the", "a", "an", "and", "or", "but", "so", "then", "he", "she", "it", "they", "we", "i",
+    "his", "her", "their", "its", "my", "our", "your", "this", "that", "with", "to", "of", "in",
+    "on", "at", "for", "from", "named", "called", "was", "is", "little", "big",
+];
 
 #[derive(Debug)]
 enum State {
@@ -65,10 +77,12 @@ impl PlanGuide {
             return;
         };
         let line_start = self.text.ends_with('\n');
+        let sentence_start = line_start || ends_sentence(&self.text);
         for t in targets {
             let bare = t.bare.filter(|_| line_start);
-            for id in t.spaced.iter().chain(&bare) {
-                if let Some(l) = logits.get_mut(*id as usize) {
+            let capital = t.capital.filter(|_| sentence_start);
+            for id in std::iter::once(t.spaced).chain(capital).chain(bare) {
+                if let Some(l) = logits.get_mut(id as usize) {
                     *l += self.bias;
                 }
             }
@@ -139,30 +153,59 @@ pub fn plan_items(plan: &str) -> Vec<String> {
     items
 }
 
+/// Whether `text` ends a sentence: its last character other than spaces and closing
+/// quotes is `.`, `!` or `?`.
+fn ends_sentence(text: &str) -> bool {
+    text.trim_end_matches([' ', '"', '\''])
+        .ends_with(['.', '!', '?'])
+}
+
+/// What a plan item asks for: a name as written ("Max"; in "Mia the cat", "Mia"), or a
+/// common word in lower case (the last word of "The frog" or "a brave little frog");
+/// `None` for an item of function words only. `bool`: whether it is a name.
+fn item_target(item: &str) -> Option<(String, bool)> {
+    let words: Vec<&str> = item
+        .split_whitespace()
+        .filter(|w| !FUNCTION_WORDS.contains(&w.to_lowercase().as_str()))
+        .collect();
+    if let Some(name) = words
+        .iter()
+        .find(|w| w.chars().next().is_some_and(char::is_uppercase))
+    {
+        return Some((name.to_string(), true));
+    }
+    words.last().map(|w| (w.to_lowercase(), false))
+}
+
 fn targets(plan: &str, tok: &Tokenizer) -> Vec<Target> {
-    plan_items(plan)
-        .into_iter()
-        .map(|item| {
-            let mut capital = item.clone();
-            if let Some(first) = capital.get_mut(0..1) {
-                first.make_ascii_uppercase();
-            }
-            let mut spaced: Vec<u32> = [format!(" {item}"), format!(" {capital}")]
-                .iter()
-                .filter_map(|form| tok.encode(form).ok()?.first().copied())
-                .collect();
-            spaced.dedup();
-            let bare = match tok.encode(&capital).ok().as_deref() {
+    let first = |form: &str| tok.encode(form).ok()?.first().copied();
+    let mut out: Vec<Target> = Vec::new();
+    for (word, name) in plan_items(plan).iter().filter_map(|i| item_target(i)) {
+        let mut capital = word.clone();
+        if let Some(c) = capital.get_mut(0..1) {
+            c.make_ascii_uppercase();
+        }
+        let Some(spaced) = first(&format!(" {word}")) else {
+            continue;
+        };
+        let target = Target {
+            word: word.to_lowercase(),
+            spaced,
+            capital: if name {
+                None
+            } else {
+                first(&format!(" {capital}")).filter(|&c| c != spaced)
+            },
+            bare: match tok.encode(&capital).ok().as_deref() {
                 Some(&[id]) => Some(id),
                 _ => None,
-            };
-            Target {
-                word: item.to_lowercase(),
-                spaced,
-                bare,
-            }
-        })
-        .collect()
+            },
+        };
+        if !out.iter().any(|t| t.word == target.word) {
+            out.push(target);
+        }
+    }
+    out
 }
 
 /// Whether some word of `text` starts with `word` (lower-cased), case-insensitively.
@@ -260,12 +303,51 @@ mod tests {
         assert_eq!(biased(&g), sorted(line_start.collect()));
         g.push("Once there was a boy named Tom.", &tok);
         assert_eq!(biased(&g), sorted(jump.to_vec()));
-        g.push(" He jumped.", &tok);
+        // Mid-sentence a common word is nudged in lower case only.
+        g.push(" He saw a frog and", &tok);
+        assert_eq!(biased(&g), vec![id(" jump")]);
+        g.push(" jumped.", &tok);
         assert!(!g.active() && biased(&g).is_empty());
 
         let mut plain = PlanGuide::new(2.0);
         plain.push("Once upon a time, \"jump\".\n\n", &tok);
         assert!(!plain.active());
+    }
+
+    /// A plan the model wrote in its own words nudges the word it names, never a function
+    /// word: "about The frog" nudges " frog", not " The".
+    #[test]
+    fn plan_items_become_names_or_words_never_function_words() {
+        let t = |s: &str| item_target(s);
+        assert_eq!(t("The frog"), Some(("frog".into(), false)));
+        assert_eq!(t("a brave little frog"), Some(("frog".into(), false)));
+        assert_eq!(t("Mia the cat"), Some(("Mia".into(), true)));
+        assert_eq!(t("a bunny named Max"), Some(("Max".into(), true)));
+        assert_eq!(t("Max"), Some(("Max".into(), true)));
+        assert_eq!(t("The"), None);
+        assert_eq!(t("and"), None);
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let tok =
+            Tokenizer::from_file(repo.join("models/tinystories-15m-chat/tokenizer.json")).unwrap();
+        let ids: Vec<u32> = targets("Here is a story about The frog and A dragon.", &tok)
+            .iter()
+            .flat_map(|t| [Some(t.spaced), t.capital, t.bare])
+            .flatten()
+            .collect();
+        for function in [" The", " A", "The", "A"] {
+            let id = tok.encode(function).unwrap()[0];
+            assert!(!ids.contains(&id), "{function:?} is nudged");
+        }
+        assert!(ids.contains(&tok.encode(" frog").unwrap()[0]));
+        assert!(ids.contains(&tok.encode(" dragon").unwrap()[0]));
+    }
+
+    #[test]
+    fn sentence_ends_are_seen_through_quotes() {
+        assert!(ends_sentence("He ran."));
+        assert!(ends_sentence("\"Run!\" "));
+        assert!(!ends_sentence("He ran and"));
+        assert!(!ends_sentence("He said, \""));
     }
 
     #[test]
