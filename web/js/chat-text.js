@@ -52,10 +52,13 @@ export function storyText(messages, chatFormat) {
   return parts.map((m) => m.content.trim()).join(chatFormat ? '\n\n' : ' ');
 }
 
-/** The text box's placeholder: what to write, in this mode, before and after the first turn. */
+/**
+ * The text box's placeholder: what to write, in this mode, before and after the first turn.
+ * It offers only what the chat model was taught: new stories, not changes to one.
+ */
 export function placeholderFor(mode, started) {
   const placeholders = {
-    chat: started ? 'Ask for another story, or for a change to this one…' : 'Tell me a story about…',
+    chat: started ? 'Ask for another story…' : 'Tell me a story about…',
     story: started ? 'What happens next?' : 'Once upon a time…',
   };
   return placeholders[mode];

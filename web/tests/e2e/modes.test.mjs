@@ -48,7 +48,7 @@ describe('modes', () => {
       await waitForReply(page);
       assert.equal(bodies.length, 1);
       assert.equal('prompt_format' in bodies[0], false);
-      assert.equal(await page.locator('#prompt').getAttribute('placeholder'), 'Ask for another story, or for a change to this one…');
+      assert.equal(await page.locator('#prompt').getAttribute('placeholder'), 'Ask for another story…');
 
       // Switching with a story under way starts a new one in the other mode (keyboard: arrows).
       await page.locator('#mode-switch input[value="chat"]').focus();

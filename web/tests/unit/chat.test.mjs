@@ -46,7 +46,7 @@ test('wordsSoFarText: the count under a reply while it is written', () => {
 
 test('placeholderFor: what to write, per mode, before and after the first turn', () => {
   assert.equal(placeholderFor('chat', false), 'Tell me a story about…');
-  assert.equal(placeholderFor('chat', true), 'Ask for another story, or for a change to this one…');
+  assert.equal(placeholderFor('chat', true), 'Ask for another story…');
   assert.equal(placeholderFor('story', false), 'Once upon a time…');
   assert.equal(placeholderFor('story', true), 'What happens next?');
 });
