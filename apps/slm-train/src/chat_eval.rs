@@ -16,6 +16,9 @@
 //!   `capitalised_function_words` (occurrences of "The", "And", "She"… in the middle of a
 //!   sentence) and `glued_words` (a requested word with letters stuck to it, "ssquirrel").
 //!
+//! - `sense`: the story text's bits per byte under the base model (`--sense-model`), lower
+//!   being more fluent, so that guidance and tuning are chosen on sense as well as on words.
+//!
 //! The same names and words are asked for twice: in the training data's phrasings
 //! (`scores`) and in phrasing families the training data never uses
 //! (`held_out_phrasings`, see `phrasings`), so a model that only follows familiar wording
@@ -32,8 +35,8 @@ use slm_data::instruct::{
     Request, RequestKind, is_in_character, off_topic_request, story_of, story_request, uses_name,
     uses_word,
 };
-use slm_infer::{Engine, EngineOptions, GenerateRequest, WeightDtype};
-use slm_tokenizer::{ChatTemplate, Role};
+use slm_infer::{Engine, EngineOptions, GenerateRequest, NativeModel, NativeOptions, WeightDtype};
+use slm_tokenizer::{ChatTemplate, Role, Tokenizer};
 
 use crate::instruct::read_stories;
 use crate::phrasings;
@@ -70,6 +73,10 @@ pub struct Args {
     /// 0 measures the model alone).
     #[arg(long)]
     pub plan_bias: Option<f32>,
+    /// Base model that scores each story: its bits per byte of the story text, read after an
+    /// end-of-text token as stories start in training (`none`: skip).
+    #[arg(long, default_value = "models/tinystories-15m")]
+    pub sense_model: String,
     /// Replies kept in the JSON as examples, spread evenly over the requests.
     #[arg(long, default_value_t = 6)]
     pub examples: usize,
@@ -259,6 +266,45 @@ fn glued_words(story: &str, words: &[String]) -> usize {
         .count()
 }
 
+/// The base model at `dir`, to score stories with [`story_bits_per_byte`].
+fn sense_model(dir: &str) -> anyhow::Result<(NativeModel, Tokenizer)> {
+    let dir = std::path::Path::new(dir);
+    let tok = Tokenizer::from_file(dir.join("tokenizer.json"))
+        .with_context(|| format!("loading the sense model's tokenizer from {}", dir.display()))?;
+    let opts = NativeOptions {
+        weight_dtype: WeightDtype::F16,
+        vocab_rows: Some(tok.vocab_size()),
+        ..Default::default()
+    };
+    let model = NativeModel::load_with(dir, &opts)
+        .with_context(|| format!("loading the sense model {}", dir.display()))?;
+    Ok((model, tok))
+}
+
+/// Bits per byte of the story part of the story replies under `model` (all stories'
+/// bits over all their bytes); `None` when there is no story text.
+fn story_bits_per_byte(
+    (model, tok): &(NativeModel, Tokenizer),
+    requests: &[Request],
+    replies: &[String],
+) -> anyhow::Result<Option<f64>> {
+    let (mut nats, mut bytes) = (0.0, 0usize);
+    for (r, reply) in requests.iter().zip(replies) {
+        if r.kind == RequestKind::OffTopic {
+            continue;
+        }
+        let mut tokens = vec![tok.eot_id()];
+        tokens.extend(tok.encode(story_of(reply).trim())?);
+        tokens.truncate(model.config().max_seq_len);
+        if tokens.len() < 2 {
+            continue;
+        }
+        nats += model.nll_nats(&tokens)?;
+        bytes += tok.decode(&tokens[1..])?.len();
+    }
+    Ok((bytes > 0).then(|| nats / std::f64::consts::LN_2 / bytes as f64))
+}
+
 /// Generates a reply to every request (one seed each) and returns them in order.
 fn generate_replies(
     engine: &Engine,
@@ -334,6 +380,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             serde_json::json!({"requests": reqs.len(), "words_used": s.words_used, "names_used": s.names_used}),
         );
     }
+    let sense = match args.sense_model.as_str() {
+        "none" => serde_json::Value::Null,
+        dir => {
+            let base = sense_model(dir)?;
+            serde_json::json!({
+                "model": dir,
+                "training_phrasings": story_bits_per_byte(&base, &requests, &replies)?,
+                "held_out_phrasings": story_bits_per_byte(&base, &held_out, &held_out_replies)?,
+            })
+        }
+    };
     let held_out_examples: Vec<_> = held_out
         .iter()
         .zip(&held_out_replies)
@@ -359,6 +416,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "sampling": sampling,
         "dtype": args.dtype,
         "scores": scores,
+        "sense_story_bits_per_byte": sense,
         "examples": examples,
         "held_out_phrasings": {
             "scores": score(&held_out, &held_out_replies),
@@ -416,6 +474,31 @@ mod tests {
         assert_eq!((s.mean_reply_words, s.looping), (4.0, 0.0));
         let stuck = "Tom ran to the park. Tom ran to the park. Tom ran to the park.".to_string();
         assert_eq!(score(&requests[1..2], &[stuck]).looping, 1.0);
+    }
+
+    #[test]
+    fn sense_is_the_story_text_bits_per_byte() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/tiny-random");
+        let base = sense_model(dir).unwrap();
+        let story = req(RequestKind::Story, &["dog"], &[]);
+        let off = req(RequestKind::OffTopic, &[], &[]);
+        let reply = "Here is a story with the word \"dog\".\n\nA dog ran to the park.".to_string();
+        let bpb = story_bits_per_byte(&base, std::slice::from_ref(&story), &[reply.clone()])
+            .unwrap()
+            .unwrap();
+        assert!(bpb.is_finite() && bpb > 0.0, "{bpb}");
+        // Only the story counts: the plan line and off-topic replies do not.
+        let same = story_bits_per_byte(
+            &base,
+            &[story, off],
+            &[reply, "I only tell stories.".to_string()],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(bpb, same);
+        let none = story_bits_per_byte(&base, &[], &[]).unwrap();
+        assert_eq!(none, None);
+        assert!(sense_model("/nonexistent").is_err());
     }
 
     #[test]
