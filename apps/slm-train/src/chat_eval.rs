@@ -483,9 +483,13 @@ mod tests {
         let story = req(RequestKind::Story, &["dog"], &[]);
         let off = req(RequestKind::OffTopic, &[], &[]);
         let reply = "Here is a story with the word \"dog\".\n\nA dog ran to the park.".to_string();
-        let bpb = story_bits_per_byte(&base, std::slice::from_ref(&story), &[reply.clone()])
-            .unwrap()
-            .unwrap();
+        let bpb = story_bits_per_byte(
+            &base,
+            std::slice::from_ref(&story),
+            std::slice::from_ref(&reply),
+        )
+        .unwrap()
+        .unwrap();
         assert!(bpb.is_finite() && bpb > 0.0, "{bpb}");
         // Only the story counts: the plan line and off-topic replies do not.
         let same = story_bits_per_byte(
