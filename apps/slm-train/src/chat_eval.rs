@@ -35,7 +35,9 @@ use slm_data::instruct::{
     Request, RequestKind, is_in_character, off_topic_request, story_of, story_request, uses_name,
     uses_word,
 };
-use slm_infer::{Engine, EngineOptions, GenerateRequest, NativeModel, NativeOptions, WeightDtype};
+use slm_infer::{
+    Engine, EngineOptions, GenerateRequest, NativeModel, NativeOptions, WeightDtype, guide,
+};
 use slm_tokenizer::{ChatTemplate, Role, Tokenizer};
 
 use crate::instruct::read_stories;
@@ -211,28 +213,15 @@ pub fn score(requests: &[Request], replies: &[String]) -> Scores {
     }
 }
 
-/// The items a plan line lists: its quoted words, and the names after "about" (capitalised
-/// words before " with"), in order.
+/// What a plan line asks for, item by item, as the plan guide reads it
+/// (`slm_infer::guide`): names as written, words in lower case.
 fn plan_items(plan: &str) -> Vec<String> {
-    let quoted = plan.split('"').skip(1).step_by(2).map(str::to_string);
-    let about = plan
-        .split_once(" about ")
-        .map(|(_, rest)| rest.split(" with ").next().unwrap_or(rest))
-        .unwrap_or("");
-    let names = about
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
-        .filter(|w| !FUNCTION_WORDS.contains(w))
-        .map(str::to_string);
-    names.chain(quoted).collect()
+    guide::plan_items(plan.trim())
+        .iter()
+        .filter_map(|item| guide::item_target(item))
+        .map(|(item, _)| item)
+        .collect()
 }
-
-/// Words that start sentences but never need a capital in the middle of one.
-const FUNCTION_WORDS: &[&str] = &[
-    "The", "A", "An", "And", "But", "Or", "So", "Then", "He", "She", "It", "They", "We", "His",
-    "Her", "Their", "Its", "With", "To", "Of", "In", "On", "At", "For", "Was", "Were", "Is", "Are",
-    "Had", "Has", "This", "That",
-];
 
 /// Function words written with a capital where the sentence goes on: after a lower-case
 /// word or a comma, not after an end of sentence, a quote or a line break.
@@ -243,7 +232,8 @@ fn capitalised_function_words(story: &str) -> usize {
         .filter(|pair| {
             let (prev, word) = (pair[0], pair[1]);
             let bare = word.trim_end_matches(|c: char| !c.is_alphanumeric());
-            FUNCTION_WORDS.contains(&bare)
+            bare.starts_with(char::is_uppercase)
+                && guide::FUNCTION_WORDS.contains(&bare.to_lowercase().as_str())
                 && prev
                     .chars()
                     .last()
@@ -509,7 +499,7 @@ mod tests {
     fn artefacts_are_counted() {
         assert_eq!(
             plan_items("Here is a story about The frog with the words \"frog\" and \"frog\"."),
-            ["frog", "frog"]
+            ["frog", "frog", "frog"]
         );
         assert_eq!(
             plan_items("Here is a story about Mia and Tom with the word \"kite\"."),

@@ -30,12 +30,14 @@ struct Target {
     bare: Option<u32>,
 }
 
-/// Words a plan item may hold that are never worth a nudge ("about The frog": the nudge
-/// goes to "frog"; a plan that lists "the" gets none).
-const FUNCTION_WORDS: &[&str] = &[
+/// Words that are never worth a nudge ("about The frog": the nudge goes to "frog"; a plan
+/// that lists "the" gets none), in lower case. `chat-eval` counts them where they are
+/// capitalised mid-sentence.
+pub const FUNCTION_WORDS: &[&str] = &[
     "the", "a", "an", "and", "or", "but", "so", "then", "he", "she", "it", "they", "we", "i",
     "his", "her", "their", "its", "my", "our", "your", "this", "that", "with", "to", "of", "in",
-    "on", "at", "for", "from", "named", "called", "was", "is", "little", "big",
+    "on", "at", "for", "from", "named", "called", "was", "were", "is", "are", "had", "has",
+    "little", "big",
 ];
 
 #[derive(Debug)]
@@ -119,7 +121,8 @@ impl PlanGuide {
     }
 }
 
-/// The names and quoted words of a plan line (the format `slm_data::instruct` writes).
+/// The names and quoted words of a plan line (the format `slm_data::instruct` writes), in
+/// order, repeats kept.
 pub fn plan_items(plan: &str) -> Vec<String> {
     let Some(rest) = plan.strip_prefix(PLAN_START) else {
         return Vec::new();
@@ -149,7 +152,6 @@ pub fn plan_items(plan: &str) -> Vec<String> {
                 .map(String::from),
         );
     }
-    items.dedup();
     items
 }
 
@@ -163,7 +165,7 @@ fn ends_sentence(text: &str) -> bool {
 /// What a plan item asks for: a name as written ("Max"; in "Mia the cat", "Mia"), or a
 /// common word in lower case (the last word of "The frog" or "a brave little frog");
 /// `None` for an item of function words only. `bool`: whether it is a name.
-fn item_target(item: &str) -> Option<(String, bool)> {
+pub fn item_target(item: &str) -> Option<(String, bool)> {
     let words: Vec<&str> = item
         .split_whitespace()
         .filter(|w| !FUNCTION_WORDS.contains(&w.to_lowercase().as_str()))
