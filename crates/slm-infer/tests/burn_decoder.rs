@@ -15,7 +15,6 @@ use slm_infer::{
     NativeOptions, SamplingParams, SeqWork, WeightDtype,
 };
 use slm_model::burn::prelude::Device;
-use slm_testdata::random_model;
 
 /// Same tolerance as tests/burn_parity.rs: max |a - b| within 1e-4 of the
 /// largest |logit| (f32 both sides, different summation orders).
@@ -162,7 +161,6 @@ fn a_new_sequence_at_position_zero_resets_a_used_slot() {
 #[test]
 fn vocab_rows_narrow_the_logits_of_a_padded_vocabulary() {
     for tied in [true, false] {
-        let tmp = tempfile::tempdir().unwrap();
         let cfg = slm_infer::ModelConfig {
             dim: 32,
             n_layers: 2,
@@ -174,14 +172,7 @@ fn vocab_rows_narrow_the_logits_of_a_padded_vocabulary() {
             tied,
             ..Default::default()
         };
-        random_model::write_random_model(
-            tmp.path(),
-            &cfg,
-            slm_infer::FileDtype::F32,
-            9,
-            &tiny_tokenizer(),
-        )
-        .unwrap();
+        let tmp = random_model_dir(&cfg, slm_infer::FileDtype::F32, 9);
         let (a, b) = (tokens(20, 5, 512), tokens(18, 6, 512));
         let mut nat = native(tmp.path(), Some(512)).decoder(3);
         let mut bd = burn(tmp.path(), 3, Some(512));
@@ -332,7 +323,6 @@ fn burn_engine_generates_the_native_engines_greedy_text() {
 
 #[test]
 fn burn_engine_matches_native_on_a_padded_vocabulary() {
-    let tmp = tempfile::tempdir().unwrap();
     let cfg = slm_infer::ModelConfig {
         dim: 32,
         n_layers: 2,
@@ -344,14 +334,7 @@ fn burn_engine_matches_native_on_a_padded_vocabulary() {
         tied: false,
         ..Default::default()
     };
-    random_model::write_random_model(
-        tmp.path(),
-        &cfg,
-        slm_infer::FileDtype::F32,
-        11,
-        &tiny_tokenizer(),
-    )
-    .unwrap();
+    let tmp = random_model_dir(&cfg, slm_infer::FileDtype::F32, 11);
     same_greedy_text(tmp.path());
     let e = Engine::load_burn(tmp.path(), Device::flex(), opts()).unwrap();
     assert_eq!(e.info().active_vocab, 512);

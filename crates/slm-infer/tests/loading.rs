@@ -183,7 +183,6 @@ fn bad_engine_options_are_rejected() {
 #[test]
 fn padded_vocabulary_computes_only_the_tokenizers_rows() {
     // A config vocabulary padded past the tokenizer's 512 tokens.
-    let tmp = tempfile::tempdir().unwrap();
     let cfg = ModelConfig {
         dim: 32,
         n_layers: 1,
@@ -194,14 +193,7 @@ fn padded_vocabulary_computes_only_the_tokenizers_rows() {
         max_seq_len: 64,
         ..Default::default()
     };
-    random_model::write_random_model(
-        tmp.path(),
-        &cfg,
-        slm_infer::FileDtype::F16,
-        5,
-        &tiny_tokenizer(),
-    )
-    .unwrap();
+    let tmp = random_model_dir(&cfg, slm_infer::FileDtype::F16, 5);
     let e = Engine::load(tmp.path(), EngineOptions::default()).unwrap();
     assert_eq!(e.info().vocab_size, 1000);
     assert_eq!(e.info().config.vocab_size, 1000);

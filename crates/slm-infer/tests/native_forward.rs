@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use common::*;
 use slm_infer::{DecodeModel, Isa, NativeModel, NativeOptions, SeqWork, WeightDtype};
-use slm_testdata::random_model;
 
 fn model(dtype: WeightDtype, isa: Isa) -> Arc<NativeModel> {
     Arc::new(
@@ -405,7 +404,6 @@ fn vocab_rows_cut_keeps_logits_bit_identical() {
 
 #[test]
 fn vocab_rows_cut_applies_to_an_untied_head() {
-    let tmp = tempfile::tempdir().unwrap();
     let cfg = slm_infer::ModelConfig {
         dim: 32,
         n_layers: 1,
@@ -417,14 +415,7 @@ fn vocab_rows_cut_applies_to_an_untied_head() {
         tied: false,
         ..Default::default()
     };
-    random_model::write_random_model(
-        tmp.path(),
-        &cfg,
-        slm_infer::FileDtype::F16,
-        3,
-        &tiny_tokenizer(),
-    )
-    .unwrap();
+    let tmp = random_model_dir(&cfg, slm_infer::FileDtype::F16, 3);
     let (full, cut) = full_and_cut(tmp.path(), WeightDtype::F16, Isa::detect(), 513);
     check_cut(&full, &cut, 513);
 }

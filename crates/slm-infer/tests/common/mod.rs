@@ -19,6 +19,19 @@ pub fn tiny_tokenizer() -> Tokenizer {
     Tokenizer::from_file(tiny_dir().join("tokenizer.json")).expect("tiny tokenizer")
 }
 
+/// A temporary model directory: random weights of `cfg` stored as `dtype`, drawn from
+/// `seed`, with the tiny 512-token tokenizer.
+pub fn random_model_dir(
+    cfg: &ModelConfig,
+    dtype: slm_infer::FileDtype,
+    seed: u64,
+) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    slm_testdata::random_model::write_random_model(tmp.path(), cfg, dtype, seed, &tiny_tokenizer())
+        .unwrap();
+    tmp
+}
+
 /// Copies the tiny model into a temp dir so a test can damage it.
 pub fn tiny_copy() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
