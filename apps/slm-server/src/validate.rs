@@ -7,7 +7,7 @@ use serde_json::Value;
 use slm_infer::SamplingParams;
 
 use crate::error::ApiError;
-use crate::openai::request::{GenerationBody, StopInput};
+use crate::openai::request::{GenerationBody, StopInput, whole};
 
 pub use slm_infer::{
     MAX_DRY_ALLOWED_LENGTH, MAX_DRY_BASE, MAX_DRY_MULTIPLIER, MAX_PENALTY, MAX_STOP_BYTES,
@@ -182,10 +182,7 @@ fn stop_sequences(body: &GenerationBody) -> Result<Vec<String>, ApiError> {
 
 /// A JSON number that is a whole number in the u64 range (`7` or `7.0`).
 fn whole_u64(n: &serde_json::Number) -> Option<u64> {
-    n.as_u64().or_else(|| {
-        let f = n.as_f64()?;
-        (f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f)).then_some(f as u64)
-    })
+    whole(n).and_then(|v| u64::try_from(v).ok())
 }
 
 /// `logprobs` / `top_logprobs` in each endpoint's OpenAI form: on completions

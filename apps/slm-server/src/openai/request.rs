@@ -8,13 +8,18 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-/// A JSON number that is a whole number in the i64 range (`5` or `5.0`).
-fn whole(n: &serde_json::Number) -> Option<i64> {
-    n.as_i64().or_else(|| {
-        let f = n.as_f64()?;
-        let in_range = (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f);
-        (f.fract() == 0.0 && in_range).then_some(f as i64)
-    })
+/// A JSON number that is a whole number (`5` or `5.0`) within ±2^64, the widest range an
+/// integer field takes (i64 fields and the u64 `seed`); callers narrow it.
+pub fn whole(n: &serde_json::Number) -> Option<i128> {
+    if let Some(i) = n.as_i64() {
+        return Some(i.into());
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(u.into());
+    }
+    let f = n.as_f64()?;
+    const LIMIT: f64 = 18_446_744_073_709_551_616.0; // 2^64
+    (f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f)).then_some(f as i128)
 }
 
 /// `Option<i64>` from any whole JSON number; a fraction or a number beyond the i64 range
@@ -22,11 +27,14 @@ fn whole(n: &serde_json::Number) -> Option<i64> {
 fn whole_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match Option::<serde_json::Number>::deserialize(d)? {
         None => Ok(None),
-        Some(n) => whole(&n).map(Some).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "expected an integer (a 64-bit whole number), got {n}"
-            ))
-        }),
+        Some(n) => whole(&n)
+            .and_then(|v| i64::try_from(v).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "expected an integer (a 64-bit whole number), got {n}"
+                ))
+            }),
     }
 }
 
