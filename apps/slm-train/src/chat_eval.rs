@@ -79,6 +79,11 @@ pub struct Args {
     /// end-of-text token as stories start in training (`none`: skip).
     #[arg(long, default_value = "models/tinystories-15m")]
     pub sense_model: String,
+    /// Conversations followed up (rename a character, add a word), in the
+    /// evaluation-only follow-up wordings; each starts from a training-phrasing request
+    /// that names a character and the model's own reply to it.
+    #[arg(long, default_value_t = 40)]
+    pub follow_ups: usize,
     /// Replies kept in the JSON as examples, spread evenly over the requests.
     #[arg(long, default_value_t = 6)]
     pub examples: usize,
@@ -304,14 +309,29 @@ fn generate_replies(
     args: &Args,
     plan_bias: f32,
 ) -> anyhow::Result<Vec<String>> {
+    let prompts = requests
+        .iter()
+        .map(|r| {
+            if chat {
+                ChatTemplate::render(&[(Role::User, &r.prompt)], true)
+            } else {
+                r.prompt.clone()
+            }
+        })
+        .collect();
+    generate(engine, prompts, args, plan_bias)
+}
+
+/// Generates a continuation of every prompt (prompt i samples with seed + i).
+fn generate(
+    engine: &Engine,
+    prompts: Vec<String>,
+    args: &Args,
+    plan_bias: f32,
+) -> anyhow::Result<Vec<String>> {
     let g = engine.info().generation.clone();
     let mut streams = Vec::new();
-    for (i, r) in requests.iter().enumerate() {
-        let prompt = if chat {
-            ChatTemplate::render(&[(Role::User, &r.prompt)], true)
-        } else {
-            r.prompt.clone()
-        };
+    for (i, prompt) in prompts.into_iter().enumerate() {
         let req = GenerateRequest {
             prompt,
             max_tokens: args.max_tokens,
@@ -325,6 +345,77 @@ fn generate_replies(
         .into_iter()
         .map(|s| Ok(s.wait().context("generating")?.text))
         .collect()
+}
+
+/// Follow-ups in the same conversation, worded in the evaluation-only follow-up phrasings
+/// (`phrasings::RENAMES`, `phrasings::ADD_WORDS`): for the first `args.follow_ups` story
+/// requests whose reply's story uses the first requested name, "rename that character"
+/// (applied: the new name used and the old one gone) and "add a word the story lacks"
+/// (used: the new story uses it). The earlier exchange is the model's own reply.
+fn follow_ups(
+    engine: &Engine,
+    requests: &[Request],
+    replies: &[String],
+    args: &Args,
+    plan_bias: f32,
+) -> anyhow::Result<serde_json::Value> {
+    let firsts: Vec<(&Request, &String)> = requests
+        .iter()
+        .zip(replies)
+        .filter(|(r, reply)| {
+            r.kind == RequestKind::Story
+                && r.names
+                    .first()
+                    .is_some_and(|n| uses_name(story_of(reply), n))
+        })
+        .take(args.follow_ups)
+        .collect();
+    let mut prompts = Vec::new();
+    let mut asked = Vec::new();
+    for (i, (r, reply)) in firsts.iter().enumerate() {
+        let old = &r.names[0];
+        let story = story_of(reply);
+        let (rename, new) = phrasings::rename(old, story, i);
+        let (add, word) = phrasings::add_word(story, i);
+        for follow_up in [&rename, &add] {
+            prompts.push(ChatTemplate::render(
+                &[
+                    (Role::User, &r.prompt),
+                    (Role::Assistant, reply),
+                    (Role::User, follow_up),
+                ],
+                true,
+            ));
+        }
+        asked.push((old.clone(), new, rename, word, add));
+    }
+    let answers = generate(engine, prompts, args, plan_bias)?;
+    let (mut renamed, mut new_used, mut old_gone, mut added) = (0, 0, 0, 0);
+    let mut examples = Vec::new();
+    for (i, ((old, new, rename, word, add), pair)) in
+        asked.iter().zip(answers.chunks(2)).enumerate()
+    {
+        let (after_rename, after_add) = (story_of(&pair[0]), story_of(&pair[1]));
+        let uses_new = uses_name(after_rename, new);
+        let lost_old = !uses_name(after_rename, old);
+        new_used += usize::from(uses_new);
+        old_gone += usize::from(lost_old);
+        renamed += usize::from(uses_new && lost_old);
+        added += usize::from(uses_word(after_add, word));
+        if i % asked.len().div_ceil(args.examples.max(1)).max(1) == 0 {
+            examples.push(serde_json::json!({
+                "request": firsts[i].0.prompt, "reply": firsts[i].1,
+                "rename": rename, "after_rename": pair[0], "add_word": add, "after_add": pair[1],
+            }));
+        }
+    }
+    let n = asked.len();
+    Ok(serde_json::json!({
+        "conversations": n,
+        "rename": {"applied": share(renamed, n), "new_name_used": share(new_used, n), "old_name_gone": share(old_gone, n)},
+        "add_word": {"used": share(added, n)},
+        "examples": examples,
+    }))
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -371,6 +462,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             serde_json::json!({"requests": reqs.len(), "words_used": s.words_used, "names_used": s.names_used}),
         );
     }
+    let follow_ups = match template {
+        Some(_) if args.follow_ups > 0 => {
+            follow_ups(&engine, &requests, &replies, &args, plan_bias)?
+        }
+        _ => serde_json::Value::Null,
+    };
     let sense = match args.sense_model.as_str() {
         "none" => serde_json::Value::Null,
         dir => {
@@ -414,6 +511,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "by_family": by_family,
             "examples": held_out_examples,
         },
+        "follow_ups": follow_ups,
     });
     println!("{report}");
     Ok(())

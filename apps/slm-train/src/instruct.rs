@@ -27,10 +27,11 @@ pub fn read_stories(paths: &[PathBuf]) -> anyhow::Result<Vec<String>> {
     Ok(stories)
 }
 
-/// The tokens of one conversation in the chat format; everything but the replies and
-/// their closing `<|endoftext|>` carries [`CONTEXT_ONLY`], and the tokens of each requested
-/// word's and name's first use in a reply's story (and, with `emphasize_plan`, in its plan
-/// line) carry [`EMPHASIS`].
+/// The tokens of one conversation in the chat format; everything but the last reply and
+/// its closing `<|endoftext|>` carries [`CONTEXT_ONLY`] (earlier exchanges are what a
+/// follow-up refers to), and the tokens of each requested word's and name's first use in
+/// the last reply's story (and, with `emphasize_plan`, in its plan line) carry
+/// [`EMPHASIS`].
 pub fn conversation_tokens(
     conv: &Conversation,
     tok: &Tokenizer,
@@ -38,7 +39,8 @@ pub fn conversation_tokens(
     emphasize_plan: bool,
 ) -> anyhow::Result<Vec<u32>> {
     let mut ids = Vec::new();
-    for r in conv {
+    for (i, r) in conv.iter().enumerate() {
+        let context = if i + 1 < conv.len() { CONTEXT_ONLY } else { 0 };
         ids.push(template.user | CONTEXT_ONLY);
         ids.extend(
             template
@@ -48,9 +50,11 @@ pub fn conversation_tokens(
         );
         ids.push(template.assistant | CONTEXT_ONLY);
         let mut reply = template.encode_text(tok, &r.reply)?;
-        emphasize_first_uses(&mut reply, r, tok, emphasize_plan)?;
-        ids.extend(reply);
-        ids.push(template.end);
+        if context == 0 {
+            emphasize_first_uses(&mut reply, r, tok, emphasize_plan)?;
+        }
+        ids.extend(reply.into_iter().map(|t| t | context));
+        ids.push(template.end | context);
     }
     Ok(ids)
 }
@@ -114,6 +118,7 @@ pub fn training_conversations(
             seed: seed.wrapping_add(v.wrapping_mul(0x9E37_79B9)),
             off_topic_share: cfg.off_topic_share,
             two_turn_share: cfg.two_turn_share,
+            follow_up_share: cfg.follow_up_share,
             held_out_questions: false,
             word_sentences: cfg.word_sentences,
         };
@@ -206,6 +211,42 @@ mod tests {
         let plain: Vec<u32> = ids.iter().map(|&t| token_id(t)).collect();
         let messages = [(Role::User, prompt), (Role::Assistant, reply)];
         assert_eq!(plain, template.encode(&tok, &messages, false).unwrap());
+    }
+
+    /// In a two-exchange conversation only the last reply (and its end token) is trained:
+    /// the first exchange is what the follow-up refers to.
+    #[test]
+    fn only_the_last_reply_is_trained() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let tok =
+            Tokenizer::from_file(repo.join("models/tinystories-15m-chat/tokenizer.json")).unwrap();
+        let template = ChatTemplate::of(&tok).unwrap();
+        let request = |prompt: &str, reply: &str, name: &str| Request {
+            prompt: prompt.into(),
+            reply: reply.into(),
+            words: Vec::new(),
+            names: vec![name.into()],
+            kind: RequestKind::Story,
+        };
+        let first = request("A story about Tom.", "Tom ran home.", "Tom");
+        let second = request("Call Tom Max instead.", "Max ran home.", "Max");
+        let ids = conversation_tokens(&vec![first, second], &tok, &template, true).unwrap();
+        let trained: Vec<u32> = ids
+            .iter()
+            .filter(|&&t| t & CONTEXT_ONLY == 0)
+            .map(|&t| token_id(t))
+            .collect();
+        assert_eq!(trained.last(), Some(&template.end));
+        assert_eq!(
+            tok.decode(&trained[..trained.len() - 1]).unwrap(),
+            "Max ran home."
+        );
+        let emphasized: Vec<u32> = ids
+            .iter()
+            .filter(|&&t| t & EMPHASIS != 0)
+            .map(|&t| token_id(t))
+            .collect();
+        assert_eq!(tok.decode(&emphasized).unwrap(), "Max");
     }
 
     /// The bundled chat model's data: no validation story (what `chat-eval` and the

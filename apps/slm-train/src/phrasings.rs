@@ -122,6 +122,63 @@ pub fn rephrase(requests: &[Request], seed: u64) -> Vec<(usize, Request)> {
         .collect()
 }
 
+/// Follow-ups asking to rename a character, for evaluation only: `{old}` and `{new}` are
+/// the names (the training wordings are `slm_data::instruct`'s; a test checks they share no
+/// three words in a row).
+pub const RENAMES: &[&str] = &[
+    "how about naming {old} {new} this time",
+    "I don't like the name {old}. Go with {new}.",
+    "Could the hero be {new} rather than {old}?",
+    "Redo it, but {old} becomes {new}.",
+    "Swap {old} for {new} please!",
+];
+
+/// Follow-ups asking for a word in the same story, for evaluation only; `{}` is the word.
+pub const ADD_WORDS: &[&str] = &[
+    "one more thing: it needs a {}",
+    "Could there be a {} somewhere in it?",
+    "Redo it so that a {} shows up.",
+    "Hmm, I also wanted a {} in there.",
+    "Work in a {}, will you?",
+];
+
+/// New names for the renames, none of them in the training renames' list.
+pub const EVAL_NAMES: &[&str] = &[
+    "Nora", "Theo", "Ivy", "Hugo", "Ada", "Felix", "Iris", "Oscar", "Maya", "Ezra", "Hazel",
+    "Jonah", "Clara", "Otto", "Stella", "Rosa",
+];
+
+/// Things to add to a story (one a story does not have yet is asked for).
+pub const EVAL_THINGS: &[&str] = &[
+    "kite", "cookie", "castle", "boat", "hat", "cake", "star", "shell", "drum", "apple", "moon",
+    "balloon", "sock", "bell", "map", "treasure", "lamp", "bridge", "rainbow", "train",
+];
+
+/// The `i`-th rename follow-up of a story that uses `old`: the request and the new name.
+pub fn rename(old: &str, story: &str, i: usize) -> (String, String) {
+    let new = (0..EVAL_NAMES.len())
+        .map(|k| EVAL_NAMES[(i + k) % EVAL_NAMES.len()])
+        .find(|n| *n != old && !slm_data::instruct::uses_name(story, n))
+        .unwrap_or(EVAL_NAMES[0]);
+    let prompt = RENAMES[i % RENAMES.len()]
+        .replace("{old}", old)
+        .replace("{new}", new);
+    (prompt, new.to_string())
+}
+
+/// The `i`-th add-a-word follow-up of `story`: the request and the word (one the story
+/// does not use yet).
+pub fn add_word(story: &str, i: usize) -> (String, String) {
+    let word = (0..EVAL_THINGS.len())
+        .map(|k| EVAL_THINGS[(i * 7 + k) % EVAL_THINGS.len()])
+        .find(|w| !slm_data::instruct::uses_word(story, w))
+        .unwrap_or(EVAL_THINGS[0]);
+    (
+        ADD_WORDS[i % ADD_WORDS.len()].replace("{}", word),
+        word.to_string(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +270,63 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn follow_ups_never_share_wording_with_the_training_follow_ups() {
+        let stories = stories();
+        let refs: Vec<&str> = stories.iter().map(String::as_str).collect();
+        let mut training = Vec::new();
+        let mut new_names = std::collections::HashSet::new();
+        for seed in 0..20 {
+            let opts = InstructOptions {
+                seed,
+                follow_up_share: 1.0,
+                ..Default::default()
+            };
+            for conv in conversations(&refs, &opts) {
+                if let [first, second] = &conv[..] {
+                    new_names.extend(
+                        second
+                            .names
+                            .iter()
+                            .filter(|n| !first.names.contains(n))
+                            .cloned(),
+                    );
+                    training.push(format!(" {} ", plain(&second.prompt)));
+                }
+            }
+        }
+        assert!(training.len() > 500, "{}", training.len());
+        assert!(new_names.len() > 10, "{new_names:?}");
+        assert!(
+            EVAL_NAMES.iter().all(|n| !new_names.contains(*n)),
+            "{new_names:?}"
+        );
+        let story = &stories[0];
+        let mut grams = 0;
+        for i in 0..RENAMES.len().max(ADD_WORDS.len()) {
+            let (rename, new) = rename("Mia", story, i);
+            let (add, word) = add_word(story, i);
+            assert!(rename.contains("Mia") && rename.contains(&new) && add.contains(&word));
+            for (text, items) in [(rename, vec!["Mia".to_string(), new]), (add, vec![word])] {
+                let mut fixed = text.to_lowercase();
+                for item in &items {
+                    fixed = fixed.replace(&item.to_lowercase(), "\u{1}");
+                }
+                for piece in fixed.split('\u{1}') {
+                    let words: Vec<String> = plain(piece).split(' ').map(str::to_string).collect();
+                    for gram in words.windows(3).filter(|g| g.iter().all(|w| !w.is_empty())) {
+                        let gram = format!(" {} ", gram.join(" "));
+                        grams += 1;
+                        assert!(
+                            !training.iter().any(|t| t.contains(&gram)),
+                            "{text:?} shares{gram}with a training follow-up"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(grams > 20, "{grams}");
     }
 }

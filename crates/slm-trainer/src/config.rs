@@ -57,6 +57,10 @@ pub struct InstructConfig {
     /// Share of conversations with two exchanges.
     #[serde(default = "default_two_turn_share")]
     pub two_turn_share: f64,
+    /// Share of conversations that are a story then a follow-up about it (rename, add a
+    /// word, the same character, go on); see `slm_data::instruct::InstructOptions`.
+    #[serde(default)]
+    pub follow_up_share: f64,
     /// Conversations made per story (each from a different seed).
     #[serde(default = "default_variants")]
     pub variants: usize,
@@ -311,12 +315,13 @@ impl TrainConfig {
                 || !share(i.share)
                 || !share(i.off_topic_share)
                 || !share(i.two_turn_share)
+                || !share(i.follow_up_share)
                 || i.word_sentences == Some(0)
                 || i.word_weight.is_some_and(|w| !(w.is_finite() && w > 0.0))
             {
                 return fail(
                     "instruct needs stories, variants ≥ 1, word_sentences ≥ 1 and word_weight > 0 \
-                     when set, and share, off_topic_share, two_turn_share in [0, 1]"
+                     when set, and share, off_topic_share, two_turn_share, follow_up_share in [0, 1]"
                         .into(),
                 );
             }

@@ -87,6 +87,7 @@ fn word_weight_weighs_emphasized_targets() {
             share: 1.0,
             off_topic_share: 0.0,
             two_turn_share: 0.0,
+            follow_up_share: 0.0,
             variants: 1,
             word_sentences: None,
             word_weight,

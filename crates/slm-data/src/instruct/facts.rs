@@ -4,15 +4,13 @@
 use std::collections::HashSet;
 
 use rand::Rng;
-use rand::seq::{IndexedRandom, SliceRandom};
+use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::lexicon::{
-    ADJECTIVES, ANIMALS, DESCRIPTORS, FRAMES, GENERIC_PROMPTS, NOT_NAMES, NOUNS, PEOPLE, VERBS,
-    WORD_SENTENCES,
-};
+use super::lexicon::{ADJECTIVES, ANIMALS, GENERIC_PROMPTS, NOT_NAMES, NOUNS, PEOPLE, VERBS};
 use super::requests::{Request, RequestKind};
-use super::text::{Vocab, join, pick, pick_rare, preface, with_article, words};
+use super::text::{Vocab, pick, pick_rare, preface, words};
+use super::wording::{Ask, render};
 
 /// Share of story requests (continuations aside) that ask for "a story" with no constraint.
 const GENERIC_SHARE: f64 = 0.05;
@@ -21,39 +19,19 @@ const MAX_NAMES: usize = 3;
 
 /// How a story ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Ending {
+pub(super) enum Ending {
     Happy,
     Sad,
 }
 
 /// A named character, maybe introduced as "a brave bunny named Max".
-struct Character {
-    name: String,
-    kind: Option<&'static str>,
-    adjective: Option<&'static str>,
+pub(super) struct Character {
+    pub(super) name: String,
+    pub(super) kind: Option<&'static str>,
+    pub(super) adjective: Option<&'static str>,
 }
 
-impl Character {
-    /// "Max" or "a brave bunny named Max"; adds the animal and adjective used
-    /// to `words`.
-    fn phrase(&self, rng: &mut ChaCha8Rng, words: &mut Vec<String>) -> String {
-        let Some(kind) = self.kind.filter(|_| rng.random_bool(0.6)) else {
-            return self.name.clone();
-        };
-        let adjective = self.adjective.filter(|_| rng.random_bool(0.5));
-        let described = match adjective {
-            Some(adjective) => format!("{adjective} {kind}"),
-            None => kind.to_string(),
-        };
-        words.extend(adjective.map(String::from));
-        if ANIMALS.contains(&kind) {
-            words.push(kind.to_string());
-        }
-        format!("{} named {}", with_article(&described), self.name)
-    }
-}
-
-/// One thing a request can ask for. The order is the order of rendering.
+/// One thing a request can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Atom {
     Character(usize),
@@ -66,7 +44,7 @@ enum Atom {
 
 /// What a story offers to ask for.
 pub(super) struct Facts {
-    characters: Vec<Character>,
+    pub(super) characters: Vec<Character>,
     animals: Vec<&'static str>,
     /// A noun, a verb and an adjective the story uses, where it has them.
     words: Vec<&'static str>,
@@ -146,7 +124,26 @@ impl Facts {
                 Vec::new(),
             )
         } else {
-            self.render(&atoms, rng)
+            let mut ask = Ask {
+                characters: Vec::new(),
+                animals: Vec::new(),
+                words: Vec::new(),
+                dialogue: false,
+                moral: false,
+                ending: None,
+            };
+            for atom in atoms {
+                match atom {
+                    Atom::Character(i) => ask.characters.push(&self.characters[i]),
+                    Atom::Animal(a) => ask.animals.push(a),
+                    Atom::Word(w) if !ask.animals.contains(&w) => ask.words.push(w),
+                    Atom::Word(_) => {}
+                    Atom::Dialogue => ask.dialogue = true,
+                    Atom::Moral => ask.moral = true,
+                    Atom::Ending(e) => ask.ending = Some(e),
+                }
+            }
+            render(&ask, rng)
         };
         let reply = match preface(&names, &words) {
             Some(line) => format!("{line}\n\n{story}"),
@@ -160,88 +157,11 @@ impl Facts {
             kind: RequestKind::Story,
         }
     }
-
-    /// The prompt for `atoms` (sorted), with the words and names it asks for.
-    fn render(&self, atoms: &[Atom], rng: &mut ChaCha8Rng) -> (String, Vec<String>, Vec<String>) {
-        let mut words = Vec::new();
-        let mut names = Vec::new();
-        let mut subjects = Vec::new();
-        let mut listed = Vec::new();
-        let mut with = Vec::new();
-        let mut moral = false;
-        let mut descriptor = pick(DESCRIPTORS, rng);
-        for &atom in atoms {
-            match atom {
-                Atom::Character(i) => {
-                    let character = &self.characters[i];
-                    subjects.push(character.phrase(rng, &mut words));
-                    names.push(character.name.clone());
-                }
-                Atom::Animal(animal) if !words.iter().any(|w| w == animal) => {
-                    subjects.push(with_article(animal));
-                    words.push(animal.to_string());
-                }
-                Atom::Word(word) if !words.iter().any(|w| w == word) => {
-                    listed.push(format!("\"{word}\""));
-                    words.push(word.to_string());
-                }
-                Atom::Animal(_) | Atom::Word(_) => {}
-                Atom::Dialogue => with.push(pick(&["dialogue", "some dialogue"], rng).to_string()),
-                Atom::Moral => moral = true,
-                Atom::Ending(Ending::Happy) => with.push("a happy ending".to_string()),
-                Atom::Ending(Ending::Sad) if rng.random_bool(0.5) => descriptor = "a sad story",
-                Atom::Ending(Ending::Sad) => with.push("a sad ending".to_string()),
-            }
-        }
-        let learner = moral && !subjects.is_empty() && rng.random_bool(0.6);
-        if moral && !learner {
-            with.push(pick(&["a moral", "a lesson at the end"], rng).to_string());
-        }
-        let plural = if listed.len() > 1 { "s" } else { "" };
-        let mut word_sentence = String::new();
-        if !listed.is_empty() {
-            if with.is_empty() && rng.random_bool(0.5) {
-                with.push(format!("the word{plural} {}", join(&listed)));
-            } else {
-                word_sentence = pick(WORD_SENTENCES, rng)
-                    .replace("{s}", plural)
-                    .replace("{}", &join(&listed));
-            }
-        }
-        let about = match (subjects.is_empty(), learner) {
-            (true, _) => String::new(),
-            (false, true) => {
-                let verb = if subjects.len() > 1 {
-                    "learn"
-                } else {
-                    "learns"
-                };
-                format!(" where {} {verb} a lesson", join(&subjects))
-            }
-            (false, false) => format!(" about {}", join(&subjects)),
-        };
-        let with = if with.is_empty() {
-            String::new()
-        } else {
-            format!(" with {}", join(&with))
-        };
-        let body = if learner || rng.random_bool(0.5) {
-            format!("{descriptor}{with}{about}")
-        } else {
-            format!("{descriptor}{about}{with}")
-        };
-        let (before, after) = *FRAMES.choose(rng).expect("frames");
-        (
-            format!("{before}{body}{after}{word_sentence}"),
-            words,
-            names,
-        )
-    }
 }
 
 /// `name` with how the story introduces it ("a little bird named Billy"),
 /// when it does.
-fn character(name: String, tokens: &[String]) -> Character {
+pub(super) fn character(name: String, tokens: &[String]) -> Character {
     let lower = name.to_lowercase();
     let introduced = tokens
         .windows(2)
@@ -262,7 +182,7 @@ fn character(name: String, tokens: &[String]) -> Character {
 /// Capitalised words that look like character names, in order of first use:
 /// used at least once inside a sentence (not first, not after a quote), not
 /// function words, titles, days or months, and never written in lower case.
-fn names(text: &str) -> Vec<String> {
+pub(super) fn names(text: &str) -> Vec<String> {
     let lower_words: HashSet<&str> = words(text)
         .filter(|w| w.starts_with(|c: char| c.is_lowercase()))
         .collect();
@@ -364,7 +284,7 @@ mod tests {
             .filter_map(|s| story_request(s, 3))
             .filter(|r| r.kind == RequestKind::Story)
             .filter_map(|r| {
-                FRAMES
+                crate::instruct::lexicon::FRAMES
                     .iter()
                     .find(|(before, _)| r.prompt.starts_with(before))
             })

@@ -233,11 +233,19 @@ pub const GENERIC_PROMPTS: &[&str] = &[
     "I want to hear a story.",
     "Write a story for me.",
     "Tell me a little story, please.",
+    "story please",
+    "Another story!",
+    "Could you write me something nice to read before bed?",
+    "i need a story for my kid",
+    "Make up any story you like.",
+    "Surprise me with a story.",
 ];
 
 /// Sentence frames for a story request: text before and after the body ("a story about ...").
 pub const FRAMES: &[(&str, &str)] = &[
     ("Tell me ", "."),
+    ("Tell me ", "."),
+    ("Write ", "."),
     ("Write ", "."),
     ("Can you make up ", "?"),
     ("Please write ", "."),
@@ -251,20 +259,221 @@ pub const FRAMES: &[(&str, &str)] = &[
     ("Please tell me ", "."),
     ("Create ", "."),
     ("I'd love to hear ", "."),
+    ("Give me ", "."),
+    ("Would you write ", "?"),
+    ("Will you tell me ", "?"),
+    ("Could I get ", "?"),
+    ("How about ", "?"),
+    ("Let's hear ", "!"),
+    ("I need ", "."),
+    ("Can you tell me ", "?"),
+    ("Please make up ", "."),
+    ("Tell ", ", please."),
+    ("Could you write ", " for me?"),
+    ("Write ", ", please."),
+    ("I'm looking for ", "."),
+    ("Would you tell me ", "?"),
+    ("Can we have ", "?"),
+    ("Could you please write ", "?"),
+    ("Invent ", "."),
+    ("Read me ", "."),
+    ("Please, ", "."),
+    ("I'd like ", "."),
 ];
 
 /// How a story request calls the story.
 pub const DESCRIPTORS: &[&str] = &[
     "a story",
+    "a story",
     "a short story",
     "a little story",
     "a bedtime story",
+    "a fun story",
+    "a cute story",
+    "a story for kids",
 ];
 
-/// Separate sentences asking for words; `{}` is the quoted list, `{s}` the plural ending.
+/// Words that introduce a character's name ("a girl named Mia").
+pub const CHARACTER_LINKS: &[&str] = &["named", "named", "called"];
+
+/// Verbs for an object a character has ("Mia who finds a red kite").
+pub const OBJECT_VERBS: &[&str] = &[
+    "finds", "has", "loses", "wants", "gets", "sees", "makes", "loves",
+];
+
+/// Settings: a place noun and how a request places the story there.
+pub const PLACES: &[(&str, &str)] = &[
+    ("park", "in the park"),
+    ("garden", "in the garden"),
+    ("forest", "in the forest"),
+    ("kitchen", "in the kitchen"),
+    ("beach", "at the beach"),
+    ("school", "at school"),
+    ("farm", "on a farm"),
+    ("pond", "by the pond"),
+    ("sea", "by the sea"),
+    ("lake", "at the lake"),
+    ("river", "by the river"),
+    ("cave", "in a cave"),
+    ("jungle", "in the jungle"),
+    ("zoo", "at the zoo"),
+    ("playground", "at the playground"),
+    ("castle", "in a castle"),
+    ("island", "on an island"),
+    ("mountain", "on a mountain"),
+    ("hill", "on a hill"),
+    ("field", "in a field"),
+    ("store", "at the store"),
+    ("sky", "in the sky"),
+    ("ocean", "in the ocean"),
+];
+
+/// Inline clauses asking for words; `{}` is the list, `{s}` the plural ending.
+pub const WORD_CLAUSES: &[&str] = &[
+    " with the word{s} {}",
+    " using the word{s} {}",
+    " that uses the word{s} {}",
+    " including the word{s} {}",
+    " with {} in it",
+    " that has the word{s} {}",
+    " and use the word{s} {}",
+    " with the word{s} {} in it",
+];
+
+/// Separate sentences asking for words; `{}` is the list, `{s}` the plural ending.
 pub const WORD_SENTENCES: &[&str] = &[
     " Use the word{s} {}.",
     " Please include the word{s} {}.",
     " Make sure to use the word{s} {}.",
     " It should use the word{s} {}.",
+    " Words: {}.",
+    " Include {}.",
+    " Try to use the word{s} {}.",
+    " Don't forget the word{s} {}.",
+    " I want the word{s} {} in it.",
+    " Can you use the word{s} {}?",
+    " Please use {}.",
+    " It needs the word{s} {}.",
+    " Add the word{s} {} too.",
+    " Use {} in the story.",
+];
+
+/// Sentences that say who a story is about; `{}` is the characters.
+pub const SUBJECT_SENTENCES: &[&str] = &[
+    " It should be about {}.",
+    " Make it about {}.",
+    " Let it be about {}.",
+    " The story should be about {}.",
+    " I want it to be about {}.",
+    " It is about {}.",
+];
+
+/// Greetings before a request.
+pub const GREETINGS: &[&str] = &[
+    "Hi!",
+    "Hello!",
+    "Hi there.",
+    "Good evening.",
+    "Hello friend!",
+    "Good morning!",
+];
+
+/// Thanks after a request.
+pub const SIGN_OFFS: &[&str] = &[" Thanks!", " Thank you.", " Thank you so much!", " :)"];
+
+/// Typing slips in the words around what is asked for: (word, as typed).
+pub const TYPOS: &[(&str, &str)] = &[
+    ("story", "stroy"),
+    ("story", "sotry"),
+    ("please", "plese"),
+    ("please", "plz"),
+    ("about", "abuot"),
+    ("about", "abut"),
+    ("write", "wirte"),
+    ("Write", "Wrte"),
+    ("Tell", "Tel"),
+    ("tell", "tel"),
+    ("little", "litle"),
+    ("words", "wrods"),
+    ("with", "wiht"),
+    ("the", "teh"),
+];
+
+/// Names a follow-up may rename a character to.
+#[rustfmt::skip]
+pub const NAMES: &[&str] = &[
+    "Mia", "Max", "Lily", "Tom", "Ben", "Sue", "Sam", "Anna", "Lucy", "Jack", "Tim", "Sara",
+    "Emma", "Leo", "Zoe", "Bella", "Jake", "Ella", "Kate", "Mike", "Rosie", "Ollie", "Daisy",
+    "Milo", "Luna", "Toby", "Molly", "Amy", "Dan", "Eva", "Kim", "Pip", "Rex", "Coco", "Penny",
+    "Billy", "Sally", "Jenny", "Joe", "Timmy", "Sophie", "Lola", "Buddy", "Spot", "Fluffy",
+    "Bob", "Jill", "Ned", "Rita", "Ted", "Roxy", "Benny", "Lulu", "Fred", "Polly", "Kitty",
+    "Bunny", "Nina", "Alex", "Chloe",
+];
+
+/// Follow-ups asking to rename a character: `{old}` and `{new}` are the names.
+pub const RENAME_WORDINGS: &[&str] = &[
+    "Call {old} {new} instead.",
+    "Can you change {old}'s name to {new}?",
+    "Change the name {old} to {new}.",
+    "Use the name {new} instead of {old}.",
+    "Make it {new} instead of {old}.",
+    "Rename {old} to {new}, please.",
+    "Please call {old} {new}.",
+    "Same story, but {old} should be called {new}.",
+    "{new} instead of {old}, please.",
+    "Can {old} be named {new}?",
+    "change {old} to {new}",
+    "Let's call {old} {new} instead.",
+    "I want {old} to be called {new}.",
+    "Tell it again with {new} instead of {old}.",
+];
+
+/// Renames that say what the character is: `{kind}` is "dog", "girl"…
+pub const RENAME_KIND_WORDINGS: &[&str] = &[
+    "Call the {kind} {new} instead.",
+    "Can the {kind} be called {new}?",
+    "Name the {kind} {new}.",
+    "I want the {kind} to be named {new}, not {old}.",
+];
+
+/// Follow-ups asking for a word in the same story; `{}` is the word.
+pub const ADD_WORD_WORDINGS: &[&str] = &[
+    "Now add the word {}.",
+    "Please use the word {} too.",
+    "Can you add {} to the story?",
+    "Can it also have {} in it?",
+    "Add {} as well.",
+    "Also use the word {}.",
+    "Same story, but with the word {}.",
+    "I want the word {} in it too.",
+    "Include {} too, please.",
+    "Could you work the word {} into it?",
+    "add {}",
+    "Tell it again and use the word {}.",
+];
+
+/// Follow-ups asking for another story about the same character; `{}` is the name.
+pub const SAME_CHARACTER_WORDINGS: &[&str] = &[
+    "Tell me another story about {}.",
+    "One more story about {}, please.",
+    "Another one with {}!",
+    "Can I have a new story about {}?",
+    "Write a different story about {}.",
+    "More about {}, please.",
+    "another {} story",
+    "Now a new story with {} in it.",
+];
+
+/// Follow-ups asking to go on with the story.
+pub const GO_ON_WORDINGS: &[&str] = &[
+    "Continue the story.",
+    "What happens next?",
+    "Keep going!",
+    "And then?",
+    "Go on, please.",
+    "Tell me more.",
+    "Please continue.",
+    "What happened after that?",
+    "More please!",
+    "continue",
 ];

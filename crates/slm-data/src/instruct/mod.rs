@@ -7,11 +7,14 @@
 mod facts;
 #[cfg(test)]
 mod fixture;
+mod follow_ups;
 mod lexicon;
 mod requests;
 mod scoring;
 mod text;
+mod wording;
 
+pub use follow_ups::replace_name;
 pub use requests::{
     Conversation, InstructOptions, Request, RequestKind, conversations, off_topic_request,
     story_request,

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::facts::{Facts, sentence_ends};
+use super::follow_ups::follow_up;
 use super::lexicon::{
     CONTINUE_PHRASES, HELD_OUT_QUESTIONS, HELD_OUT_WRAPPERS, OPENERS, TRAIN_QUESTIONS,
     TRAIN_WRAPPERS,
@@ -22,12 +23,20 @@ const OFF_TOPIC_STREAM: u64 = 1;
 const SECOND_TURN_STREAM: u64 = 2;
 
 /// What a request asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestKind {
     Story,
+    /// Continue a story: its beginning given in the request, or the story of the previous
+    /// reply.
     Continue,
     OffTopic,
+    /// The previous reply's story with a character renamed.
+    Rename,
+    /// The previous reply's story with a requested word added.
+    AddWord,
+    /// Another story about the previous reply's character.
+    SameCharacter,
 }
 
 /// One user request and its target reply.
@@ -47,8 +56,8 @@ pub struct Request {
     pub kind: RequestKind,
 }
 
-/// A conversation: one or two (user, assistant) exchanges, the later one
-/// about a different story.
+/// A conversation: one or two (user, assistant) exchanges: the second about a different
+/// story, or a follow-up about the first reply.
 pub type Conversation = Vec<Request>;
 
 /// How [`conversations`] mixes requests.
@@ -61,6 +70,9 @@ pub struct InstructOptions {
     /// Share of conversations with two exchanges (default 0.1); the second
     /// exchange uses the next story.
     pub two_turn_share: f64,
+    /// Share of conversations that are a story then a follow-up about it (rename a
+    /// character, add a word, another story about the same character, go on; default 0).
+    pub follow_up_share: f64,
     /// Use the held-out question list and phrasings for off-topic questions
     /// (evaluation) instead of the training list.
     pub held_out_questions: bool,
@@ -78,6 +90,7 @@ impl Default for InstructOptions {
             seed: 0,
             off_topic_share: 0.05,
             two_turn_share: 0.1,
+            follow_up_share: 0.0,
             held_out_questions: false,
             word_sentences: None,
         }
@@ -147,6 +160,11 @@ fn conversation(stories: &[&str], i: usize, opts: &InstructOptions) -> Option<Co
     let off_topic = rng.random_bool(opts.off_topic_share.clamp(0.0, 1.0));
     let two_turn = rng.random_bool(opts.two_turn_share.clamp(0.0, 1.0));
     let story = stories[i];
+    if rng.random_bool(opts.follow_up_share.clamp(0.0, 1.0))
+        && let Some(conv) = follow_up(story, stories.get(i + 1).copied(), &mut rng)
+    {
+        return Some(conv);
+    }
     let first = if off_topic {
         let usable = sentence_ends(story.trim()).len() >= 3;
         usable.then(|| off_topic_request(story, seed, opts.held_out_questions))
@@ -246,14 +264,14 @@ mod tests {
                         word
                     ));
                     assert!(
-                        request.prompt.contains(word.as_str()),
+                        request.prompt.to_lowercase().contains(word.as_str()),
                         "{word}: {request:?}"
                     );
                 }
                 for name in &request.names {
                     assert!(uses_name(story, name), "{name}: {request:?}");
                     assert!(
-                        request.prompt.contains(name.as_str()),
+                        request.prompt.to_lowercase().contains(&name.to_lowercase()),
                         "{name}: {request:?}"
                     );
                 }
