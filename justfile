@@ -56,3 +56,14 @@ recipe-study STEPS="100":
 # A GGUF file of the bundled model for llama.cpp.
 gguf TYPE="q8_0" OUT="tinystories-15m.gguf":
     cargo run --release -p slm-train -- export --model models/tinystories-15m --format gguf --dtype {{TYPE}} --out {{OUT}}
+
+# Validate deploy/: Kubernetes manifests against the schemas (kubernetes-validate), `haproxy -c`,
+# `docker compose config` where installed. Part of scripts/test.sh.
+deploy-check:
+    deploy/check.sh
+
+# Two slm-server replicas behind HAProxy in network namespaces under 20 users: metrics summed,
+# one replica SIGKILLed, a rolling restart (root; ~2 min; installs Debian's haproxy);
+# writes bench/replicas.json. Not in CI: it needs root's namespaces and minutes of both cores.
+replicas-check:
+    scripts/replicas-check.sh

@@ -27,6 +27,9 @@ scripts/openai-client-check.sh
 echo "== API fuzzing, short pass (schemathesis; scripts/api-fuzz.sh runs the full one)"
 scripts/api-fuzz.sh --quick
 
+echo "== deploy/: Kubernetes manifests (schemas), HAProxy and Compose configuration"
+deploy/check.sh
+
 if [ -x scripts/web-test.sh ]; then
   echo "== web UI browser tests"
   scripts/web-test.sh

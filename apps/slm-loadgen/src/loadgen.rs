@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::io::BufReader;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -60,8 +60,13 @@ pub fn agent(timeout: Duration) -> ureq::Agent {
 pub struct RequestSample {
     /// HTTP status, or 0 when the request failed below HTTP.
     pub status: u16,
-    /// Set when a 200 stream was cut short or carried an error event.
+    /// Set when a 200 stream was cut short or carried an error event, and to the
+    /// transport's error when there was no answer (status 0).
     pub stream_error: Option<String>,
+    /// Unix times (seconds) just before the request was sent and when it ended, to line
+    /// requests up with events outside the client (`--requests-out`).
+    pub started_at: f64,
+    pub ended_at: f64,
     pub ttft: Option<Duration>,
     pub inter_token: Vec<Duration>,
     pub completion_tokens: usize,
@@ -175,6 +180,29 @@ pub fn run_one_cut(
     prompt: &str,
     disconnect_after: Option<usize>,
 ) -> RequestSample {
+    let started_at = unix_now();
+    let sample = stream_one(agent, opts, prompt, disconnect_after);
+    RequestSample {
+        started_at,
+        ended_at: unix_now(),
+        ..sample
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The request of [`run_one_cut`], without its start and end times.
+fn stream_one(
+    agent: &ureq::Agent,
+    opts: &LoadOptions,
+    prompt: &str,
+    disconnect_after: Option<usize>,
+) -> RequestSample {
     let mut sample = RequestSample::default();
     let (path, body) = if opts.chat {
         (
@@ -200,7 +228,10 @@ pub fn run_one_cut(
     let start = Instant::now();
     let response = match request.send(body.as_bytes()) {
         Ok(r) => r,
-        Err(_) => return sample,
+        Err(e) => {
+            sample.stream_error = Some(e.to_string());
+            return sample;
+        }
     };
     sample.status = response.status().as_u16();
     if sample.status != 200 {
@@ -259,6 +290,18 @@ pub fn run_one_cut(
             }
         }
     }
+}
+
+/// One request as a line of `--requests-out`: when it ran and how it ended (`error` is
+/// the stream's or the transport's error, `null` for a complete stream).
+pub fn request_line(s: &RequestSample) -> Value {
+    json!({
+        "started_at": s.started_at,
+        "ended_at": s.ended_at,
+        "status": s.status,
+        "error": s.stream_error,
+        "completion_tokens": s.completion_tokens,
+    })
 }
 
 /// `GET /metrics`, as text.
@@ -355,7 +398,7 @@ mod tests {
             ttft: Some(Duration::from_millis(ttft_ms)),
             inter_token: gaps_ms.iter().map(|&g| Duration::from_millis(g)).collect(),
             completion_tokens: tokens,
-            disconnected: false,
+            ..Default::default()
         }
     }
 
@@ -389,6 +432,31 @@ mod tests {
         assert_eq!(s.errors.get("stream_error"), Some(&1));
         assert_eq!(s.errors.get("transport"), Some(&1));
         assert_eq!(s.server_peak_rss_bytes, Some(42));
+    }
+
+    #[test]
+    fn a_refused_connection_is_a_timed_transport_error() {
+        // Port 1 on loopback: nothing listens there, so the connect is refused at once.
+        let opts = LoadOptions {
+            base_url: "http://127.0.0.1:1".into(),
+            users: 1,
+            duration: Duration::from_secs(1),
+            max_tokens: 4,
+            temperature: 0.0,
+            chat: false,
+            api_key: None,
+            request_timeout: Duration::from_secs(5),
+        };
+        let s = run_one(&agent(opts.request_timeout), &opts, "Once");
+        assert_eq!(s.status, 0);
+        assert!(s.started_at > 0.0 && s.ended_at >= s.started_at, "{s:?}");
+        let line = request_line(&s);
+        assert_eq!(line["status"], 0);
+        assert!(
+            line["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{line}"
+        );
+        assert_eq!(line["completion_tokens"], 0);
     }
 
     #[test]

@@ -47,6 +47,10 @@ struct Args {
     /// Free-form note copied into the JSON (e.g. which model was served).
     #[arg(long)]
     note: Option<String>,
+    /// Also write every request to FILE, one JSON object a line: start and end (Unix
+    /// seconds), HTTP status, error (`null` for a complete stream), completion tokens.
+    #[arg(long, value_name = "FILE", conflicts_with = "soak")]
+    requests_out: Option<std::path::PathBuf>,
     /// Soak mode: the options below, RSS sampling, the slot check after the
     /// run, and a pass/fail verdict in the JSON's `soak` object.
     #[arg(long)]
@@ -139,7 +143,16 @@ fn main() -> anyhow::Result<()> {
         None => {
             let started = Instant::now();
             let samples = loadgen::run(&opts);
-            (samples, started.elapsed(), None)
+            let elapsed = started.elapsed();
+            if let Some(path) = &args.requests_out {
+                let lines: String = samples
+                    .iter()
+                    .map(|s| format!("{}\n", loadgen::request_line(s)))
+                    .collect();
+                std::fs::write(path, lines)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            (samples, elapsed, None)
         }
         Some(so) => {
             let run = soak::run(&opts, so);

@@ -338,7 +338,10 @@ pub fn tally(samples: &[SoakSample]) -> (Tally, Vec<RequestSample>) {
                 let key = match (sample.status, &sample.stream_error) {
                     (200, None) => None,
                     (200, Some(e)) => Some(("stream_error".to_string(), e.clone())),
-                    (0, _) => Some(("transport".to_string(), "no HTTP answer".to_string())),
+                    (0, e) => Some((
+                        "transport".to_string(),
+                        e.clone().unwrap_or_else(|| "no HTTP answer".into()),
+                    )),
                     (code, _) => Some((code.to_string(), format!("HTTP {code}"))),
                 };
                 match key {

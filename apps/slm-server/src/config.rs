@@ -47,7 +47,10 @@ pub struct ServerConfig {
     pub max_tokens_limit: usize,
     /// Interval of SSE keep-alive comments; they also reveal dropped clients.
     pub keep_alive_secs: f64,
-    /// How long shutdown waits for connections to close after cancelling generations.
+    /// On SIGTERM, how long the generations in flight may take to finish before they are
+    /// cancelled (the drain; new requests are refused meanwhile).
+    pub shutdown_grace_secs: f64,
+    /// After the drain, how long the HTTP server waits for connections to close.
     pub shutdown_timeout_secs: u64,
     /// `Retry-After` seconds sent with 429 answers.
     pub retry_after_secs: u64,
@@ -69,6 +72,7 @@ impl Default for ServerConfig {
             default_max_tokens: None,
             max_tokens_limit: 512,
             keep_alive_secs: 2.0,
+            shutdown_grace_secs: 30.0,
             shutdown_timeout_secs: 5,
             retry_after_secs: 1,
         }
@@ -136,7 +140,10 @@ pub struct ServeArgs {
     /// SSE keep-alive interval in seconds [default: 2].
     #[arg(long)]
     pub keep_alive_secs: Option<f64>,
-    /// Seconds shutdown waits for connections to close [default: 5].
+    /// Seconds in-flight generations may take to finish after SIGTERM [default: 30].
+    #[arg(long)]
+    pub shutdown_grace_secs: Option<f64>,
+    /// Seconds shutdown then waits for connections to close [default: 5].
     #[arg(long)]
     pub shutdown_timeout_secs: Option<u64>,
 }
@@ -184,6 +191,7 @@ impl ServerConfig {
             )?
             .set_override_option("max_tokens_limit", args.max_tokens_limit.map(|v| v as u64))?
             .set_override_option("keep_alive_secs", args.keep_alive_secs)?
+            .set_override_option("shutdown_grace_secs", args.shutdown_grace_secs)?
             .set_override_option("shutdown_timeout_secs", args.shutdown_timeout_secs)?;
         let cfg: ServerConfig = builder
             .build()
@@ -212,6 +220,12 @@ impl ServerConfig {
             bail!(
                 "keep_alive_secs must be a positive number, got {}",
                 self.keep_alive_secs
+            );
+        }
+        if !(self.shutdown_grace_secs.is_finite() && self.shutdown_grace_secs >= 0.0) {
+            bail!(
+                "shutdown_grace_secs must be a number of seconds >= 0, got {}",
+                self.shutdown_grace_secs
             );
         }
         if self.default_max_tokens == Some(0) || self.max_tokens_limit == 0 {
@@ -409,6 +423,27 @@ mod tests {
         };
         let e = ServerConfig::load(&args, env(&[])).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/slm.toml"), "{e}");
+    }
+
+    #[test]
+    fn shutdown_grace_comes_from_env_or_flag_and_must_not_be_negative() {
+        let e = env(&[("SLM_SHUTDOWN_GRACE_SECS", "12.5")]);
+        let c = ServerConfig::load(&ServeArgs::default(), e.clone()).unwrap();
+        assert_eq!(c.shutdown_grace_secs, 12.5);
+        let args = ServeArgs {
+            shutdown_grace_secs: Some(0.0),
+            ..Default::default()
+        };
+        assert_eq!(
+            ServerConfig::load(&args, e).unwrap().shutdown_grace_secs,
+            0.0
+        );
+        let args = ServeArgs {
+            shutdown_grace_secs: Some(-1.0),
+            ..Default::default()
+        };
+        let e = ServerConfig::load(&args, env(&[])).unwrap_err();
+        assert!(e.to_string().contains("shutdown_grace_secs"), "{e}");
     }
 
     #[test]

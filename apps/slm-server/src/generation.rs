@@ -24,7 +24,7 @@ use crate::openai::response::{
     ChatChunkChoice, ChatDelta, ChatLogprobs, CompletionChoice, CompletionLogprobs, Envelope,
     TimingsBody, UsageBody,
 };
-use crate::state::AppState;
+use crate::state::{AppState, InFlight};
 use crate::validate::{Endpoint, GenerationSettings};
 
 /// A request ready for the engine.
@@ -121,9 +121,6 @@ pub fn map_submit_error(e: InferError, retry_after_secs: u64) -> ApiError {
 
 /// Enqueues the job on the engine.
 pub fn submit(state: &AppState, job: &Job) -> Result<GenerationStream, ApiError> {
-    if state.is_shutting_down() {
-        return Err(ApiError::shutting_down());
-    }
     let s = &job.settings;
     let req = GenerateRequest {
         prompt: job.prompt.clone(),
@@ -268,6 +265,8 @@ struct SseState {
     logprobs: bool,
     tokens: Vec<TokenLogprob>,
     text_offset: usize,
+    /// Keeps a draining server up until this stream has sent its last event.
+    _in_flight: InFlight,
 }
 
 impl Drop for SseState {
@@ -408,6 +407,7 @@ pub fn sse_response(
     meta: ResponseMeta,
     job: &Job,
     started: Instant,
+    in_flight: InFlight,
 ) -> Sse<impl Stream<Item = Result<sse::Event, Infallible>> + use<>> {
     let keep_alive = Duration::from_secs_f64(app.config.keep_alive_secs);
     let deadline = deadline_of(&app, started);
@@ -423,6 +423,7 @@ pub fn sse_response(
         logprobs: job.settings.logprobs.is_some(),
         tokens: Vec::new(),
         text_offset: job.prompt.chars().count(),
+        _in_flight: in_flight,
     };
     if state.meta.endpoint == Endpoint::Chat {
         let role = state.role_chunk();

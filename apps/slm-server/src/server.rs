@@ -1,5 +1,6 @@
 //! Assembling the actix-web application (routes, middleware) and running it
-//! with a graceful shutdown that cancels in-flight generations first.
+//! until a stop signal, then draining: new requests are refused while the
+//! generations in flight finish (up to a grace period), then the server stops.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Condition, Next, from_fn};
 use actix_web::{App, HttpServer, http, web};
 use anyhow::Context;
+use futures::{Stream, StreamExt};
 
 use crate::routes::{generate, status, ui};
 use crate::state::AppState;
@@ -162,7 +164,7 @@ pub fn bind(state: web::Data<AppState>) -> anyhow::Result<(actix_web::dev::Serve
             .wrap(from_fn(record_request))
             .wrap(Condition::new(!origins.is_empty(), cors(origins)))
     })
-    // We handle signals ourselves to cancel generations before stopping.
+    // We handle signals ourselves: drain first (`run_until_stopped`).
     .disable_signals()
     .shutdown_timeout(cfg.shutdown_timeout_secs);
     if let Some(w) = cfg.workers {
@@ -178,11 +180,37 @@ pub fn bind(state: web::Data<AppState>) -> anyhow::Result<(actix_web::dev::Serve
     Ok((http.run(), addr))
 }
 
-/// Graceful stop: refuse new work, cancel running and queued generations
-/// (their streams end with an error event and `[DONE]`), then stop the HTTP
-/// server, which waits up to `shutdown_timeout_secs` for connections to close.
-pub async fn shutdown(state: web::Data<AppState>, handle: ServerHandle) {
+/// The drain: refuse new work at once (`/ready` and new generation requests answer 503
+/// with `Retry-After`) and wait until the generations in flight have finished, the grace
+/// period (`shutdown_grace_secs`) is over, or `force` (a second stop signal) completes.
+async fn drain(state: &AppState, force: impl Future) {
     state.begin_shutdown();
+    let grace = Duration::from_secs_f64(state.config.shutdown_grace_secs);
+    tracing::info!(
+        "draining: {} requests in flight, waiting up to {grace:?} for them \
+         (a second SIGTERM or Ctrl-C stops at once)",
+        state.in_flight()
+    );
+    let idle = async {
+        while state.in_flight() > 0 {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::select! {
+        _ = idle => tracing::info!("drained: no request in flight"),
+        _ = actix_web::rt::time::sleep(grace) => tracing::warn!(
+            "grace period over: cancelling {} requests in flight", state.in_flight()
+        ),
+        _ = force => tracing::warn!(
+            "second stop signal: cancelling {} requests in flight", state.in_flight()
+        ),
+    }
+}
+
+/// After the drain: cancel whatever still runs or waits (those streams end with a
+/// `shutting_down` error event and `[DONE]`), then stop the HTTP server, which waits up to
+/// `shutdown_timeout_secs` for connections to close.
+async fn stop(state: &web::Data<AppState>, handle: &ServerHandle) {
     let engine = state.engine.clone();
     if web::block(move || engine.shutdown()).await.is_err() {
         tracing::error!("engine shutdown task failed");
@@ -190,7 +218,31 @@ pub async fn shutdown(state: web::Data<AppState>, handle: ServerHandle) {
     handle.stop(true).await;
 }
 
-/// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
+/// Runs `server` until the first item of `stops`, drains until the grace period ends or
+/// the second item arrives, then stops. `stops` ending counts as a signal.
+async fn run_until_stopped(
+    state: web::Data<AppState>,
+    server: actix_web::dev::Server,
+    stops: impl Stream<Item = ()>,
+) -> anyhow::Result<()> {
+    let handle = server.handle();
+    let mut running = actix_web::rt::spawn(server);
+    let mut stops = std::pin::pin!(stops);
+    tokio::select! {
+        result = &mut running => {
+            return result.context("server task failed")?.context("server error");
+        }
+        _ = stops.next() => {}
+    }
+    drain(&state, stops.next()).await;
+    stop(&state, &handle).await;
+    running
+        .await
+        .context("server task failed")?
+        .context("server error")
+}
+
+/// Runs until SIGTERM or Ctrl-C, drains, then stops (see [`drain`]).
 pub async fn serve(state: web::Data<AppState>) -> anyhow::Result<()> {
     let (server, addr) = bind(state.clone())?;
     tracing::info!(
@@ -202,53 +254,63 @@ pub async fn serve(state: web::Data<AppState>) -> anyhow::Result<()> {
             .map(|d| d.display().to_string())
             .unwrap_or_else(|| "not found".into())
     );
-    let handle = server.handle();
-    let running = actix_web::rt::spawn(server);
-    wait_for_signal().await;
-    tracing::info!("shutdown signal received: cancelling in-flight generations");
-    shutdown(state, handle).await;
-    running
-        .await
-        .context("server task failed")?
-        .context("server error")?;
+    run_until_stopped(state, server, stop_signals()).await?;
     tracing::info!("server stopped");
     Ok(())
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+/// One item per SIGTERM or SIGINT (Ctrl-C). The handlers stay installed, so a second
+/// signal reaches the drain instead of killing the process.
+#[cfg(unix)]
+fn stop_signals() -> impl Stream<Item = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind| {
+        signal(kind)
+            .map_err(|e| tracing::warn!("cannot listen for signal {kind:?}: {e}"))
+            .ok()
+    };
+    let signals = (
+        listen(SignalKind::terminate()),
+        listen(SignalKind::interrupt()),
+    );
+    futures::stream::unfold(signals, |(mut term, mut int)| async move {
+        async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
                 }
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops the server");
-                let _ = tokio::signal::ctrl_c().await;
+                None => std::future::pending().await,
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+        tokio::select! {
+            _ = recv(&mut term) => {}
+            _ = recv(&mut int) => {}
+        }
+        Some(((), (term, int)))
+    })
 }
 
-/// A server running on its own thread, for tests and embedding.
+#[cfg(not(unix))]
+fn stop_signals() -> impl Stream<Item = ()> {
+    futures::stream::unfold((), |()| async {
+        let _ = tokio::signal::ctrl_c().await;
+        Some(((), ()))
+    })
+}
+
+/// A server running on its own thread, for tests and embedding. [`BackgroundServer::signal`]
+/// stands in for SIGTERM: the first drains, the second stops at once.
 pub struct BackgroundServer {
     pub addr: SocketAddr,
     pub state: web::Data<AppState>,
-    handle: ServerHandle,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    stops: futures::channel::mpsc::UnboundedSender<()>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl BackgroundServer {
     pub fn start(state: AppState) -> anyhow::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel();
+        let (stops, stop_rx) = futures::channel::mpsc::unbounded();
         let thread = std::thread::Builder::new()
             .name("slm-server".into())
             .spawn(move || {
@@ -256,8 +318,8 @@ impl BackgroundServer {
                     let state = web::Data::new(state);
                     match bind(state.clone()) {
                         Ok((server, addr)) => {
-                            let _ = tx.send(Ok((addr, server.handle(), state)));
-                            server.await
+                            let _ = tx.send(Ok((addr, state.clone())));
+                            run_until_stopped(state, server, stop_rx).await
                         }
                         Err(e) => {
                             let _ = tx.send(Err(e));
@@ -267,13 +329,13 @@ impl BackgroundServer {
                 })
             })
             .context("cannot start the server thread")?;
-        let (addr, handle, state) = rx
+        let (addr, state) = rx
             .recv_timeout(Duration::from_secs(30))
             .context("the server thread did not start")??;
         Ok(Self {
             addr,
             state,
-            handle,
+            stops,
             thread: Some(thread),
         })
     }
@@ -283,32 +345,41 @@ impl BackgroundServer {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// The same graceful shutdown as on SIGTERM; returns when the server stopped.
-    pub fn shutdown(mut self) -> anyhow::Result<()> {
-        self.stop()
+    /// What SIGTERM does: the first call starts the drain, the second ends it.
+    pub fn signal(&self) {
+        // The server has already stopped when the receiver is gone.
+        let _ = self.stops.unbounded_send(());
     }
 
-    fn stop(&mut self) -> anyhow::Result<()> {
+    /// Waits until the server has stopped (after [`Self::signal`]).
+    pub fn join(mut self) -> anyhow::Result<()> {
+        self.join_thread()
+    }
+
+    /// Stops at once, cancelling what is in flight (two signals); returns when stopped.
+    pub fn shutdown(self) -> anyhow::Result<()> {
+        self.signal();
+        self.signal();
+        self.join()
+    }
+
+    fn join_thread(&mut self) -> anyhow::Result<()> {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
-        let state = self.state.clone();
-        let handle = self.handle.clone();
-        futures::executor::block_on(async move {
-            state.begin_shutdown();
-            state.engine.shutdown();
-            handle.stop(true).await;
-        });
         thread
             .join()
             .map_err(|_| anyhow::anyhow!("server thread panicked"))?
-            .context("server error")
     }
 }
 
 impl Drop for BackgroundServer {
     fn drop(&mut self) {
-        if let Err(e) = self.stop() {
+        if self.thread.is_some() {
+            self.signal();
+            self.signal();
+        }
+        if let Err(e) = self.join_thread() {
             tracing::error!("stopping background server: {e:#}");
         }
     }

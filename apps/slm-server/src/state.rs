@@ -1,8 +1,9 @@
 //! The state every handler shares: the engine, configuration, request
-//! policy, metrics and the shutdown flag.
+//! policy, metrics, the shutdown flag and the count of generations in flight.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -50,6 +51,18 @@ pub struct AppState {
     /// Unix time the model was loaded (`created` of `/v1/models`).
     pub created: u64,
     shutting_down: AtomicBool,
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// One admitted generation request, counted in flight until dropped: the handler holds
+/// it until the whole answer is built, a stream until its last event (or its client left).
+#[derive(Debug)]
+pub struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl AppState {
@@ -104,6 +117,7 @@ impl AppState {
             openapi_json,
             created,
             shutting_down: AtomicBool::new(false),
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -117,11 +131,29 @@ impl AppState {
     }
 
     pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::Acquire)
+        self.shutting_down.load(Ordering::SeqCst)
     }
 
+    /// From now on `/ready` and new generation requests answer 503.
     pub fn begin_shutdown(&self) {
-        self.shutting_down.store(true, Ordering::Release);
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Admits a generation request unless the server is shutting down. Counting before
+    /// looking at the flag (both sequentially consistent, as in `begin_shutdown`) means a
+    /// drain that has set the flag and then reads 0 in flight cannot miss a request.
+    pub fn admit(&self) -> Result<InFlight, ApiError> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let guard = InFlight(self.in_flight.clone());
+        if self.is_shutting_down() {
+            return Err(ApiError::shutting_down());
+        }
+        Ok(guard)
+    }
+
+    /// Generation requests admitted and not yet fully answered.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// Refuses a `model` field that names another model; absent is fine.

@@ -1,4 +1,4 @@
-//! SSE framing, disconnect cancellation, queue-full 429 and graceful
+//! SSE framing, disconnect cancellation, queue-full 429 and the drain on
 //! shutdown, all over real sockets.
 
 mod common;
@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
+use slm_server::config::ServerConfig;
+use slm_server::server::BackgroundServer;
 
 #[test]
 fn completion_stream_framing_matches_the_non_streamed_text() {
@@ -167,23 +169,108 @@ fn full_queue_answers_429_with_retry_after() {
     }));
 }
 
-#[test]
-fn graceful_shutdown_ends_in_flight_streams_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let srv = start(slow_config(dir.path()));
-    let body = json!({"prompt": "Once", "max_tokens": 4000, "temperature": 0, "stream": true});
-    let (_, mut sse) = open_stream(&srv, "/v1/completions", &body);
+/// Opens a long greedy stream on a slow-model server (seconds at 1,000 tokens) and waits
+/// for its first chunk.
+fn long_stream(srv: &BackgroundServer, max_tokens: usize) -> SseReader {
+    let body =
+        json!({"prompt": "Once", "max_tokens": max_tokens, "temperature": 0, "stream": true});
+    let (head, mut sse) = open_stream(srv, "/v1/completions", &body);
+    assert_eq!(head.status, 200);
     assert_ne!(next_data(&mut sse).unwrap(), "[DONE]");
-    let state = srv.state.clone();
-    let stopper = std::thread::spawn(move || srv.shutdown());
-    let events = all_data(&mut sse);
+    sse
+}
+
+/// The last two events of a stream cut by shutdown: a `shutting_down` error, then `[DONE]`.
+fn assert_cut_by_shutdown(events: &[String]) {
     assert_eq!(
         events.last().map(String::as_str),
         Some("[DONE]"),
         "{events:?}"
     );
     let err: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
-    assert_eq!(err["error"]["code"], "shutting_down");
+    assert_eq!(err["error"]["code"], "shutting_down", "{err}");
+}
+
+#[test]
+fn a_stop_signal_drains_in_flight_streams_then_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(ServerConfig {
+        shutdown_grace_secs: 300.0,
+        ..slow_config(dir.path())
+    });
+    let mut sse = long_stream(&srv, 1500);
+    srv.signal();
+    // Not ready, and new generations are refused with Retry-After, at once...
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .state
+        .is_shutting_down()));
+    let r = get(&srv, "/ready");
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.json().unwrap()["status"], "shutting_down");
+    let r = post(
+        &srv,
+        "/v1/completions",
+        &json!({"prompt": "Once", "max_tokens": 4}),
+    );
+    let v = assert_error(&r, 503, None);
+    assert_eq!(v["error"]["code"], "shutting_down");
+    assert_eq!(r.head.header("retry-after"), Some("1"));
+    // ...while the stream in flight goes on to its natural end (no stop sequence).
+    assert_eq!(srv.state.in_flight(), 1);
+    assert_eq!(get(&srv, "/health").status(), 200);
+    let events = all_data(&mut sse);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let last: Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+    assert_eq!(last["choices"][0]["finish_reason"], "length", "{last}");
+    assert!(!events.iter().any(|e| e.contains("\"error\"")));
+    let state = srv.state.clone();
+    srv.join().unwrap();
+    assert_eq!(state.in_flight(), 0);
+    assert_eq!(state.engine.stats().cancelled, 0);
+}
+
+#[test]
+fn a_second_stop_signal_cancels_in_flight_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(ServerConfig {
+        shutdown_grace_secs: 300.0,
+        ..slow_config(dir.path())
+    });
+    let mut sse = long_stream(&srv, 4000);
+    srv.signal();
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .state
+        .is_shutting_down()));
+    // Still streaming during the drain.
+    assert_ne!(next_data(&mut sse).unwrap(), "[DONE]");
+    srv.signal();
+    assert_cut_by_shutdown(&all_data(&mut sse));
+    let state = srv.state.clone();
+    srv.join().unwrap();
+    assert_eq!(state.engine.stats().running, 0);
+}
+
+#[test]
+fn the_grace_period_ends_the_drain() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(ServerConfig {
+        shutdown_grace_secs: 0.3,
+        ..slow_config(dir.path())
+    });
+    let mut sse = long_stream(&srv, 4000);
+    srv.signal();
+    assert_cut_by_shutdown(&all_data(&mut sse));
+    srv.join().unwrap();
+}
+
+#[test]
+fn stopping_at_once_cancels_in_flight_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(slow_config(dir.path()));
+    let mut sse = long_stream(&srv, 4000);
+    let state = srv.state.clone();
+    let stopper = std::thread::spawn(move || srv.shutdown());
+    assert_cut_by_shutdown(&all_data(&mut sse));
     stopper.join().unwrap().unwrap();
     assert!(state.is_shutting_down());
     assert_eq!(state.engine.stats().running, 0);

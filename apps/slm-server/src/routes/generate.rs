@@ -115,12 +115,15 @@ async fn handle(
     endpoint: Endpoint,
 ) -> Result<HttpResponse, ApiError> {
     let started = Instant::now();
+    // Counted in flight (a draining server waits for it) until the answer is built or,
+    // for a stream, until its last event; refused with 503 once the server is draining.
+    let in_flight = state.admit()?;
     let bytes = read_limited(payload, state.config.max_body_bytes).await?;
     let job = prepare(&state, &bytes, endpoint)?;
     let stream = generation::submit(&state, &job)?;
     let meta = ResponseMeta::new(endpoint, state.model_name());
     if job.settings.stream {
-        let sse = generation::sse_response(state.clone(), stream, meta, &job, started);
+        let sse = generation::sse_response(state.clone(), stream, meta, &job, started, in_flight);
         let mut resp = sse.respond_to(&req).map_into_boxed_body();
         mark_dropped(&mut resp, endpoint, job.dropped_messages);
         return Ok(resp);

@@ -101,6 +101,26 @@ pub fn start_tiny() -> BackgroundServer {
     start(config_for(tiny_model_dir()))
 }
 
+/// Where the helpers below send requests: a server on a thread of the test, or a
+/// server process at `host:port` (`External`).
+pub trait Target {
+    fn url(&self, path: &str) -> String;
+}
+
+impl Target for BackgroundServer {
+    fn url(&self, path: &str) -> String {
+        BackgroundServer::url(self, path)
+    }
+}
+
+pub struct External(pub String);
+
+impl Target for External {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.0, path)
+    }
+}
+
 /// Hands 4xx/5xx responses back instead of failing, and opens one
 /// connection per request, so dropping a stream's reader closes its socket
 /// (that is how the tests disconnect). `TIMEOUT` bounds the connect and
@@ -155,7 +175,7 @@ impl Response {
 
 /// Sends one request and returns its head and unread body.
 fn send(
-    srv: &BackgroundServer,
+    srv: &impl Target,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -188,7 +208,7 @@ fn send(
 
 /// Sends a request and reads the whole body.
 pub fn request(
-    srv: &BackgroundServer,
+    srv: &impl Target,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -199,26 +219,21 @@ pub fn request(
     Response { head, body }
 }
 
-pub fn get(srv: &BackgroundServer, path: &str) -> Response {
+pub fn get(srv: &impl Target, path: &str) -> Response {
     request(srv, "GET", path, &[], None)
 }
 
-pub fn get_with(srv: &BackgroundServer, path: &str, headers: &[(&str, &str)]) -> Response {
+pub fn get_with(srv: &impl Target, path: &str, headers: &[(&str, &str)]) -> Response {
     request(srv, "GET", path, headers, None)
 }
 
-pub fn post_raw(
-    srv: &BackgroundServer,
-    path: &str,
-    body: &[u8],
-    headers: &[(&str, &str)],
-) -> Response {
+pub fn post_raw(srv: &impl Target, path: &str, body: &[u8], headers: &[(&str, &str)]) -> Response {
     let mut h = vec![("Content-Type", "application/json")];
     h.extend_from_slice(headers);
     request(srv, "POST", path, &h, Some(body))
 }
 
-pub fn post(srv: &BackgroundServer, path: &str, body: &Value) -> Response {
+pub fn post(srv: &impl Target, path: &str, body: &Value) -> Response {
     post_raw(srv, path, body.to_string().as_bytes(), &[])
 }
 
@@ -272,7 +287,7 @@ impl SseReader {
 }
 
 /// Starts a streaming request and returns its head and SSE reader.
-pub fn open_stream(srv: &BackgroundServer, path: &str, body: &Value) -> (ResponseHead, SseReader) {
+pub fn open_stream(srv: &impl Target, path: &str, body: &Value) -> (ResponseHead, SseReader) {
     let (head, body) = send(
         srv,
         "POST",
