@@ -359,6 +359,46 @@ fn chat_drops_oldest_turns_to_fit_the_context_and_says_how_many() {
     assert_eq!(prompt_tokens, two);
 }
 
+/// The conversation comes before the reply's length: a `max_tokens` that leaves no room for
+/// the story a follow-up refers to is lowered (down to a quarter of the context) rather
+/// than the story dropped.
+#[test]
+fn chat_keeps_the_conversation_by_shortening_the_reply() {
+    let srv = start_tiny();
+    let tok = srv.state.engine.tokenizer();
+    let mut story = String::new();
+    while tok.encode(story.trim()).unwrap().len() < 60 {
+        story.push_str("The cat sat on the mat and looked at the sun. ");
+    }
+    let body = |max_tokens: usize| {
+        json!({
+            "messages": [
+                {"role": "user", "content": "Tell me a story."},
+                {"role": "assistant", "content": story},
+                {"role": "user", "content": "Call the cat Max instead."}
+            ],
+            "max_tokens": max_tokens, "temperature": 0, "seed": 1
+        })
+    };
+    // 128-token context: 100 tokens asked for, the conversation needs ~75; it is kept
+    // whole and the reply gets the rest.
+    let r = post(&srv, "/v1/chat/completions", &body(100));
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(r.head.header("x-slm-dropped-messages"), Some("0"));
+    let usage = &r.json().unwrap()["usage"];
+    let prompt = usage["prompt_tokens"].as_u64().unwrap();
+    let completion = usage["completion_tokens"].as_u64().unwrap();
+    assert!(prompt > 60 && prompt + completion <= 128, "{usage}");
+    // When keeping it would leave the reply under a quarter of the context (32), the
+    // oldest messages go.
+    let mut longer = body(100);
+    let long_story = format!("{story} {story}");
+    longer["messages"][1]["content"] = json!(long_story);
+    let r = post(&srv, "/v1/chat/completions", &longer);
+    assert_eq!(r.status(), 200, "{}", r.text());
+    assert_eq!(r.head.header("x-slm-dropped-messages"), Some("2"));
+}
+
 #[test]
 fn fixed_seeds_give_the_same_text_alone_and_concurrently() {
     let srv = start_tiny();

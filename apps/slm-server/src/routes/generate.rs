@@ -67,6 +67,7 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
     let settings = validate_settings(&body, endpoint, &state.policy)?;
     let context = state.context_length();
     let mut plan_bias = 0.0;
+    let mut requested = settings.max_tokens;
     let (prompt, prompt_tokens, dropped_messages, prompt_param) = match endpoint {
         Endpoint::Completions => {
             let prompt = prompt_text(body.prompt)?;
@@ -77,10 +78,12 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
             let messages = body.messages.ok_or_else(|| {
                 ApiError::invalid_param("messages", "missing required field 'messages'")
             })?;
-            let reserve = settings
-                .max_tokens
-                .unwrap_or(state.policy.default_max_tokens);
-            let budget = context.saturating_sub(reserve).max(1);
+            // The conversation comes first (a follow-up refers to the story before it):
+            // the reply may shrink to a quarter of the context to keep it, and only then
+            // are the oldest messages dropped.
+            let reserve = requested.unwrap_or(state.policy.default_max_tokens);
+            let floor = reserve.min(context / 4);
+            let budget = context.saturating_sub(floor).max(1);
             let format =
                 PromptFormat::requested(state.prompt_format, body.prompt_format.as_deref())?;
             let p = build_prompt(&messages, format, budget, |t| state.tokenize(t))?;
@@ -88,12 +91,16 @@ pub fn prepare(state: &AppState, bytes: &[u8], endpoint: Endpoint) -> Result<Job
                 // The chat model's own default (generation.json): plan-guided decoding.
                 plan_bias = state.engine.info().generation.plan_bias;
             }
+            let room = context.saturating_sub(p.tokens.len());
+            if room >= floor {
+                requested = requested.map(|m| m.min(room));
+            }
             (p.text, p.tokens, p.dropped_turns, "messages")
         }
     };
     let max_tokens = fit_max_tokens(
         prompt_tokens.len(),
-        settings.max_tokens,
+        requested,
         state.policy.default_max_tokens,
         context,
         prompt_param,
