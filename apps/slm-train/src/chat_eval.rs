@@ -22,7 +22,9 @@
 //! The same names and words are asked for twice: in the training data's phrasings
 //! (`scores`) and in phrasing families the training data never uses
 //! (`held_out_phrasings`, see `phrasings`), so a model that only follows familiar wording
-//! shows.
+//! shows. `follow_ups`: the first `--follow-ups` conversations that named a character go on
+//! with "rename that character" (`rename.applied`: the new name used, the old one gone) and
+//! "add a word" (`add_word.used`), in follow-up wordings the training data never uses.
 //!
 //! A chat model is asked in its chat format; `--as-story` (or a model without one) gives the
 //! request as story text to continue, which is what a base model makes of a chat message:

@@ -133,13 +133,14 @@ pub const RENAMES: &[&str] = &[
     "Swap {old} for {new} please!",
 ];
 
-/// Follow-ups asking for a word in the same story, for evaluation only; `{}` is the word.
+/// Follow-ups asking for a word in the same story, for evaluation only; `{}` is the word
+/// with its article ("a kite", "an apple").
 pub const ADD_WORDS: &[&str] = &[
-    "one more thing: it needs a {}",
-    "Could there be a {} somewhere in it?",
-    "Redo it so that a {} shows up.",
-    "Hmm, I also wanted a {} in there.",
-    "Work in a {}, will you?",
+    "one more thing: it needs {}",
+    "Could there be {} somewhere in it?",
+    "Redo it so that {} shows up.",
+    "Hmm, I also wanted {} in there.",
+    "Work in {}, will you?",
 ];
 
 /// New names for the renames, none of them in the training renames' list.
@@ -173,8 +174,13 @@ pub fn add_word(story: &str, i: usize) -> (String, String) {
         .map(|k| EVAL_THINGS[(i * 7 + k) % EVAL_THINGS.len()])
         .find(|w| !slm_data::instruct::uses_word(story, w))
         .unwrap_or(EVAL_THINGS[0]);
+    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     (
-        ADD_WORDS[i % ADD_WORDS.len()].replace("{}", word),
+        ADD_WORDS[i % ADD_WORDS.len()].replace("{}", &format!("{article} {word}")),
         word.to_string(),
     )
 }

@@ -152,7 +152,34 @@ pub(super) fn render(ask: &Ask, rng: &mut ChaCha8Rng) -> (String, Vec<String>, V
         format!(" with {}", join(&features))
     };
     let plural = if loose.len() > 1 { "s" } else { "" };
-    let prompt = match rng.random_range(0..10) {
+    let prompt = match rng.random_range(0..12) {
+        // Labelled fields, as in a form.
+        10 | 11 if !subjects.is_empty() || list.is_some() => {
+            let mut out = pick(
+                &[
+                    "Story request.",
+                    "A story, please.",
+                    "Bedtime story!",
+                    "New story.",
+                ],
+                rng,
+            )
+            .to_string();
+            if !subjects.is_empty() {
+                let label = pick(&["Characters", "Who", "Hero"], rng);
+                out += &format!(" {label}: {who}{setting}.");
+            } else if !setting.is_empty() {
+                out += &format!(" Place: a story{setting}.");
+            }
+            if let Some(list) = &list {
+                let label = pick(&["Words", "Use", "Keywords", "Include"], rng);
+                out += &format!(" {label}: {list}.");
+            }
+            if let Some(features) = with.strip_prefix(" with ") {
+                out += &format!(" Also: {features}.");
+            }
+            out
+        }
         // Terse: no frame.
         0 => {
             let mut out = format!("{descriptor}{about}{with}");
