@@ -217,12 +217,17 @@ pub fn write_hf_metadata(
             "eos_token_id": eot,
             "pad_token_id": eot,
             "do_sample": true,
-            "temperature": g.sampling.temperature,
+            "temperature": shortest_decimal(g.sampling.temperature),
             "top_k": g.sampling.top_k,
-            "top_p": g.sampling.top_p,
+            "top_p": shortest_decimal(g.sampling.top_p),
             "max_new_tokens": g.max_tokens,
         }),
     )
+}
+
+/// `x` as the f64 with its shortest decimal form (0.8, not the f32's 0.800000011920929).
+fn shortest_decimal(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
 }
 
 fn run_dir_of(checkpoint: &Path) -> Option<PathBuf> {
@@ -346,4 +351,14 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sampling_numbers_keep_their_decimal_form() {
+        assert_eq!(super::shortest_decimal(0.8), 0.8);
+        assert_eq!(super::shortest_decimal(0.95), 0.95);
+        assert_ne!(f64::from(0.8f32), 0.8);
+    }
 }

@@ -1,19 +1,26 @@
 // Shared setup for the browser tests: Debian's Chromium through
 // playwright-core, a server URL from the environment, console-error capture
 // and a place for screenshots. scripts/web-test.sh starts the real slm-server
-// and sets SLM_BASE_URL.
+// and sets SLM_BASE_URL (tiny random model) and SLM_CHAT_BASE_URL (the bundled
+// chat model).
 
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-export const BASE_URL = (() => {
-  const url = process.env.SLM_BASE_URL;
+/**
+ * The URL of a test server from the environment variable `variable`, without a
+ * trailing slash; throws a clear message when it is not set.
+ */
+export function serverUrl(variable, what = 'slm-server') {
+  const url = process.env[variable];
   if (!url) {
-    throw new Error('SLM_BASE_URL is not set: run scripts/web-test.sh, or start slm-server and export SLM_BASE_URL=http://127.0.0.1:PORT');
+    throw new Error(`${variable} is not set: run scripts/web-test.sh, or start ${what} and export ${variable}=http://127.0.0.1:PORT`);
   }
   return url.replace(/\/$/, '');
-})();
+}
+
+export const BASE_URL = serverUrl('SLM_BASE_URL');
 
 export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -83,12 +90,15 @@ export async function sendPrompt(page, text) {
   await page.locator('#prompt').press('Enter');
 }
 
-/** Waits until the latest model reply has finished (or stopped / failed). */
-export async function waitForReply(page, states = ['done']) {
+/**
+ * Waits until the latest model reply has finished (or stopped / failed). A real
+ * model on a debug-built server needs a longer `timeout` than the tiny one.
+ */
+export async function waitForReply(page, states = ['done'], { timeout = 30_000 } = {}) {
   const last = page.locator('.msg-assistant').last();
   await eventually(async () => states.includes(await last.getAttribute('data-state')), {
     message: `reply state in ${states.join('/')}`,
-    timeout: 30_000,
+    timeout,
   });
   return last;
 }
