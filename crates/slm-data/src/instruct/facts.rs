@@ -44,7 +44,7 @@ enum Atom {
 
 /// What a story offers to ask for.
 pub(super) struct Facts {
-    pub(super) characters: Vec<Character>,
+    characters: Vec<Character>,
     animals: Vec<&'static str>,
     /// A noun, a verb and an adjective the story uses, where it has them.
     words: Vec<&'static str>,
