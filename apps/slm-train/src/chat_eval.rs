@@ -349,6 +349,12 @@ fn generate(
         .collect()
 }
 
+/// At most `n` of `items`, spread evenly: every ⌈len / n⌉-th, from the first.
+fn spread<T>(items: impl ExactSizeIterator<Item = T>, n: usize) -> impl Iterator<Item = T> {
+    let step = items.len().div_ceil(n.max(1)).max(1);
+    items.step_by(step).take(n)
+}
+
 /// Follow-ups in the same conversation, worded in the evaluation-only follow-up phrasings
 /// (`phrasings::RENAMES`, `phrasings::ADD_WORDS`): for the first `args.follow_ups` story
 /// requests whose reply's story uses the first requested name, "rename that character"
@@ -393,10 +399,7 @@ fn follow_ups(
     }
     let answers = generate(engine, prompts, args, plan_bias)?;
     let (mut renamed, mut new_used, mut old_gone, mut added) = (0, 0, 0, 0);
-    let mut examples = Vec::new();
-    for (i, ((old, new, rename, word, add), pair)) in
-        asked.iter().zip(answers.chunks(2)).enumerate()
-    {
+    for ((old, new, _, word, _), pair) in asked.iter().zip(answers.chunks(2)) {
         let (after_rename, after_add) = (story_of(&pair[0]), story_of(&pair[1]));
         let uses_new = uses_name(after_rename, new);
         let lost_old = !uses_name(after_rename, old);
@@ -404,13 +407,16 @@ fn follow_ups(
         old_gone += usize::from(lost_old);
         renamed += usize::from(uses_new && lost_old);
         added += usize::from(uses_word(after_add, word));
-        if i % asked.len().div_ceil(args.examples.max(1)).max(1) == 0 {
-            examples.push(serde_json::json!({
-                "request": firsts[i].0.prompt, "reply": firsts[i].1,
-                "rename": rename, "after_rename": pair[0], "add_word": add, "after_add": pair[1],
-            }));
-        }
     }
+    let conversations = firsts.iter().zip(&asked).zip(answers.chunks(2));
+    let examples: Vec<_> = spread(conversations, args.examples)
+        .map(|(((r, reply), (_, _, rename, _, add)), pair)| {
+            serde_json::json!({
+                "request": r.prompt, "reply": reply,
+                "rename": rename, "after_rename": pair[0], "add_word": add, "after_add": pair[1],
+            })
+        })
+        .collect();
     let n = asked.len();
     Ok(serde_json::json!({
         "conversations": n,
@@ -481,19 +487,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })
         }
     };
-    let held_out_examples: Vec<_> = held_out
-        .iter()
-        .zip(&held_out_replies)
-        .step_by(held_out.len().div_ceil(args.examples.max(1)).max(1))
-        .take(args.examples)
-        .map(|(r, reply)| serde_json::json!({"request": r.prompt, "words": r.words, "names": r.names, "reply": reply}))
+    let example = |(r, reply): (&Request, &String)| serde_json::json!({"request": r.prompt, "words": r.words, "names": r.names, "reply": reply});
+    let held_out_examples: Vec<_> = spread(held_out.iter().zip(&held_out_replies), args.examples)
+        .map(example)
         .collect();
-    let examples: Vec<_> = requests
-        .iter()
-        .zip(&replies)
-        .step_by(requests.len().div_ceil(args.examples.max(1)).max(1))
-        .take(args.examples)
-        .map(|(r, reply)| serde_json::json!({"request": r.prompt, "words": r.words, "names": r.names, "reply": reply}))
+    let examples: Vec<_> = spread(requests.iter().zip(&replies), args.examples)
+        .map(example)
         .collect();
     let mut sampling = settings_json(&g.sampling(None));
     sampling["plan_bias"] = plan_bias.into();

@@ -174,13 +174,8 @@ pub fn add_word(story: &str, i: usize) -> (String, String) {
         .map(|k| EVAL_THINGS[(i * 7 + k) % EVAL_THINGS.len()])
         .find(|w| !slm_data::instruct::uses_word(story, w))
         .unwrap_or(EVAL_THINGS[0]);
-    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    };
     (
-        ADD_WORDS[i % ADD_WORDS.len()].replace("{}", &format!("{article} {word}")),
+        ADD_WORDS[i % ADD_WORDS.len()].replace("{}", &slm_data::instruct::with_article(word)),
         word.to_string(),
     )
 }
@@ -218,6 +213,26 @@ mod tests {
             .join(" ")
     }
 
+    /// The three-word runs of `text`'s own wording: its plain words with `items` (the
+    /// names and words asked for) taken out, each run as " a b c ".
+    fn own_trigrams(text: &str, items: &[String]) -> Vec<String> {
+        let mut fixed = text.to_lowercase();
+        for item in items {
+            fixed = fixed.replace(&item.to_lowercase(), "\u{1}");
+        }
+        fixed
+            .split('\u{1}')
+            .flat_map(|piece| {
+                let words: Vec<String> = plain(piece).split(' ').map(str::to_string).collect();
+                words
+                    .windows(3)
+                    .filter(|g| g.iter().all(|w| !w.is_empty()))
+                    .map(|g| format!(" {} ", g.join(" ")))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     #[test]
     fn families_never_share_wording_with_the_training_requests() {
         let stories = stories();
@@ -246,25 +261,17 @@ mod tests {
         // words taken out) occur in any training request.
         let training: Vec<String> = training.iter().map(|t| format!(" {} ", plain(t))).collect();
         for (family, r) in &held_out {
-            let mut fixed = r.prompt.to_lowercase();
-            for item in r.names.iter().chain(&r.words) {
-                fixed = fixed.replace(&item.to_lowercase(), "\u{1}");
-            }
-            let mut grams = 0;
-            for piece in fixed.split('\u{1}') {
-                let words: Vec<String> = plain(piece).split(' ').map(str::to_string).collect();
-                for gram in words.windows(3).filter(|g| g.iter().all(|w| !w.is_empty())) {
-                    let gram = format!(" {} ", gram.join(" "));
-                    grams += 1;
-                    if let Some(t) = training.iter().find(|t| t.contains(&gram)) {
-                        panic!(
-                            "family {:?} shares{gram}with the training request{t}",
-                            FAMILIES[*family].0
-                        );
-                    }
+            let items: Vec<String> = r.names.iter().chain(&r.words).cloned().collect();
+            let grams = own_trigrams(&r.prompt, &items);
+            for gram in &grams {
+                if let Some(t) = training.iter().find(|t| t.contains(gram.as_str())) {
+                    panic!(
+                        "family {:?} shares{gram}with the training request{t}",
+                        FAMILIES[*family].0
+                    );
                 }
             }
-            assert!(grams > 0, "{}", r.prompt);
+            assert!(!grams.is_empty(), "{}", r.prompt);
         }
         // Each family asks for what was asked for: the name and every word appear.
         for (_, r) in &held_out {
@@ -316,20 +323,12 @@ mod tests {
             let (add, word) = add_word(story, i);
             assert!(rename.contains("Mia") && rename.contains(&new) && add.contains(&word));
             for (text, items) in [(rename, vec!["Mia".to_string(), new]), (add, vec![word])] {
-                let mut fixed = text.to_lowercase();
-                for item in &items {
-                    fixed = fixed.replace(&item.to_lowercase(), "\u{1}");
-                }
-                for piece in fixed.split('\u{1}') {
-                    let words: Vec<String> = plain(piece).split(' ').map(str::to_string).collect();
-                    for gram in words.windows(3).filter(|g| g.iter().all(|w| !w.is_empty())) {
-                        let gram = format!(" {} ", gram.join(" "));
-                        grams += 1;
-                        assert!(
-                            !training.iter().any(|t| t.contains(&gram)),
-                            "{text:?} shares{gram}with a training follow-up"
-                        );
-                    }
+                for gram in own_trigrams(&text, &items) {
+                    grams += 1;
+                    assert!(
+                        !training.iter().any(|t| t.contains(&gram)),
+                        "{text:?} shares{gram}with a training follow-up"
+                    );
                 }
             }
         }

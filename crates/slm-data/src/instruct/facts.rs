@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::lexicon::{ADJECTIVES, ANIMALS, GENERIC_PROMPTS, NOT_NAMES, NOUNS, PEOPLE, VERBS};
 use super::requests::{Request, RequestKind};
-use super::text::{Vocab, pick, pick_rare, preface, words};
+use super::text::{Vocab, pick, pick_rare, with_plan, words};
 use super::wording::{Ask, render};
 
 /// Share of story requests (continuations aside) that ask for "a story" with no constraint.
@@ -124,14 +124,7 @@ impl Facts {
                 Vec::new(),
             )
         } else {
-            let mut ask = Ask {
-                characters: Vec::new(),
-                animals: Vec::new(),
-                words: Vec::new(),
-                dialogue: false,
-                moral: false,
-                ending: None,
-            };
+            let mut ask = Ask::default();
             for atom in atoms {
                 match atom {
                     Atom::Character(i) => ask.characters.push(&self.characters[i]),
@@ -145,13 +138,9 @@ impl Facts {
             }
             render(&ask, rng)
         };
-        let reply = match preface(&names, &words) {
-            Some(line) => format!("{line}\n\n{story}"),
-            None => story.to_string(),
-        };
         Request {
+            reply: with_plan(&names, &words, story),
             prompt,
-            reply,
             words,
             names,
             kind: RequestKind::Story,

@@ -20,7 +20,7 @@ use super::lexicon::{
 };
 use super::requests::{Conversation, Request, RequestKind};
 use super::scoring::{story_of, uses_name};
-use super::text::{Vocab, pick, preface, words};
+use super::text::{Vocab, pick, whole_word_at, with_plan, words};
 
 /// A follow-up conversation about `story` (and `next`, for another story about the same
 /// character), or None when the story offers none of the kind drawn.
@@ -151,9 +151,9 @@ fn go_on(story: &str, rng: &mut ChaCha8Rng) -> Option<Conversation> {
         return None;
     }
     let cut = ends[rng.random_range(ends.len() / 3..ends.len() * 2 / 3)];
-    let mut first = first_request(&story[..cut], rng)?;
     // The beginning's request asks for nothing from the rest, so the first reply is the
     // beginning alone.
+    let first = first_request(&story[..cut], rng)?;
     let second = Request {
         prompt: pick(GO_ON_WORDINGS, rng).to_string(),
         reply: story[cut..].trim_start().to_string(),
@@ -161,7 +161,6 @@ fn go_on(story: &str, rng: &mut ChaCha8Rng) -> Option<Conversation> {
         names: Vec::new(),
         kind: RequestKind::Continue,
     };
-    first.kind = RequestKind::Story;
     Some(vec![first, second])
 }
 
@@ -176,26 +175,15 @@ fn new_name(story: &str, rng: &mut ChaCha8Rng) -> Option<String> {
 }
 
 /// `text` with every whole-word use of `old` (also "Lily's") replaced by `new`.
-pub fn replace_name(text: &str, old: &str, new: &str) -> String {
+fn replace_name(text: &str, old: &str, new: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(old) {
-        let before = rest[..at].chars().next_back();
-        let after = rest[at + old.len()..].chars().next();
-        let whole =
-            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric);
-        out += &rest[..at];
-        out += if whole { new } else { old };
-        rest = &rest[at + old.len()..];
+    let mut done = 0;
+    for at in whole_word_at(text, old) {
+        out += &text[done..at];
+        out += new;
+        done = at + old.len();
     }
-    out + rest
-}
-
-fn with_plan(names: &[String], words: &[String], story: &str) -> String {
-    match preface(names, words) {
-        Some(line) => format!("{line}\n\n{story}"),
-        None => story.to_string(),
-    }
+    out + &text[done..]
 }
 
 #[cfg(test)]

@@ -14,10 +14,9 @@ mod scoring;
 mod text;
 mod wording;
 
-pub use follow_ups::replace_name;
 pub use requests::{
     Conversation, InstructOptions, Request, RequestKind, conversations, off_topic_request,
     story_request,
 };
 pub use scoring::{first_uses, is_in_character, story_of, uses_name, uses_word};
-pub use text::PREFACE_START;
+pub use text::{PREFACE_START, with_article};

@@ -107,12 +107,22 @@ pub(super) fn pick_rare(
         .map(|&(_, w)| w)
 }
 
-pub(super) fn pick<'a>(list: &[&'a str], rng: &mut ChaCha8Rng) -> &'a str {
+pub(super) fn pick<T: Copy>(list: &[T], rng: &mut ChaCha8Rng) -> T {
     list.choose(rng).copied().expect("non-empty list")
 }
 
+/// Byte offsets of the whole-word uses of `word` in `text` (no letter or digit right
+/// before or after).
+pub(super) fn whole_word_at<'a>(text: &'a str, word: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let is_word = |c: char| c.is_alphanumeric();
+    text.match_indices(word).map(|(i, _)| i).filter(move |&i| {
+        !text[..i].chars().next_back().is_some_and(is_word)
+            && !text[i + word.len()..].chars().next().is_some_and(is_word)
+    })
+}
+
 /// "a cat", "an owl".
-pub(super) fn with_article(phrase: &str) -> String {
+pub fn with_article(phrase: &str) -> String {
     let article = if phrase.starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"
     } else {
@@ -133,6 +143,14 @@ pub(super) fn preface(names: &[String], words: &[String]) -> Option<String> {
         line += &format!(" with the word{plural} {}", join(&quoted));
     }
     (names.len() + words.len() > 0).then(|| line + ".")
+}
+
+/// A reply: the plan line (when something was asked for), a blank line, the story.
+pub(super) fn with_plan(names: &[String], words: &[String], story: &str) -> String {
+    match preface(names, words) {
+        Some(line) => format!("{line}\n\n{story}"),
+        None => story.to_string(),
+    }
 }
 /// "A", "A and B", "A, B and C".
 pub(super) fn join(items: &[String]) -> String {

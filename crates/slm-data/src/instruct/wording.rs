@@ -20,9 +20,10 @@ use super::lexicon::{
     ADJECTIVES, ANIMALS, CHARACTER_LINKS, DESCRIPTORS, FRAMES, GREETINGS, NOUNS, OBJECT_VERBS,
     PLACES, SIGN_OFFS, SUBJECT_SENTENCES, TYPOS, VERBS, WORD_CLAUSES, WORD_SENTENCES,
 };
-use super::text::{join, pick, with_article};
+use super::text::{join, pick, whole_word_at, with_article};
 
 /// What one request asks for, chosen from a story's facts.
+#[derive(Default)]
 pub(super) struct Ask<'a> {
     pub characters: Vec<&'a Character>,
     pub animals: Vec<&'static str>,
@@ -58,13 +59,18 @@ pub(super) fn render(ask: &Ask, rng: &mut ChaCha8Rng) -> (String, Vec<String>, V
     // Words placed in the sentence: a setting, an object someone finds, what someone
     // likes to do.
     let mut setting = None;
-    if let Some(place) = loose
+    if let Some((at, phrase)) = loose
         .iter()
-        .position(|w| PLACES.iter().any(|(p, _)| p == w))
+        .enumerate()
+        .find_map(|(i, w)| {
+            PLACES
+                .iter()
+                .find(|(p, _)| p == w)
+                .map(|&(_, phrase)| (i, phrase))
+        })
         .filter(|_| rng.random_bool(0.5))
     {
-        let place = loose.remove(place);
-        let phrase = PLACES.iter().find(|(p, _)| *p == place).expect("place").1;
+        let place = loose.remove(at);
         setting = Some(if subjects.is_empty() {
             format!(" set {phrase}")
         } else {
@@ -190,7 +196,7 @@ pub(super) fn render(ask: &Ask, rng: &mut ChaCha8Rng) -> (String, Vec<String>, V
         }
         // The characters in a sentence of their own.
         1 | 2 if !subjects.is_empty() && !learner => {
-            let (before, after) = pick_frame(rng);
+            let (before, after) = pick(FRAMES, rng);
             let mut out = format!("{before}{descriptor}{setting}{with}{after}");
             out += &pick(SUBJECT_SENTENCES, rng).replace("{}", &who);
             if let Some(list) = &list {
@@ -200,13 +206,13 @@ pub(super) fn render(ask: &Ask, rng: &mut ChaCha8Rng) -> (String, Vec<String>, V
         }
         // One sentence, the words inside it.
         3..=5 if list.is_some() => {
-            let (before, after) = pick_frame(rng);
+            let (before, after) = pick(FRAMES, rng);
             let list = clause(WORD_CLAUSES, list.as_ref().expect("list"), plural, rng);
             format!("{before}{descriptor}{about}{with}{list}{after}")
         }
         // A sentence, then the words in a sentence of their own.
         _ => {
-            let (before, after) = pick_frame(rng);
+            let (before, after) = pick(FRAMES, rng);
             let (first, second) = if rng.random_bool(0.5) {
                 (about.as_str(), with.as_str())
             } else {
@@ -274,10 +280,6 @@ fn take(
     rng.random_bool(p).then(|| loose.remove(i))
 }
 
-fn pick_frame(rng: &mut ChaCha8Rng) -> (&'static str, &'static str) {
-    *rand::seq::IndexedRandom::choose(FRAMES, rng).expect("frames")
-}
-
 /// The words as a list: quoted or not, "a, b and c", "a, b, and c", "a, b, c", "a and b".
 fn word_list(words: &[&str], rng: &mut ChaCha8Rng) -> String {
     let items: Vec<String> = words
@@ -322,7 +324,7 @@ fn noise(mut prompt: String, names: &[String], words: &[String], rng: &mut ChaCh
         prompt += pick(SIGN_OFFS, rng);
     }
     if rng.random_bool(0.06) {
-        let (right, wrong) = pick_pair(TYPOS, rng);
+        let (right, wrong) = pick(TYPOS, rng);
         let protected = |w: &str| {
             names
                 .iter()
@@ -354,20 +356,9 @@ fn noise(mut prompt: String, names: &[String], words: &[String], rng: &mut ChaCh
     prompt
 }
 
-fn pick_pair(
-    list: &[(&'static str, &'static str)],
-    rng: &mut ChaCha8Rng,
-) -> (&'static str, &'static str) {
-    list[rng.random_range(0..list.len())]
-}
-
-/// Byte offset of `word` as a whole word in `text`.
+/// Byte offset of the first whole-word use of `word` in `text`.
 fn find_word(text: &str, word: &str) -> Option<usize> {
-    let is_word = |c: char| c.is_alphanumeric();
-    text.match_indices(word).map(|(i, _)| i).find(|&i| {
-        !text[..i].chars().next_back().is_some_and(is_word)
-            && !text[i + word.len()..].chars().next().is_some_and(is_word)
-    })
+    whole_word_at(text, word).next()
 }
 
 #[cfg(test)]
