@@ -143,7 +143,8 @@ pub const ADD_WORDS: &[&str] = &[
     "Work in {}, will you?",
 ];
 
-/// New names for the renames, none of them in the training renames' list.
+/// New names for the renames, none of them a training new-name
+/// (`slm_data::instruct::rename_names`).
 pub const EVAL_NAMES: &[&str] = &[
     "Nora", "Theo", "Ivy", "Hugo", "Ada", "Felix", "Iris", "Oscar", "Maya", "Ezra", "Hazel",
     "Jonah", "Clara", "Otto", "Stella", "Rosa",
@@ -312,9 +313,11 @@ mod tests {
         }
         assert!(training.len() > 500, "{}", training.len());
         assert!(new_names.len() > 10, "{new_names:?}");
+        let pool = slm_data::instruct::rename_names();
+        assert!(new_names.iter().all(|n| pool.contains(n)), "{new_names:?}");
         assert!(
-            EVAL_NAMES.iter().all(|n| !new_names.contains(*n)),
-            "{new_names:?}"
+            EVAL_NAMES.iter().all(|n| !pool.iter().any(|p| p == n)),
+            "an evaluation name is a training new-name"
         );
         let story = &stories[0];
         let mut grams = 0;

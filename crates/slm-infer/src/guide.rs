@@ -1,7 +1,7 @@
 //! Plan-guided decoding for the chat model (`GenerateRequest::plan_bias`).
 //!
 //! The chat model opens a reply to a request that names characters or words with a plan
-//! line, `Here is a story about Tim and Sue with the words "ask" and "old".`, then a blank
+//! line, `Here is a story about Tim and Sue with the words ask and "old".`, then a blank
 //! line and the story (the format `slm_data::instruct` trains). The model copies the
 //! request into that line well but often writes a story that never uses a word from it.
 //! With a bias `b > 0`, once the plan line is complete, the logit of the first token of
@@ -121,8 +121,8 @@ impl PlanGuide {
     }
 }
 
-/// The names and quoted words of a plan line (the format `slm_data::instruct` writes), in
-/// order, repeats kept.
+/// The names and words of a plan line (the format `slm_data::instruct` writes; a word is
+/// quoted where the request quoted it), in order, repeats kept, quotes stripped.
 pub fn plan_items(plan: &str) -> Vec<String> {
     let Some(rest) = plan.strip_prefix(PLAN_START) else {
         return Vec::new();
@@ -142,13 +142,15 @@ pub fn plan_items(plan: &str) -> Vec<String> {
                 .map(String::from),
         );
     }
-    if let Some((_, quoted)) = rest.split_once(" with the word") {
+    if let Some((_, list)) = rest.split_once(" with the word") {
+        let list = list.strip_prefix('s').unwrap_or(list);
         items.extend(
-            quoted
-                .split('"')
-                .skip(1)
-                .step_by(2)
-                .filter(|w| !w.trim().is_empty())
+            list.trim()
+                .trim_end_matches('.')
+                .split(", ")
+                .flat_map(|w| w.split(" and "))
+                .map(|w| w.trim().trim_matches(['"', '\u{201c}', '\u{201d}']))
+                .filter(|w| !w.is_empty())
                 .map(String::from),
         );
     }
@@ -221,7 +223,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plan_items_read_names_and_quoted_words() {
+    fn plan_items_read_names_and_words_quoted_or_not() {
         let items = |s: &str| plan_items(s);
         assert_eq!(
             items("Here is a story about Tim and Sue with the words \"ask\", \"big\" and \"old\"."),
@@ -229,6 +231,11 @@ mod tests {
         );
         assert_eq!(items("Here is a story about Max."), ["Max"]);
         assert_eq!(items("Here is a story with the word \"jump\"."), ["jump"]);
+        assert_eq!(items("Here is a story with the word sun."), ["sun"]);
+        assert_eq!(
+            items("Here is a story about Kelo with the words kite, \u{201c}ask\u{201d} and \"sand\"."),
+            ["Kelo", "kite", "ask", "sand"]
+        );
         assert_eq!(
             items("Here is a story about Ann, Bo and Cy."),
             ["Ann", "Bo", "Cy"]

@@ -139,7 +139,7 @@ impl Facts {
             render(&ask, rng)
         };
         Request {
-            reply: with_plan(&names, &words, story),
+            reply: with_plan(&names, &words, &prompt, story),
             prompt,
             words,
             names,

@@ -15,8 +15,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::facts::{Facts, character, names, sentence_ends};
 use super::lexicon::{
-    ADD_WORD_WORDINGS, ADJECTIVES, ANIMALS, GO_ON_WORDINGS, NAMES, NOUNS, RENAME_KIND_WORDINGS,
-    RENAME_WORDINGS, SAME_CHARACTER_WORDINGS, VERBS,
+    ADD_WORD_WORDINGS, ADJECTIVES, ANIMALS, GO_ON_WORDINGS, NAME_ENDINGS, NAME_ONSETS, NAMES,
+    NOT_NEW_NAMES, NOUNS, RENAME_KIND_WORDINGS, RENAME_WORDINGS, SAME_CHARACTER_WORDINGS, VERBS,
 };
 use super::requests::{Conversation, Request, RequestKind};
 use super::scoring::{story_of, uses_name};
@@ -77,7 +77,7 @@ fn rename(story: &str, rng: &mut ChaCha8Rng) -> Option<Conversation> {
     let renamed = replace_name(story_of(&first.reply), &old, &new);
     let second = Request {
         prompt,
-        reply: with_plan(&names, &first.words, &renamed),
+        reply: with_plan(&names, &first.words, &first.prompt, &renamed),
         words: first.words.clone(),
         names,
         kind: RequestKind::Rename,
@@ -108,14 +108,15 @@ fn add_word(story: &str, rng: &mut ChaCha8Rng) -> Option<Conversation> {
     let shorter = format!("{}{}", &story[..ends[k - 1]], &story[ends[k]..]);
     let first = first_request(&shorter, rng)?;
     let quoted = match rng.random_range(0..3) {
-        0 => word.to_string(),
-        _ => format!("\"{word}\""),
+        0 => format!("\"{word}\""),
+        _ => word.to_string(),
     };
     let mut words = first.words.clone();
     words.push(word.to_string());
+    let prompt = pick(ADD_WORD_WORDINGS, rng).replace("{}", &quoted);
     let second = Request {
-        prompt: pick(ADD_WORD_WORDINGS, rng).replace("{}", &quoted),
-        reply: with_plan(&first.names, &words, story),
+        reply: with_plan(&first.names, &words, &format!("{}\n{prompt}", first.prompt), story),
+        prompt,
         words,
         names: first.names.clone(),
         kind: RequestKind::AddWord,
@@ -137,7 +138,7 @@ fn same_character(story: &str, next: &str, rng: &mut ChaCha8Rng) -> Option<Conve
     let names = vec![name.clone()];
     let second = Request {
         prompt: pick(SAME_CHARACTER_WORDINGS, rng).replace("{}", &name),
-        reply: with_plan(&names, &[], &replace_name(next, &other, &name)),
+        reply: with_plan(&names, &[], "", &replace_name(next, &other, &name)),
         words: Vec::new(),
         names,
         kind: RequestKind::SameCharacter,
@@ -164,13 +165,22 @@ fn go_on(story: &str, rng: &mut ChaCha8Rng) -> Option<Conversation> {
     Some(vec![first, second])
 }
 
-/// A name from the list that `story` does not use.
-fn new_name(story: &str, rng: &mut ChaCha8Rng) -> Option<String> {
-    let free: Vec<&str> = NAMES
+/// Every name a rename may give: the common names of the stories and made-up ones.
+pub fn rename_names() -> Vec<String> {
+    let made_up = NAME_ONSETS
         .iter()
-        .copied()
-        .filter(|n| !uses_name(story, n))
-        .collect();
+        .flat_map(|o| NAME_ENDINGS.iter().map(move |e| format!("{o}{e}")))
+        .filter(|n| !NOT_NEW_NAMES.contains(&n.as_str()) && !NAMES.contains(&n.as_str()));
+    NAMES.iter().map(|n| n.to_string()).chain(made_up).collect()
+}
+
+/// A name that `story` does not use: half the time a common one ("Mia"), else a made-up
+/// one ("Kelo"), so that the model learns to copy the name asked for.
+fn new_name(story: &str, rng: &mut ChaCha8Rng) -> Option<String> {
+    let made_up = rng.random_bool(0.5);
+    let names = rename_names();
+    let pool = if made_up { &names[NAMES.len()..] } else { &names[..NAMES.len()] };
+    let free: Vec<&String> = pool.iter().filter(|n| !uses_name(story, n)).collect();
     free.choose(rng).map(|n| n.to_string())
 }
 

@@ -14,6 +14,7 @@ mod scoring;
 mod text;
 mod wording;
 
+pub use follow_ups::rename_names;
 pub use requests::{
     Conversation, InstructOptions, Request, RequestKind, conversations, off_topic_request,
     story_request,

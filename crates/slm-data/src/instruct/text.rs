@@ -9,11 +9,12 @@ use rand_chacha::ChaCha8Rng;
 use super::lexicon::IRREGULAR_PLURALS;
 
 /// How a reply to a story request that names words or characters opens: a one-line plan
-/// that repeats them ("Here is a story about Tim with the words "ask" and "old".") and a
-/// blank line, then the story. Copying the request into the reply's first line is easy for
-/// the model, and the story that follows then reads its constraints from its own text, as
-/// a story model does (without it, instruction tuning taught the model to start a fresh
-/// story that ignored the request). [`story_of`](super::story_of) strips it for scoring.
+/// that repeats them ("Here is a story about Tim with the words ask and "old"." when the
+/// request quoted "old" only) and a blank line, then the story. Copying the request into
+/// the reply's first line is easy for the model, and the story that follows then reads its
+/// constraints from its own text, as a story model does (without it, instruction tuning
+/// taught the model to start a fresh story that ignored the request).
+/// [`story_of`](super::story_of) strips it for scoring.
 pub const PREFACE_START: &str = "Here is a story";
 
 /// The lower-case words of a text.
@@ -132,22 +133,35 @@ pub fn with_article(phrase: &str) -> String {
 }
 
 /// The plan line of a reply (see [`PREFACE_START`]); `None` when nothing was asked for.
-pub(super) fn preface(names: &[String], words: &[String]) -> Option<String> {
+/// Each word is written as `asked` (the conversation's requests) writes it: quoted where
+/// the request quotes it, bare otherwise, so the line copies the request's own tokens
+/// (a bare " kite" and a quoted "kite" are different tokens; copying one into the other
+/// is a spelling task a small model does not learn for every word).
+pub(super) fn preface(names: &[String], words: &[String], asked: &str) -> Option<String> {
     let mut line = PREFACE_START.to_string();
     if !names.is_empty() {
         line += &format!(" about {}", join(names));
     }
     if !words.is_empty() {
-        let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+        let written: Vec<String> = words.iter().map(|w| as_written(w, asked)).collect();
         let plural = if words.len() > 1 { "s" } else { "" };
-        line += &format!(" with the word{plural} {}", join(&quoted));
+        line += &format!(" with the word{plural} {}", join(&written));
     }
     (names.len() + words.len() > 0).then(|| line + ".")
 }
 
+/// `word` in the quotes `asked` puts around it, if any.
+fn as_written(word: &str, asked: &str) -> String {
+    [('"', '"'), ('\u{201c}', '\u{201d}')]
+        .iter()
+        .map(|(open, close)| format!("{open}{word}{close}"))
+        .find(|quoted| asked.contains(quoted.as_str()))
+        .unwrap_or_else(|| word.to_string())
+}
+
 /// A reply: the plan line (when something was asked for), a blank line, the story.
-pub(super) fn with_plan(names: &[String], words: &[String], story: &str) -> String {
-    match preface(names, words) {
+pub(super) fn with_plan(names: &[String], words: &[String], asked: &str, story: &str) -> String {
+    match preface(names, words, asked) {
         Some(line) => format!("{line}\n\n{story}"),
         None => story.to_string(),
     }
@@ -170,16 +184,20 @@ mod tests {
     fn preface_lists_what_was_asked_and_story_of_strips_it() {
         let names = vec!["Tim".to_string()];
         let words = vec!["ask".to_string(), "old".to_string()];
-        let line = preface(&names, &words).unwrap();
+        let line = preface(&names, &words, "Tell me about Tim, \"ask\" and old.").unwrap();
         assert_eq!(
             line,
-            "Here is a story about Tim with the words \"ask\" and \"old\"."
+            "Here is a story about Tim with the words \"ask\" and old."
         );
         assert_eq!(
-            preface(&[], &words[..1]).unwrap(),
-            "Here is a story with the word \"ask\"."
+            preface(&[], &words[..1], "a story with ask").unwrap(),
+            "Here is a story with the word ask."
         );
-        assert!(preface(&[], &[]).is_none());
+        assert_eq!(
+            preface(&[], &words[..1], "a story with \u{201c}ask\u{201d}").unwrap(),
+            "Here is a story with the word \u{201c}ask\u{201d}."
+        );
+        assert!(preface(&[], &[], "").is_none());
         assert_eq!(
             story_of(&format!("{line}\n\nOnce upon a time.")),
             "Once upon a time."

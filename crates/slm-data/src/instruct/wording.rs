@@ -285,8 +285,8 @@ fn word_list(words: &[&str], rng: &mut ChaCha8Rng) -> String {
     let items: Vec<String> = words
         .iter()
         .map(|w| match rng.random_range(0..10) {
-            0..=4 => format!("\"{w}\""),
-            5 => format!("\u{201c}{w}\u{201d}"),
+            0..=2 => format!("\"{w}\""),
+            3 => format!("\u{201c}{w}\u{201d}"),
             _ => w.to_string(),
         })
         .collect();
