@@ -30,7 +30,8 @@ pub struct ServerConfig {
     /// Origins allowed to call the API from a browser; empty = CORS off, `*` = any.
     pub cors_origins: Vec<String>,
     /// The engine's settings, at the top level of the file and the environment like the
-    /// rest: `max_batch`, `queue_capacity` (requests waiting for a slot before 429),
+    /// rest: `max_batch` (0: as many as `kv_cache_mib` holds), `kv_cache_mib`,
+    /// `queue_capacity` (requests waiting for a slot before 429),
     /// `prefill_chunk`, `threads` (0: all cores), `dtype` (weights in memory) and `isa`.
     #[serde(flatten)]
     pub engine: EngineOptions,
@@ -104,9 +105,12 @@ pub struct ServeArgs {
     /// Allowed CORS origin (repeatable or comma-separated; `*` for any).
     #[arg(long = "cors-origin", value_name = "ORIGIN", value_delimiter = ',')]
     pub cors_origins: Option<Vec<String>>,
-    /// Most sequences decoded together.
+    /// Most sequences decoded together [default: 0, as many as --kv-cache-mib holds].
     #[arg(long)]
     pub max_batch: Option<usize>,
+    /// KV-cache memory ceiling in MiB when --max-batch is 0 [default: 1024].
+    #[arg(long)]
+    pub kv_cache_mib: Option<usize>,
     /// Most requests waiting before 429.
     #[arg(long)]
     pub queue_capacity: Option<usize>,
@@ -177,6 +181,7 @@ impl ServerConfig {
             .set_override_option("api_key", args.api_key.clone())?
             .set_override_option("cors_origins", args.cors_origins.clone())?
             .set_override_option("max_batch", args.max_batch.map(|v| v as u64))?
+            .set_override_option("kv_cache_mib", args.kv_cache_mib.map(|v| v as u64))?
             .set_override_option("queue_capacity", args.queue_capacity.map(|v| v as u64))?
             .set_override_option("prefill_chunk", args.prefill_chunk.map(|v| v as u64))?
             .set_override_option("threads", args.threads.map(|v| v as u64))?
@@ -405,8 +410,8 @@ mod tests {
             max_batch: Some(0),
             ..Default::default()
         };
-        let e = ServerConfig::load(&args, env(&[])).unwrap_err();
-        assert!(e.to_string().contains("max_batch"), "{e}");
+        let e = ServerConfig::load(&args, env(&[("SLM_KV_CACHE_MIB", "0")])).unwrap_err();
+        assert!(e.to_string().contains("kv_cache_mib"), "{e}");
         let args = ServeArgs {
             default_max_tokens: Some(300),
             max_tokens_limit: Some(100),

@@ -8,7 +8,10 @@
 //! for a 64-token prompt, aggregate tokens/s at 1/4/10/32 concurrent
 //! sequences and peak RSS; plus the raw model step rate at the same batch
 //! sizes and the sampler's cost on a 32,000-entry vocabulary and on the
-//! tokenizer's (the rows the engine computes logits for and samples).
+//! tokenizer's (the rows the engine computes logits for and samples); and the
+//! memory read bandwidth of this machine (a buffer far larger than any cache,
+//! and one the size of the weights), with single-stream decode as a share of
+//! it: every decode step reads every weight once.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -132,6 +135,7 @@ fn main() -> Result<()> {
         .with_context(|| format!("reading {}", tok_path.display()))?
         .vocab_size();
     let raw = raw_step_rates(&args, &dir, vocab_rows)?;
+    let bandwidth = Bandwidth::measure(raw.weights_bytes, raw.threads);
     // Sampler cost per token on a full 32k vocabulary and on the tokenizer's, which is
     // what the engine samples.
     let (sampler_us_32k, sampler_us_active) = (sampler_us(32000), sampler_us(vocab_rows));
@@ -167,6 +171,17 @@ fn main() -> Result<()> {
         "ttft_ms_64_token_prompt": served.ttft,
         "aggregate": served.aggregate,
         "raw_model_step_tokens_per_s": raw.rates,
+        "weight_bytes_read_per_token": raw.weights_bytes,
+        "memory_read_gb_per_s": {
+            "buffer_1_gib": bandwidth.large,
+            "buffer_of_the_weights_size": bandwidth.weights_size,
+            "threads": raw.threads,
+        },
+        "single_stream_decode_weight_read_gb_per_s": served.single_stream * raw.weights_bytes as f64 / 1e9,
+        "single_stream_decode_share_of_read_bandwidth": {
+            "buffer_1_gib": served.single_stream * raw.weights_bytes as f64 / 1e9 / bandwidth.large,
+            "buffer_of_the_weights_size": served.single_stream * raw.weights_bytes as f64 / 1e9 / bandwidth.weights_size,
+        },
         "sampler_us_per_token_vocab_32000_top_p": sampler_us_32k,
         "sampler_us_per_token_active_vocab_top_p": sampler_us_active,
         "peak_rss_mib": memory.map(|m| m.peak_rss_bytes as f64 / MIB),
@@ -191,12 +206,64 @@ fn write_random_default(dir: &Path) -> Result<()> {
     random_model::write_random_model(dir, &ModelConfig::default(), FileDtype::F16, 7, &tok)
 }
 
+/// How fast this machine streams memory into `threads` cores, GB/s (best of 5).
+struct Bandwidth {
+    /// A 1 GiB buffer: main memory on any machine with less cache than that.
+    large: f64,
+    /// A buffer the size of the weights: what a decode step reads, wherever it lives.
+    weights_size: f64,
+}
+
+impl Bandwidth {
+    fn measure(weights_bytes: usize, threads: usize) -> Bandwidth {
+        Bandwidth {
+            large: read_gb_per_s(1 << 30, threads),
+            weights_size: read_gb_per_s(weights_bytes, threads),
+        }
+    }
+}
+
+/// Reads a `bytes` buffer with `threads` threads, each summing its own part with
+/// eight independent accumulators (so loads, not additions, set the pace).
+fn read_gb_per_s(bytes: usize, threads: usize) -> f64 {
+    let buf: Vec<u64> = (0..bytes / 8).map(|i| i as u64).collect();
+    let part = buf.len().div_ceil(threads.max(1));
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t0 = Instant::now();
+        let total: u64 = std::thread::scope(|s| {
+            let handles: Vec<_> = buf
+                .chunks(part)
+                .map(|chunk| {
+                    s.spawn(move || {
+                        let mut acc = [0u64; 8];
+                        for c in chunk.chunks_exact(8) {
+                            for (a, v) in acc.iter_mut().zip(c) {
+                                *a = a.wrapping_add(*v);
+                            }
+                        }
+                        acc.iter().fold(0u64, |a, v| a.wrapping_add(*v))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0))
+                .fold(0, u64::wrapping_add)
+        });
+        std::hint::black_box(total);
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    (bytes / 8 * 8) as f64 / best / 1e9
+}
+
 /// The raw model's step rate (no sampling, no scheduling) at batch 1, 4, 10 and 32.
 struct RawRates {
     rates: serde_json::Map<String, serde_json::Value>,
     isa: Isa,
     threads: usize,
     config: ModelConfig,
+    weights_bytes: usize,
 }
 
 fn raw_step_rates(args: &Args, dir: &Path, vocab_rows: usize) -> Result<RawRates> {
@@ -252,6 +319,7 @@ fn raw_step_rates(args: &Args, dir: &Path, vocab_rows: usize) -> Result<RawRates
         isa: native.isa(),
         threads: native.threads(),
         config: native.config().clone(),
+        weights_bytes: native.weights_bytes(),
     })
 }
 

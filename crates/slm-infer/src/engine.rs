@@ -29,12 +29,21 @@ pub const MAX_STOP_SEQUENCES: usize = 4;
 /// Longest stop sequence, in bytes.
 pub const MAX_STOP_BYTES: usize = 256;
 
+/// Most slots `max_batch = 0` gives, however much memory `kv_cache_mib` allows.
+pub const MAX_AUTO_BATCH: usize = 256;
+
 /// Engine settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EngineOptions {
-    /// Sequences generated at once (KV-cache slots).
+    /// Sequences generated at once (KV-cache slots); 0: as many as
+    /// `kv_cache_mib` holds at full context (at most [`MAX_AUTO_BATCH`]).
+    /// A request that finds every slot busy waits in the queue, so enough slots
+    /// for the users at hand is what keeps the first token quick under load.
     pub max_batch: usize,
+    /// Memory for the KV cache when `max_batch` is 0, in MiB (pages are taken
+    /// as sequences grow, so this is a ceiling, not an allocation).
+    pub kv_cache_mib: usize,
     /// Requests that may wait for a slot before `submit` answers `QueueFull`.
     pub queue_capacity: usize,
     /// Prompt tokens prefilled per step, shared by all prefilling sequences.
@@ -52,7 +61,8 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            max_batch: 32,
+            max_batch: 0,
+            kv_cache_mib: 1024,
             queue_capacity: 256,
             prefill_chunk: 64,
             threads: 0,
@@ -63,11 +73,21 @@ impl Default for EngineOptions {
 }
 
 impl EngineOptions {
+    /// KV-cache slots for a model of shape `cfg`: `max_batch`, or when it is 0,
+    /// as many full-context slots (f32 keys and values) as `kv_cache_mib` holds.
+    pub fn slots_for(&self, cfg: &ModelConfig) -> usize {
+        if self.max_batch > 0 {
+            return self.max_batch;
+        }
+        let per_slot = cfg.n_layers * 2 * cfg.max_seq_len * cfg.kv_dim() * 4;
+        (self.kv_cache_mib * 1024 * 1024 / per_slot.max(1)).clamp(1, MAX_AUTO_BATCH)
+    }
+
     /// Refuses settings the engine cannot run with, naming the field.
     pub fn validate(&self) -> Result<(), InferError> {
         let bad = |m: &str| Err(InferError::InvalidRequest(format!("engine options: {m}")));
-        if self.max_batch == 0 {
-            return bad("max_batch must be at least 1");
+        if self.max_batch == 0 && self.kv_cache_mib == 0 {
+            return bad("kv_cache_mib must be at least 1 when max_batch is 0 (auto)");
         }
         if self.queue_capacity == 0 {
             return bad("queue_capacity must be at least 1");
@@ -176,7 +196,8 @@ impl Engine {
             },
         )?;
         let exceptions = native.dtype_exceptions().to_vec();
-        let decoder = Arc::new(native).decoder(opts.max_batch);
+        let slots = opts.slots_for(native.config());
+        let decoder = Arc::new(native).decoder(slots);
         parts.start(Box::new(decoder), (opts.weight_dtype, exceptions), opts)
     }
 
@@ -197,7 +218,7 @@ impl Engine {
         let decoder = crate::burn_decoder::BurnDecoder::load(
             dir,
             &device,
-            opts.max_batch,
+            opts.slots_for(&parts.cfg),
             // Rows past the tokenizer can be neither fed nor sampled.
             Some(parts.tokenizer.vocab_size()),
         )?;

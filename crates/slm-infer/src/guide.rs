@@ -233,7 +233,9 @@ mod tests {
         assert_eq!(items("Here is a story with the word \"jump\"."), ["jump"]);
         assert_eq!(items("Here is a story with the word sun."), ["sun"]);
         assert_eq!(
-            items("Here is a story about Kelo with the words kite, \u{201c}ask\u{201d} and \"sand\"."),
+            items(
+                "Here is a story about Kelo with the words kite, \u{201c}ask\u{201d} and \"sand\"."
+            ),
             ["Kelo", "kite", "ask", "sand"]
         );
         assert_eq!(

@@ -23,7 +23,7 @@ pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub(crate) struct ModelDirParts {
     pub(crate) tokenizer: Tokenizer,
     dir_name: String,
-    cfg: ModelConfig,
+    pub(crate) cfg: ModelConfig,
     weights_bytes: u64,
     generation: GenerationDefaults,
 }

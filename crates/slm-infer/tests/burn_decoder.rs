@@ -361,9 +361,10 @@ fn load_burn_reports_bad_model_directories() {
         Device::flex(),
         EngineOptions {
             max_batch: 0,
+            kv_cache_mib: 0,
             ..opts()
         },
     )
     .unwrap_err();
-    assert!(e.to_string().contains("max_batch"), "{e}");
+    assert!(e.to_string().contains("kv_cache_mib"), "{e}");
 }

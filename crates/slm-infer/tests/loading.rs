@@ -174,10 +174,57 @@ fn bad_engine_options_are_rejected() {
         tiny_dir(),
         EngineOptions {
             max_batch: 0,
+            kv_cache_mib: 0,
             ..Default::default()
         },
     );
-    assert!(matches!(r, Err(InferError::InvalidRequest(m)) if m.contains("max_batch")));
+    assert!(matches!(r, Err(InferError::InvalidRequest(m)) if m.contains("kv_cache_mib")));
+}
+
+#[test]
+fn auto_batch_is_bounded_by_the_kv_cache_memory() {
+    // The bundled model's shape: 12 layers × 2 × 512 positions × 288 × 4 bytes a slot.
+    let cfg = ModelConfig {
+        n_layers: 12,
+        max_seq_len: 512,
+        dim: 288,
+        n_heads: 6,
+        n_kv_heads: 6,
+        ..Default::default()
+    };
+    let per_slot = 12 * 2 * 512 * 288 * 4;
+    let auto = EngineOptions::default();
+    assert_eq!(auto.max_batch, 0);
+    assert_eq!(auto.slots_for(&cfg), 1024 * 1024 * 1024 / per_slot);
+    assert_eq!(auto.slots_for(&cfg), 75);
+    let small = EngineOptions {
+        kv_cache_mib: 1,
+        ..Default::default()
+    };
+    assert_eq!(small.slots_for(&cfg), 1, "at least one slot");
+    let fixed = EngineOptions {
+        max_batch: 7,
+        kv_cache_mib: 1,
+        ..Default::default()
+    };
+    assert_eq!(fixed.slots_for(&cfg), 7);
+    // The engine takes what the options give for its model.
+    let engine = Engine::load(
+        tiny_dir(),
+        EngineOptions {
+            kv_cache_mib: 64,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let tiny = engine.info().config.clone();
+    let want = EngineOptions {
+        kv_cache_mib: 64,
+        ..Default::default()
+    }
+    .slots_for(&tiny);
+    assert_eq!(engine.stats().max_batch, want);
+    assert!(want > 1, "{want}");
 }
 
 #[test]

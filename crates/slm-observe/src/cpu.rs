@@ -7,6 +7,10 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Isa {
     pub avx512f: bool,
+    /// Byte and word operations, which the int8 kernels need on AVX-512.
+    pub avx512bw: bool,
+    /// `vpdpbusd`: int8 dot products in one instruction.
+    pub avx512_vnni: bool,
     pub avx2: bool,
     pub neon: bool,
 }
@@ -50,6 +54,8 @@ pub fn parse_cpuinfo(text: &str, available: usize) -> CpuInfo {
         available_parallelism: available,
         isa: Isa {
             avx512f: has("avx512f"),
+            avx512bw: has("avx512bw"),
+            avx512_vnni: has("avx512_vnni"),
             avx2: has("avx2"),
             neon: has("asimd") || has("neon"),
         },
@@ -79,6 +85,8 @@ mod tests {
             c.isa,
             Isa {
                 avx512f: true,
+                avx512bw: true,
+                avx512_vnni: false,
                 avx2: true,
                 neon: false
             }
@@ -88,7 +96,7 @@ mod tests {
     #[test]
     fn avx512_subsets_are_not_avx512f() {
         let c = parse_cpuinfo("processor : 0\nflags : avx2 avx512_vnni\n", 1);
-        assert!(!c.isa.avx512f && c.isa.avx2);
+        assert!(!c.isa.avx512f && c.isa.avx2 && c.isa.avx512_vnni);
     }
 
     #[test]

@@ -115,7 +115,12 @@ fn add_word(story: &str, rng: &mut ChaCha8Rng) -> Option<Conversation> {
     words.push(word.to_string());
     let prompt = pick(ADD_WORD_WORDINGS, rng).replace("{}", &quoted);
     let second = Request {
-        reply: with_plan(&first.names, &words, &format!("{}\n{prompt}", first.prompt), story),
+        reply: with_plan(
+            &first.names,
+            &words,
+            &format!("{}\n{prompt}", first.prompt),
+            story,
+        ),
         prompt,
         words,
         names: first.names.clone(),
@@ -179,7 +184,11 @@ pub fn rename_names() -> Vec<String> {
 fn new_name(story: &str, rng: &mut ChaCha8Rng) -> Option<String> {
     let made_up = rng.random_bool(0.5);
     let names = rename_names();
-    let pool = if made_up { &names[NAMES.len()..] } else { &names[..NAMES.len()] };
+    let pool = if made_up {
+        &names[NAMES.len()..]
+    } else {
+        &names[..NAMES.len()]
+    };
     let free: Vec<&String> = pool.iter().filter(|n| !uses_name(story, n)).collect();
     free.choose(rng).map(|n| n.to_string())
 }

@@ -413,10 +413,9 @@ pub const NAMES: &[&str] = &[
 /// Made-up names for renames, an onset and an ending ("Kara", "Tilo", "Mason"): a rename
 /// to a name the stories never use can only be done by copying it from the request.
 pub const NAME_ONSETS: &[&str] = &[
-    "Ba", "Be", "Bo", "Da", "De", "Di", "Fa", "Fe", "Ga", "Gi", "Ja", "Ka", "Ke", "Ki", "La",
-    "Le", "Li", "Lo", "Ma", "Me", "Mi", "Mo", "Na", "Ne", "Ni", "Pa", "Pe", "Po", "Ra", "Re",
-    "Ri", "Ro", "Sa", "Se", "Si", "So", "Ta", "Te", "Ti", "To", "Va", "Vi", "Wa", "Ya", "Za",
-    "Zi",
+    "Ba", "Be", "Bo", "Da", "De", "Di", "Fa", "Fe", "Ga", "Gi", "Ja", "Ka", "Ke", "Ki", "La", "Le",
+    "Li", "Lo", "Ma", "Me", "Mi", "Mo", "Na", "Ne", "Ni", "Pa", "Pe", "Po", "Ra", "Re", "Ri", "Ro",
+    "Sa", "Se", "Si", "So", "Ta", "Te", "Ti", "To", "Va", "Vi", "Wa", "Ya", "Za", "Zi",
 ];
 pub const NAME_ENDINGS: &[&str] = &[
     "ra", "na", "la", "ri", "ni", "li", "no", "lo", "ro", "ko", "ma", "mi", "ta", "to", "ly",
@@ -424,8 +423,8 @@ pub const NAME_ENDINGS: &[&str] = &[
 ];
 /// Onset-and-ending pairs that are words, not names.
 pub const NOT_NEW_NAMES: &[&str] = &[
-    "Data", "Mama", "Mini", "Solo", "Polo", "Nana", "Kilo", "Lama", "Tata", "Mona", "Soma",
-    "Pali", "Rota", "Sari", "Tola", "Salo",
+    "Data", "Mama", "Mini", "Solo", "Polo", "Nana", "Kilo", "Lama", "Tata", "Mona", "Soma", "Pali",
+    "Rota", "Sari", "Tola", "Salo",
 ];
 
 /// Follow-ups asking to rename a character: `{old}` and `{new}` are the names.

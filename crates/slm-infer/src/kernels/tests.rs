@@ -90,3 +90,82 @@ proptest! {
         }
     }
 }
+
+/// `tile_q8` for one activation row and `TILE` weight rows, on `S`.
+struct Q8Tile<'a> {
+    x: Q8Row<'a>,
+    w: [Q8Row<'a>; TILE],
+    k: usize,
+}
+
+impl Kernel for Q8Tile<'_> {
+    type Out = [f32; TILE];
+    #[inline(always)]
+    unsafe fn run<S: Simd>(self) -> [f32; TILE] {
+        unsafe { super::tile::tile_q8::<S, 1>([self.x], self.w, self.k)[0] }
+    }
+}
+
+/// Random int8 blocks in −127..=127 with positive scales.
+fn q8_rows(rows: usize, k: usize, seed: u64) -> (Vec<i8>, Vec<f32>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let q = (0..rows * k)
+        .map(|_| rng.random_range(-127i8..=127))
+        .collect();
+    let s = (0..rows * k / Q8_BLOCK)
+        .map(|_| rng.random_range(0.001f32..0.1))
+        .collect();
+    (q, s)
+}
+
+#[test]
+fn int8_products_are_exact_block_sums_on_every_isa() {
+    // 288 = 4.5 chunks of 64: AVX-512 also runs its half-chunk tail.
+    for (k, seed) in [(32, 1), (64, 2), (288, 3), (768, 4)] {
+        let (xq, xs) = q8_rows(1, k, seed);
+        let (wq, ws) = q8_rows(TILE, k, seed + 100);
+        let b = k / Q8_BLOCK;
+        let x = Q8Row {
+            q: &xq,
+            scales: &xs,
+        };
+        let w: [Q8Row; TILE] = std::array::from_fn(|j| Q8Row {
+            q: &wq[j * k..(j + 1) * k],
+            scales: &ws[j * b..(j + 1) * b],
+        });
+        let exact: Vec<f64> = (0..TILE)
+            .map(|j| {
+                (0..b)
+                    .map(|blk| {
+                        let sum: i32 = (blk * Q8_BLOCK..(blk + 1) * Q8_BLOCK)
+                            .map(|t| xq[t] as i32 * w[j].q[t] as i32)
+                            .sum();
+                        sum as f64 * xs[blk] as f64 * w[j].scales[blk] as f64
+                    })
+                    .sum()
+            })
+            .collect();
+        for isa in Isa::available() {
+            let got = dispatch(isa, Q8Tile { x, w, k });
+            for (g, e) in got.iter().zip(&exact) {
+                assert!(
+                    (*g as f64 - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                    "{isa:?} k {k}: {g} vs {e}"
+                );
+            }
+        }
+        // AVX-512 with and without VNNI: the same integer sums, the same bits.
+        #[cfg(target_arch = "x86_64")]
+        if Isa::Avx512.supported() && std::arch::is_x86_feature_detected!("avx512vnni") {
+            // SAFETY: both checked just above.
+            let (plain, vnni) = unsafe {
+                (
+                    super::x86::run_avx512(Q8Tile { x, w, k }),
+                    super::x86::run_avx512_vnni(Q8Tile { x, w, k }),
+                )
+            };
+            assert_eq!(plain, vnni, "k {k}");
+        }
+    }
+}
