@@ -10,8 +10,7 @@ use crate::error::InferError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Isa {
-    /// x86-64 AVX-512F and BW: 16 f32 lanes, 32 vector registers; int8
-    /// products with VNNI where the CPU has it.
+    /// x86-64 AVX-512F: 16 f32 lanes, 32 vector registers.
     Avx512,
     /// x86-64 AVX2 + FMA + F16C (x86-64-v3): 8 f32 lanes.
     Avx2,
@@ -50,11 +49,7 @@ impl Isa {
     pub fn supported(self) -> bool {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => {
-                std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512bw")
-                    && Isa::Avx2.supported()
-            }
+            Isa::Avx512 => std::arch::is_x86_feature_detected!("avx512f") && Isa::Avx2.supported(),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => {
                 std::arch::is_x86_feature_detected!("avx2")

@@ -7,10 +7,7 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{
-    Bf16Row, F16Row, F32Row, Isa, MatmulQ8, MatmulRows, Q8_BLOCK, Q8Acts, Q8Row, TILE, Widen,
-    dispatch,
-};
+use super::{Bf16Row, F16Row, F32Row, Isa, MatmulRows, Q8_BLOCK, Q8Row, TILE, Widen, dispatch};
 
 /// Evaluates `$body` with `$row` bound to a function from row index to that
 /// row's [`Row`] view, once per storage precision (a closure cannot be
@@ -319,38 +316,10 @@ impl Matrix {
         };
         let per_task = tiles.div_ceil(tasks);
         let out = SharedOut(y.as_mut_ptr());
-        // int8 weights multiply int8 activations, quantised here once per product.
-        let acts = match &self.data {
-            Storage::Q8 { .. } => Some(quantize_q8(&x[..m * k])),
-            _ => None,
-        };
         let run = |t: usize| {
             let r0 = t * per_task * TILE;
             let r1 = ((t + 1) * per_task * TILE).min(n);
-            if r0 >= r1 {
-                return;
-            }
-            if let (Storage::Q8 { q, scales }, Some((xq, xs))) = (&self.data, &acts) {
-                let b = k / Q8_BLOCK;
-                let row = |o: usize| Q8Row {
-                    q: &q[o * k..(o + 1) * k],
-                    scales: &scales[o * b..(o + 1) * b],
-                };
-                let x = Q8Acts { q: xq, scales: xs };
-                dispatch(
-                    isa,
-                    MatmulQ8 {
-                        x,
-                        m,
-                        k,
-                        n,
-                        r0,
-                        r1,
-                        row,
-                        y: out.at(0),
-                    },
-                );
-            } else {
+            if r0 < r1 {
                 with_rows!(self, |row| {
                     dispatch(
                         isa,
@@ -411,14 +380,7 @@ mod tests {
                 for o in 0..n {
                     mat.row_to_f32(Isa::Portable, o, &mut wr[o * k..(o + 1) * k]);
                 }
-                // int8 weights multiply int8 activations: the reference sees them rounded too.
-                let xr: Vec<f32> = if mat.dtype() == WeightDtype::Q8 {
-                    let (q, scales) = quantize_q8(&x);
-                    q.iter().enumerate().map(|(t, v)| *v as f32 * scales[t / Q8_BLOCK]).collect()
-                } else {
-                    x.clone()
-                };
-                let expect = reference(&xr, m, &wr, n, k);
+                let expect = reference(&x, m, &wr, n, k);
                 for isa in Isa::available() {
                     let mut y = vec![0f32; m * n];
                     mat.matmul(isa, &x, m, &mut y);

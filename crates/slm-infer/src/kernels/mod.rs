@@ -13,12 +13,6 @@
 //! kernels live on; those would be per-ISA intrinsics anyway. The trait here
 //! is those ten operations and nothing else.
 //!
-//! int8 weights (q8) multiply int8 activations, quantised per block of 32
-//! once per product ([`MatmulQ8`]): AVX-512 VNNI `vpdpbusd` (or `vpmaddubsw`
-//! without VNNI), AVX2 `vpmaddubsw`, NEON widening multiplies, SIMD128
-//! `i32x4.dot_i16x8`; the integer sums are exact, so every ISA gets the same
-//! block sums and differs only in the f32 rounding after them.
-//!
 //! Determinism: every dot product of a weight row with an activation row
 //! goes through the same lane layout and reduction order whatever the batch
 //! size and whatever other rows share the tile, so batched output equals
@@ -57,7 +51,7 @@ pub use isa::Isa;
 pub use rows::{Bf16Row, F16Row, F32Row, Q8Row, Row, f16_bits_to_f32};
 pub use slm_model::numeric::{exp_nonpositive, max_ignoring_nan};
 pub use softmax::{SoftmaxWeights, softmax_weights};
-pub use tile::{MatmulQ8, MatmulRows, Q8Acts, Widen};
+pub use tile::{MatmulRows, Widen};
 
 /// Weights per int8 block, each block with one f32 scale (the Q8_0 layout).
 pub const Q8_BLOCK: usize = 32;
@@ -93,19 +87,6 @@ pub trait Simd {
     unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     /// Sum of the lanes, in a fixed order.
     unsafe fn sum(v: Self::V) -> f32;
-
-    /// `4 × LANES` int8 weights prepared for [`Simd::dot_i8`].
-    type W: Copy;
-    /// Loads `bytes` int8 weights: `4 × LANES`, or 32 (one block) where a row
-    /// ends before a whole vector; the rest count as zero.
-    unsafe fn load_w8(p: *const i8, bytes: usize) -> Self::W;
-    /// The products of `bytes` int8 activations from `x` with `w`, exact in
-    /// i32 lanes that each stay inside one [`Q8_BLOCK`], converted to f32.
-    /// Both sides lie in −127..=127.
-    unsafe fn dot_i8(x: *const i8, w: Self::W, bytes: usize) -> Self::V;
-    /// The block scales from `p` of the blocks those `bytes` span, each on
-    /// the lanes [`Simd::dot_i8`] fills from its block.
-    unsafe fn block_scales(p: *const f32, bytes: usize) -> Self::V;
 }
 
 /// A computation generic over [`Simd`], run by [`dispatch`].
@@ -123,13 +104,7 @@ pub fn dispatch<K: Kernel>(isa: Isa, k: K) -> K::Out {
     match isa {
         // SAFETY (every arm): the guard checks the CPU supports the ISA.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if isa.supported() => unsafe {
-            if std::arch::is_x86_feature_detected!("avx512vnni") {
-                x86::run_avx512_vnni(k)
-            } else {
-                x86::run_avx512(k)
-            }
-        },
+        Isa::Avx512 if isa.supported() => unsafe { x86::run_avx512(k) },
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 if isa.supported() => unsafe { x86::run_avx2(k) },
         #[cfg(target_arch = "aarch64")]

@@ -90,27 +90,4 @@ impl Simd for Neon {
     unsafe fn sum(v: Self::V) -> f32 {
         unsafe { vaddvq_f32(vaddq_f32(v.0, v.1)) }
     }
-    type W = (int8x16_t, int8x16_t);
-    #[inline(always)]
-    unsafe fn load_w8(p: *const i8, _bytes: usize) -> Self::W {
-        unsafe { (vld1q_s8(p), vld1q_s8(p.add(16))) }
-    }
-    #[inline(always)]
-    unsafe fn dot_i8(x: *const i8, w: Self::W, _bytes: usize) -> Self::V {
-        // Widening multiplies (every aarch64 CPU has them; `sdot` needs the
-        // dotprod extension): lane l sums bytes 2l, 2l + 1, 2l + 8, 2l + 9.
-        #[inline(always)]
-        unsafe fn half(x: int8x16_t, w: int8x16_t) -> float32x4_t {
-            unsafe {
-                let low = vmull_s8(vget_low_s8(x), vget_low_s8(w));
-                let high = vmull_high_s8(x, w);
-                vcvtq_f32_s32(vpadalq_s16(vpaddlq_s16(low), high))
-            }
-        }
-        unsafe { (half(vld1q_s8(x), w.0), half(vld1q_s8(x.add(16)), w.1)) }
-    }
-    #[inline(always)]
-    unsafe fn block_scales(p: *const f32, _bytes: usize) -> Self::V {
-        unsafe { Self::splat(*p) }
-    }
 }

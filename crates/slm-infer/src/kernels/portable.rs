@@ -57,22 +57,4 @@ impl Simd for Portable {
     unsafe fn sum(v: Self::V) -> f32 {
         ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
     }
-    type W = [i8; 4 * L];
-    #[inline(always)]
-    unsafe fn load_w8(p: *const i8, _bytes: usize) -> Self::W {
-        unsafe { std::ptr::read_unaligned(p as *const [i8; 4 * L]) }
-    }
-    #[inline(always)]
-    unsafe fn dot_i8(x: *const i8, w: Self::W, _bytes: usize) -> Self::V {
-        let x = unsafe { std::ptr::read_unaligned(x as *const [i8; 4 * L]) };
-        std::array::from_fn(|l| {
-            (4 * l..4 * l + 4)
-                .map(|t| x[t] as i32 * w[t] as i32)
-                .sum::<i32>() as f32
-        })
-    }
-    #[inline(always)]
-    unsafe fn block_scales(p: *const f32, _bytes: usize) -> Self::V {
-        [unsafe { *p }; L]
-    }
 }

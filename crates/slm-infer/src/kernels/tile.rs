@@ -1,7 +1,7 @@
 //! The matrix tile every weight product goes through, and the kernels built
 //! on it: the batched matrix product and row widening.
 
-use super::{Kernel, Q8_BLOCK, Q8Row, Row, Simd, TILE};
+use super::{Kernel, Row, Simd, TILE};
 
 /// `out[i][j] = x[i] · w[j]` over the first `k` columns: the matrix tile
 /// every product goes through. Each (i, j) pair sees the same operations
@@ -107,129 +107,6 @@ impl<R: Row, F: Fn(usize) -> R> Kernel for MatmulRows<'_, R, F> {
                         4 => self.block::<S, 4>(i0, o, here, w),
                         5 => self.block::<S, 5>(i0, o, here, w),
                         _ => self.block::<S, 6>(i0, o, here, w),
-                    }
-                }
-                i0 += mr;
-            }
-            o += here;
-        }
-    }
-}
-
-/// Int8 activations, quantised per [`Q8_BLOCK`] like the weights: row `i` is
-/// `q[i·k..(i+1)·k]` times `scales[i·k/32..]`.
-#[derive(Clone, Copy)]
-pub struct Q8Acts<'a> {
-    pub q: &'a [i8],
-    pub scales: &'a [f32],
-}
-
-impl<'a> Q8Acts<'a> {
-    fn row(self, i: usize, k: usize) -> Q8Row<'a> {
-        let b = k / Q8_BLOCK;
-        Q8Row {
-            q: &self.q[i * k..(i + 1) * k],
-            scales: &self.scales[i * b..(i + 1) * b],
-        }
-    }
-}
-
-/// [`tile`] for int8 weights and int8 activations: per chunk of
-/// `4 × LANES` values, exact integer block sums times the two blocks'
-/// scales. Each (i, j) pair sees the same operations whatever `M` is.
-///
-/// # Safety
-/// Every row holds `k` values, a multiple of [`Q8_BLOCK`]; `S` as for
-/// [`Kernel::run`].
-#[inline(always)]
-pub(super) unsafe fn tile_q8<S: Simd, const M: usize>(
-    x: [Q8Row; M],
-    w: [Q8Row; TILE],
-    k: usize,
-) -> [[f32; TILE]; M] {
-    unsafe {
-        let chunk = 4 * S::LANES;
-        let mut acc = [[S::zero(); TILE]; M];
-        let mut c = 0;
-        while c < k {
-            let bytes = chunk.min(k - c);
-            let b = c / Q8_BLOCK;
-            let wv: [S::W; TILE] =
-                std::array::from_fn(|j| S::load_w8(w[j].q.as_ptr().add(c), bytes));
-            let ws: [S::V; TILE] =
-                std::array::from_fn(|j| S::block_scales(w[j].scales.as_ptr().add(b), bytes));
-            for i in 0..M {
-                let xs = S::block_scales(x[i].scales.as_ptr().add(b), bytes);
-                let xq = x[i].q.as_ptr().add(c);
-                for j in 0..TILE {
-                    let d = S::mul(S::dot_i8(xq, wv[j], bytes), xs);
-                    acc[i][j] = S::fma(d, ws[j], acc[i][j]);
-                }
-            }
-            c += chunk;
-        }
-        acc.map(|row| row.map(|a| S::sum(a)))
-    }
-}
-
-/// Output rows `r0..r1` of `y[m, n] = x[m, k] · Wᵀ` for int8 weights and
-/// activations ([`MatmulRows`] for the others).
-pub struct MatmulQ8<'a, F: Fn(usize) -> Q8Row<'a>> {
-    pub x: Q8Acts<'a>,
-    pub m: usize,
-    pub k: usize,
-    pub n: usize,
-    pub r0: usize,
-    pub r1: usize,
-    pub row: F,
-    /// As [`MatmulRows::y`].
-    pub y: *mut f32,
-}
-
-impl<'a, F: Fn(usize) -> Q8Row<'a>> MatmulQ8<'a, F> {
-    #[inline(always)]
-    unsafe fn block<S: Simd, const M: usize>(
-        &self,
-        i0: usize,
-        o: usize,
-        here: usize,
-        w: [Q8Row<'a>; TILE],
-    ) {
-        let x: [Q8Row; M] = std::array::from_fn(|i| self.x.row(i0 + i, self.k));
-        let r = unsafe { tile_q8::<S, M>(x, w, self.k) };
-        for (i, vals) in r.iter().enumerate() {
-            for (j, v) in vals.iter().take(here).enumerate() {
-                // SAFETY: as in `MatmulRows::block`.
-                unsafe { *self.y.add((i0 + i) * self.n + o + j) = *v };
-            }
-        }
-    }
-}
-
-impl<'a, F: Fn(usize) -> Q8Row<'a>> Kernel for MatmulQ8<'a, F> {
-    type Out = ();
-    #[inline(always)]
-    unsafe fn run<S: Simd>(self) {
-        assert!(
-            self.k.is_multiple_of(Q8_BLOCK)
-                && self.x.q.len() >= self.m * self.k
-                && self.r1 <= self.n
-        );
-        let mut o = self.r0;
-        while o < self.r1 {
-            // As in `MatmulRows`: a partial tile repeats its last row.
-            let here = TILE.min(self.r1 - o);
-            let w: [Q8Row; TILE] = std::array::from_fn(|j| (self.row)(o + j.min(here - 1)));
-            let mut i0 = 0;
-            while i0 < self.m {
-                // At most 4 rows: 16 accumulators, the weights and their scales stay in registers.
-                let mr = (self.m - i0).min(S::MR).min(4);
-                unsafe {
-                    match mr {
-                        1 => self.block::<S, 1>(i0, o, here, w),
-                        2 => self.block::<S, 2>(i0, o, here, w),
-                        3 => self.block::<S, 3>(i0, o, here, w),
-                        _ => self.block::<S, 4>(i0, o, here, w),
                     }
                 }
                 i0 += mr;

@@ -59,21 +59,4 @@ impl Simd for Simd128 {
         (f32x4_extract_lane::<0>(v) + f32x4_extract_lane::<2>(v))
             + (f32x4_extract_lane::<1>(v) + f32x4_extract_lane::<3>(v))
     }
-    type W = v128;
-    #[inline(always)]
-    unsafe fn load_w8(p: *const i8, _bytes: usize) -> v128 {
-        unsafe { v128_load(p as *const v128) }
-    }
-    #[inline(always)]
-    unsafe fn dot_i8(x: *const i8, w: v128, _bytes: usize) -> v128 {
-        // Widen to i16, then i32x4.dot_i16x8 sums neighbouring products.
-        let x = unsafe { v128_load(x as *const v128) };
-        let low = i32x4_dot_i16x8(i16x8_extend_low_i8x16(x), i16x8_extend_low_i8x16(w));
-        let high = i32x4_dot_i16x8(i16x8_extend_high_i8x16(x), i16x8_extend_high_i8x16(w));
-        f32x4_convert_i32x4(i32x4_add(low, high))
-    }
-    #[inline(always)]
-    unsafe fn block_scales(p: *const f32, _bytes: usize) -> v128 {
-        f32x4_splat(unsafe { *p })
-    }
 }

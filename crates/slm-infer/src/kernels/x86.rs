@@ -1,5 +1,4 @@
-//! x86-64: AVX2 + FMA + F16C (8 lanes) and AVX-512F + BW (16 lanes, with or
-//! without VNNI).
+//! x86-64: AVX2 + FMA + F16C (8 lanes) and AVX-512F (16 lanes).
 
 use super::{Kernel, Simd};
 use std::arch::x86_64::*;
@@ -12,17 +11,10 @@ pub unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
 }
 
 /// # Safety
-/// The CPU supports AVX-512F, AVX-512BW, AVX2, FMA and F16C.
-#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+/// The CPU supports AVX-512F, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub unsafe fn run_avx512<K: Kernel>(k: K) -> K::Out {
-    unsafe { k.run::<Avx512<false>>() }
-}
-
-/// # Safety
-/// As [`run_avx512`], and the CPU supports AVX-512 VNNI.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx2,fma,f16c")]
-pub unsafe fn run_avx512_vnni<K: Kernel>(k: K) -> K::Out {
-    unsafe { k.run::<Avx512<true>>() }
+    unsafe { k.run::<Avx512>() }
 }
 
 pub struct Avx2;
@@ -82,35 +74,11 @@ impl Simd for Avx2 {
             _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
         }
     }
-    /// |w| and w (for its signs).
-    type W = (__m256i, __m256i);
-    #[inline(always)]
-    unsafe fn load_w8(p: *const i8, _bytes: usize) -> Self::W {
-        unsafe {
-            let w = _mm256_loadu_si256(p as *const __m256i);
-            (_mm256_abs_epi8(w), w)
-        }
-    }
-    #[inline(always)]
-    unsafe fn dot_i8(x: *const i8, (abs, w): Self::W, _bytes: usize) -> __m256 {
-        // |w| · (x with w's sign): unsigned × signed pairs, whose sums
-        // (at most 2 × 127²) fit i16 exactly; then pairs of those to i32.
-        unsafe {
-            let x = _mm256_sign_epi8(_mm256_loadu_si256(x as *const __m256i), w);
-            let pairs = _mm256_maddubs_epi16(abs, x);
-            _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
-        }
-    }
-    #[inline(always)]
-    unsafe fn block_scales(p: *const f32, _bytes: usize) -> __m256 {
-        unsafe { _mm256_set1_ps(*p) }
-    }
 }
 
-/// `VNNI`: whether `vpdpbusd` multiplies the int8 blocks.
-pub struct Avx512<const VNNI: bool>;
+pub struct Avx512;
 
-impl<const VNNI: bool> Simd for Avx512<VNNI> {
+impl Simd for Avx512 {
     const LANES: usize = 16;
     // 32 zmm registers: 6 × 4 accumulators + 4 weights + 1 activation.
     const MR: usize = 6;
@@ -160,53 +128,5 @@ impl<const VNNI: bool> Simd for Avx512<VNNI> {
     #[inline(always)]
     unsafe fn sum(v: __m512) -> f32 {
         unsafe { _mm512_reduce_add_ps(v) }
-    }
-    /// |w| and the lanes where w is negative.
-    type W = (__m512i, __mmask64);
-    #[inline(always)]
-    unsafe fn load_w8(p: *const i8, bytes: usize) -> Self::W {
-        unsafe {
-            let w = load_bytes(p, bytes);
-            (_mm512_abs_epi8(w), _mm512_movepi8_mask(w))
-        }
-    }
-    #[inline(always)]
-    unsafe fn dot_i8(x: *const i8, (abs, negative): Self::W, bytes: usize) -> __m512 {
-        unsafe {
-            // x with w's sign (no −128 to negate), times |w| as unsigned.
-            let x = load_bytes(x, bytes);
-            let x = _mm512_mask_sub_epi8(x, negative, _mm512_setzero_si512(), x);
-            let sums = if VNNI {
-                _mm512_dpbusd_epi32(_mm512_setzero_si512(), abs, x)
-            } else {
-                _mm512_madd_epi16(_mm512_maddubs_epi16(abs, x), _mm512_set1_epi16(1))
-            };
-            _mm512_cvtepi32_ps(sums)
-        }
-    }
-    #[inline(always)]
-    unsafe fn block_scales(p: *const f32, bytes: usize) -> __m512 {
-        unsafe {
-            if bytes == 64 {
-                // Lanes 0..8 hold the first block's sums, 8..16 the second's.
-                let two = _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(p as *const f64)));
-                let halves = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-                _mm512_permutexvar_ps(halves, two)
-            } else {
-                _mm512_set1_ps(*p)
-            }
-        }
-    }
-}
-
-/// 64 bytes from `p`, or 32 and zeros.
-#[inline(always)]
-unsafe fn load_bytes(p: *const i8, bytes: usize) -> __m512i {
-    unsafe {
-        if bytes == 64 {
-            _mm512_loadu_si512(p as *const __m512i)
-        } else {
-            _mm512_maskz_loadu_epi8(0xffff_ffff, p)
-        }
     }
 }
