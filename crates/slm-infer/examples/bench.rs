@@ -135,7 +135,6 @@ fn main() -> Result<()> {
         .with_context(|| format!("reading {}", tok_path.display()))?
         .vocab_size();
     let raw = raw_step_rates(&args, &dir, vocab_rows)?;
-    let bandwidth = Bandwidth::measure(raw.weights_bytes, raw.threads);
     // Sampler cost per token on a full 32k vocabulary and on the tokenizer's, which is
     // what the engine samples.
     let (sampler_us_32k, sampler_us_active) = (sampler_us(32000), sampler_us(vocab_rows));
@@ -156,6 +155,8 @@ fn main() -> Result<()> {
     engine.shutdown();
 
     let memory = slm_observe::ProcessMemory::of(None);
+    // After the RSS reading: the probe's 1 GiB buffer would be the peak.
+    let bandwidth = Bandwidth::measure(raw.weights_bytes, raw.threads);
     const MIB: f64 = 1024.0 * 1024.0;
     let out = json!({
         "model": if args.random_default { "random-default (dim 288, 6 layers, 6/6 heads, hidden 768, vocab 32000, seq 512)".to_string() } else { dir.display().to_string() },
