@@ -6,7 +6,8 @@ For each precision pair (slm f16 vs GGUF F16, slm q8 vs GGUF Q8_0) and each roun
              llama-batched-bench (16-token prompts, 128 generated, 1/4/10/32 streams);
   slm:       crates/slm-infer/examples/bench (single stream, TTFT for a 64-token
              prompt, aggregate at 1/4/10/32 streams, raw batched step rate).
-Peak RSS of every process comes from wait4(). Nothing else may run meanwhile.
+Peak RSS of llama.cpp's processes comes from wait4(), slm's from its bench's JSON (read
+before its memory-bandwidth probe). Nothing else may run meanwhile.
 
     python bench/llama_cpp_compare.py --llama-bin /path/to/llama.cpp/build/bin \
         --gguf-f16 /tmp/ts15m-f16.gguf --gguf-q8 /tmp/ts15m-q8_0.gguf --slm-isa avx2 \
@@ -72,7 +73,7 @@ def slm(bench, model, dtype, isa, threads):
     cmd = [bench, "--model", model, "--dtype", dtype, "--threads", str(threads)]
     if isa:
         cmd += ["--isa", isa]
-    out, rss, _ = run(cmd)
+    out, _, _ = run(cmd)
     d = json.loads(out)
     return {
         "isa": d["isa"],
@@ -81,7 +82,10 @@ def slm(bench, model, dtype, isa, threads):
         "aggregate_decode_tokens_per_s": {k.replace("concurrency", "streams"): v["tokens_per_s"]
                                           for k, v in d["aggregate"].items()},
         "raw_batched_step_tokens_per_s": d["raw_model_step_tokens_per_s"],
-        "peak_rss_mib": rss,
+        # The bench's own VmHWM, read before its 1 GiB bandwidth probe (wait4 would count it).
+        "peak_rss_mib": d["peak_rss_mib"],
+        "memory_read_gb_per_s": d.get("memory_read_gb_per_s"),
+        "decode_share_of_read_bandwidth": d.get("single_stream_decode_share_of_read_bandwidth"),
     }
 
 
