@@ -1,20 +1,12 @@
 // The chat against the real slm-server (tiny random model, so only behaviour
 // is asserted, never the words): streaming, Stop, history, settings, errors.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, BASE_URL, FAST_SETTINGS, eventually, holdRequests, launch, openPage, sendPrompt, sleep, waitForReply } from './harness.mjs';
+import { ARTIFACTS, BASE_URL, CHAT, eventually, FAST_SETTINGS, holdRequests, openPage, sendPrompt, sleep, useBrowser, waitForReply } from './harness.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
-
-const CHAT = '**/v1/chat/completions';
+useBrowser();
 
 /**
  * Records, from inside the page, how the newest reply bubble changes: its
@@ -59,7 +51,7 @@ function recordTimeline(page) {
 
 describe('chat', () => {
   test('sending shows the typing indicator, then text streams in piece by piece', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await recordTimeline(page);
       await page.goto(BASE_URL + '/');
@@ -113,7 +105,7 @@ describe('chat', () => {
   });
 
   test('a story longer than the model reads says which reply was written without its start (review n3)', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       // 22 prompt tokens + a 48-token reply; the test model reads 128 tokens, 48 of them kept for the reply.
@@ -135,7 +127,7 @@ describe('chat', () => {
   });
 
   test('a reply cut at the length limit says so and Continue carries it on in place', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: { ...FAST_SETTINGS, max_tokens: 8 } });
+    const { context, page, errors } = await openPage({ settings: { ...FAST_SETTINGS, max_tokens: 8 } });
     try {
       await page.goto(BASE_URL + '/');
       await sendPrompt(page, 'Tom and his dog went to the park.');
@@ -168,7 +160,7 @@ describe('chat', () => {
   });
 
   test('a message too long for the model warns while typing and goes back into the box', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       const prompt = page.locator('#prompt');
@@ -198,7 +190,7 @@ describe('chat', () => {
   });
 
   test('sending into a story only adds to the live log (screen readers do not re-read it)', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       await sendPrompt(page, 'Tom had a red ball.');
@@ -224,7 +216,7 @@ describe('chat', () => {
   });
 
   test('Stop cancels the request and keeps what was written', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       const release = await holdRequests(page, CHAT);
@@ -267,7 +259,7 @@ describe('chat', () => {
   });
 
   test('Enter while the model is writing says so and keeps the text (review m4)', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       const release = await holdRequests(page, CHAT);
@@ -289,7 +281,7 @@ describe('chat', () => {
   });
 
   test('history survives a reload; new story and delete work', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       assert.ok(await page.locator('#conversation-empty').isVisible());
@@ -330,7 +322,7 @@ describe('chat', () => {
   });
 
   test('deleting a story while it is being written stops it cleanly', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       const release = await holdRequests(page, CHAT);
@@ -351,7 +343,7 @@ describe('chat', () => {
   });
 
   test('settings change the request body and persist', async () => {
-    const { context, page, errors } = await openPage(browser);
+    const { context, page, errors } = await openPage();
     try {
       await page.goto(BASE_URL + '/');
       // Send is disabled while there is nothing to send; Esc closes the settings.
@@ -415,7 +407,7 @@ describe('chat', () => {
   });
 
   test('edit, remove and regenerate can be undone; Copy story copies the whole story', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE_URL });
@@ -470,7 +462,7 @@ describe('chat', () => {
   });
 
   test('a 429 shows the friendly busy message; Retry then succeeds', async () => {
-    const { context, page } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       await page.route(CHAT, (route) =>
@@ -505,7 +497,7 @@ describe('chat', () => {
   });
 
   test('server down: a clear message with Retry', async () => {
-    const { context, page } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       await page.route(CHAT, (route) => route.abort('connectionrefused'));

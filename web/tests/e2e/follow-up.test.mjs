@@ -6,19 +6,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, eventually, launch, openPage, sendPrompt, serverUrl, waitForReply } from './harness.mjs';
+import { ARTIFACTS, CHAT, eventually, openPage, sendPrompt, serverUrl, useBrowser, waitForReply } from './harness.mjs';
 
 const CHAT_BASE_URL = serverUrl('SLM_CHAT_BASE_URL', 'slm-server --model models/tinystories-15m-chat');
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
-
-const CHAT = '**/v1/chat/completions';
+useBrowser();
 
 /**
  * The model's own sampling (its generation.json), seeded so the run repeats, and the UI's
@@ -42,7 +34,7 @@ describe('follow-up (chat model)', () => {
   let errors;
   let renamed;
   before(async () => {
-    ({ context, page, errors } = await openPage(browser, { settings: CHAT_SETTINGS }));
+    ({ context, page, errors } = await openPage({ settings: CHAT_SETTINGS }));
   });
   after(async () => {
     await context?.close();

@@ -5,6 +5,7 @@
 // chat model).
 
 import { mkdirSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -37,16 +38,31 @@ const ARGS = [
   '--disable-sync',
 ];
 
-/** Each launch gets a fresh temporary profile (user-data-dir) from Playwright. */
-export function launch() {
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
-}
+/** The calling test file's browser (see `useBrowser`). */
+let browser;
 
 /**
- * A fresh context and page. `errors` collects console errors and uncaught
- * exceptions so tests can assert the page stayed clean.
+ * One browser for the calling test file: launched before its tests, closed
+ * after them; `openPage` opens pages in it. Each launch gets a fresh temporary
+ * profile (user-data-dir) from Playwright.
  */
-export async function openPage(browser, { viewport = { width: 1366, height: 860 }, settings, ...contextOptions } = {}) {
+export function useBrowser() {
+  before(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+}
+
+/** The glob of the chat endpoint, for waiting on or holding its requests. */
+export const CHAT = '**/v1/chat/completions';
+
+/**
+ * A fresh context and page in the file's browser. `errors` collects console
+ * errors and uncaught exceptions so tests can assert the page stayed clean.
+ */
+export async function openPage({ viewport = { width: 1366, height: 860 }, settings, ...contextOptions } = {}) {
   const context = await browser.newContext({ viewport, ...contextOptions });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);

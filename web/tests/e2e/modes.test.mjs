@@ -3,18 +3,12 @@
 // phone layout (one scroller, composer kept in view, settings as a sheet).
 // The test server runs the tiny base model; a chat model is simulated by its /api/info.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, BASE_URL, FAST_SETTINGS, eventually, launch, openPage, sendPrompt, waitForReply } from './harness.mjs';
+import { ARTIFACTS, BASE_URL, eventually, FAST_SETTINGS, openPage, sendPrompt, useBrowser, waitForReply } from './harness.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+useBrowser();
 
 /** Makes the page see a chat model (only /api/info's flag differs) and records chat request bodies. */
 async function asChatModel(page) {
@@ -33,7 +27,7 @@ const mode = (page) => page.locator('body').getAttribute('data-mode');
 
 describe('modes', () => {
   test('a chat model offers both modes; Continue sends the story format; each story keeps its mode', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       const bodies = await asChatModel(page);
       await page.goto(BASE_URL + '/');
@@ -82,7 +76,7 @@ describe('modes', () => {
   });
 
   test('a base model only continues stories: no mode switch, no prompt_format', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       const bodies = [];
       page.on('request', (req) => {
@@ -102,7 +96,7 @@ describe('modes', () => {
   });
 
   test('"One text" shows a continued story as one text, the visitor\'s parts highlighted', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       await sendPrompt(page, 'Once upon a time, there was a little fox.');
@@ -137,7 +131,7 @@ describe('modes', () => {
   });
 
   test('story titles skip the shared opening; the full title is in the tooltip', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       await sendPrompt(page, 'Once upon a time, there was a dragon who loved to bake.');
@@ -152,7 +146,7 @@ describe('modes', () => {
   });
 
   test('phone: the page is the only scroller, the composer stays in view, settings open as a sheet', async () => {
-    const { context, page, errors } = await openPage(browser, {
+    const { context, page, errors } = await openPage({
       viewport: { width: 390, height: 844 },
       isMobile: true,
       hasTouch: true,

@@ -1,25 +1,19 @@
 // Page-level behaviour in a real browser: sections and live numbers, layout at
 // phone width, keyboard access, and the background's motion modes.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describeInfo } from '../../js/format.js';
-import { ARTIFACTS, BASE_URL, FAST_SETTINGS, eventually, launch, openPage, sendPrompt, sleep, waitForReply } from './harness.mjs';
+import { ARTIFACTS, BASE_URL, eventually, FAST_SETTINGS, openPage, sendPrompt, sleep, useBrowser, waitForReply } from './harness.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+useBrowser();
 
 const frames = (page) => page.locator('#bg').getAttribute('data-frames').then(Number);
 
 describe('page', () => {
   test('loads with every section, live numbers from /api/info and no console errors', async () => {
-    const { context, page, errors } = await openPage(browser);
+    const { context, page, errors } = await openPage();
     try {
       const info = await (await page.request.get(`${BASE_URL}/api/info`)).json();
       await page.goto(BASE_URL + '/');
@@ -59,7 +53,7 @@ describe('page', () => {
   });
 
   test('when /api/info fails, the hero and the About section say the numbers are unavailable', async () => {
-    const { context, page, errors } = await openPage(browser);
+    const { context, page, errors } = await openPage();
     try {
       await page.route('**/api/info', (route) => route.fulfill({ status: 500, json: { error: { message: 'boom' } } }));
       await page.goto(BASE_URL + '/');
@@ -74,7 +68,7 @@ describe('page', () => {
   });
 
   test('360 px wide phone: no horizontal scroll, chat usable', async () => {
-    const { context, page, errors } = await openPage(browser, {
+    const { context, page, errors } = await openPage({
       viewport: { width: 360, height: 740 },
       isMobile: true,
       hasTouch: true,
@@ -106,7 +100,7 @@ describe('page', () => {
   });
 
   test('320 px with text zoomed to 200 %: the page still reflows (review n4)', async () => {
-    const { context, page, errors } = await openPage(browser, { viewport: { width: 320, height: 640 }, settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ viewport: { width: 320, height: 640 }, settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       await page.addStyleTag({ content: 'html { font-size: 200% !important; }' });
@@ -125,7 +119,7 @@ describe('page', () => {
 
   test('the copy follows the model: continue stories (base model) or ask for them (chat model)', async () => {
     for (const chat of [false, true]) {
-      const { context, page, errors } = await openPage(browser);
+      const { context, page, errors } = await openPage();
       try {
         if (chat) {
           // The test server runs a base model; a chat model's /api/info differs only in this flag.
@@ -156,7 +150,7 @@ describe('page', () => {
       [{ width: 390, height: 844 }, '.hero .btn-primary'],
       [{ width: 1366, height: 768 }, '.skip-link'],
     ]) {
-      const { context, page } = await openPage(browser, { settings: FAST_SETTINGS, viewport });
+      const { context, page } = await openPage({ settings: FAST_SETTINGS, viewport });
       try {
         await page.goto(BASE_URL + '/');
         if (target === '.skip-link') {
@@ -183,7 +177,7 @@ describe('page', () => {
   });
 
   test('keyboard: skip link, visible focus, Shift+Enter adds a line, Enter sends', async () => {
-    const { context, page } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page } = await openPage({ settings: FAST_SETTINGS });
     try {
       await page.goto(BASE_URL + '/');
       await page.keyboard.press('Tab');
@@ -222,7 +216,7 @@ describe('page', () => {
   });
 
   test('background animates, pauses when the tab is hidden', async () => {
-    const { context, page, errors } = await openPage(browser);
+    const { context, page, errors } = await openPage();
     try {
       await page.goto(BASE_URL + '/');
       const bg = page.locator('#bg');
@@ -263,7 +257,7 @@ describe('page', () => {
   });
 
   test('prefers-reduced-motion: one still frame, no animation', async () => {
-    const { context, page, errors } = await openPage(browser, { reducedMotion: 'reduce' });
+    const { context, page, errors } = await openPage({ reducedMotion: 'reduce' });
     try {
       await page.goto(BASE_URL + '/');
       const bg = page.locator('#bg');
@@ -287,7 +281,7 @@ describe('page', () => {
   });
 
   test('without WebGL the still fallback shows and nothing breaks', async () => {
-    const { context, page, errors } = await openPage(browser);
+    const { context, page, errors } = await openPage();
     try {
       await page.addInitScript(() => {
         const original = HTMLCanvasElement.prototype.getContext;

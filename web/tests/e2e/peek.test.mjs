@@ -2,22 +2,16 @@
 // logprobs, the reply is shown token by token, and hover, tap or keyboard focus shows the
 // five likeliest alternatives.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ARTIFACTS, FAST_SETTINGS, eventually, launch, openPage, sendPrompt, waitForReply, BASE_URL } from './harness.mjs';
+import { ARTIFACTS, BASE_URL, eventually, FAST_SETTINGS, openPage, sendPrompt, useBrowser, waitForReply } from './harness.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-});
+useBrowser();
 
 describe('peek inside', () => {
   test('tokens are shaded and explain themselves on focus, arrows, hover and tap', async () => {
-    const { context, page, errors } = await openPage(browser, { settings: FAST_SETTINGS });
+    const { context, page, errors } = await openPage({ settings: FAST_SETTINGS });
     await page.goto(BASE_URL);
     const toggle = page.locator('#peek-toggle');
     assert.equal(await toggle.getAttribute('aria-pressed'), 'false');
@@ -74,7 +68,7 @@ describe('peek inside', () => {
   });
 
   test('on a phone a tap on a token shows its alternatives', async () => {
-    const { context, page, errors } = await openPage(browser, {
+    const { context, page, errors } = await openPage({
       settings: { ...FAST_SETTINGS, peek: true },
       viewport: { width: 390, height: 844 },
       hasTouch: true,
