@@ -9,6 +9,8 @@
 //!
 //! The conversation is trained with the loss on its last reply.
 
+use std::sync::LazyLock;
+
 use rand::Rng;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
@@ -170,13 +172,16 @@ fn go_on(story: &str, rng: &mut ChaCha8Rng) -> Option<Conversation> {
     Some(vec![first, second])
 }
 
-/// Every name a rename may give: the common names of the stories and made-up ones.
-pub fn rename_names() -> Vec<String> {
-    let made_up = NAME_ONSETS
-        .iter()
-        .flat_map(|o| NAME_ENDINGS.iter().map(move |e| format!("{o}{e}")))
-        .filter(|n| !NOT_NEW_NAMES.contains(&n.as_str()) && !NAMES.contains(&n.as_str()));
-    NAMES.iter().map(|n| n.to_string()).chain(made_up).collect()
+/// Every name a rename may give: the common names of the stories, then made-up ones.
+pub fn rename_names() -> &'static [String] {
+    static NAMES_AND_MADE_UP: LazyLock<Vec<String>> = LazyLock::new(|| {
+        let made_up = NAME_ONSETS
+            .iter()
+            .flat_map(|o| NAME_ENDINGS.iter().map(move |e| format!("{o}{e}")))
+            .filter(|n| !NOT_NEW_NAMES.contains(&n.as_str()) && !NAMES.contains(&n.as_str()));
+        NAMES.iter().map(|n| n.to_string()).chain(made_up).collect()
+    });
+    &NAMES_AND_MADE_UP
 }
 
 /// A name that `story` does not use: half the time a common one ("Mia"), else a made-up
